@@ -1,0 +1,2 @@
+//! The sans-IO PPP engine: bytes and time in; frames, timer deadlines and events out.
+#![deny(unsafe_code)]
