@@ -11,6 +11,7 @@
 use core::fmt;
 
 pub mod hdlc;
+pub mod ppp;
 
 /// Why bytes could not be parsed or emitted.
 ///
