@@ -22,6 +22,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use dialgate_wire::cp::{self as wire_cp, OptionRepr, RawOption};
+use dialgate_wire::lcp::{AuthProtocol, ChapAlgorithm, LcpOption, MagicData, ProtocolReject};
+
 use crate::cp::{ControlProtocol, CpConfig, Received};
 use crate::fsm::State;
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
@@ -105,17 +108,6 @@ impl Method {
             Method::ChapMd5 => &[0xc2, 0x23, 0x05],
             Method::MsChapV1 => &[0xc2, 0x23, 0x80],
             Method::MsChapV2 => &[0xc2, 0x23, 0x81],
-        }
-    }
-
-    /// The method an Authentication-Protocol option's data names, if we know it.
-    pub fn from_lcp_option_data(data: &[u8]) -> Option<Method> {
-        match data {
-            [0xc0, 0x23, ..] => Some(Method::Pap),
-            [0xc2, 0x23, 0x05] => Some(Method::ChapMd5),
-            [0xc2, 0x23, 0x80] => Some(Method::MsChapV1),
-            [0xc2, 0x23, 0x81] => Some(Method::MsChapV2),
-            _ => None,
         }
     }
 
@@ -289,33 +281,33 @@ impl LcpPolicy {
 
     fn judge(
         &mut self,
-        kind: u8,
-        data: &[u8],
-        raw: &[u8],
+        raw: RawOption<'_>,
+        opt: Option<LcpOption<'_>>,
         pending: &mut LcpOptions,
         j: &mut Judge<'_>,
     ) {
-        match (kind, data.len()) {
-            (option::MRU, 2) => {
-                let mru = u16::from_be_bytes([data[0], data[1]]);
+        let raw_bytes = raw.as_bytes();
+        match opt {
+            Some(LcpOption::Mru(mru)) => {
                 if mru < self.config.min_peer_mru {
-                    j.nak(raw, kind, &self.config.min_peer_mru.to_be_bytes());
+                    j.nak(
+                        raw_bytes,
+                        option::MRU,
+                        &self.config.min_peer_mru.to_be_bytes(),
+                    );
                 } else {
                     pending.mru = mru;
                 }
             }
-            (option::ACCM, 4) => {
-                pending.accm = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-            }
-            (option::AUTH_PROTOCOL, 2..) => match Method::from_lcp_option_data(data) {
+            Some(LcpOption::Accm(accm)) => pending.accm = accm,
+            Some(LcpOption::AuthProtocol(auth)) => match method_of(&auth) {
                 Some(m) if self.config.auth_accept.contains(&m) => pending.auth = Some(m),
                 _ => match self.config.auth_accept.iter().max() {
-                    Some(best) => j.nak(raw, kind, best.lcp_option_data()),
-                    None => j.reject(raw),
+                    Some(best) => j.nak(raw_bytes, option::AUTH_PROTOCOL, best.lcp_option_data()),
+                    None => j.reject(raw_bytes),
                 },
             },
-            (option::MAGIC_NUMBER, 4) => {
-                let magic = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+            Some(LcpOption::MagicNumber(magic)) => {
                 let ours = self.magic();
                 if magic == 0 || (ours != 0 && magic == ours) {
                     if magic != 0 {
@@ -325,18 +317,19 @@ impl LcpPolicy {
                     // own request is Nak'd.
                     let suggest = self.rng.nonzero_u32_except(&[ours, magic]);
                     self.last_nak_magic = Some(suggest);
-                    j.nak(raw, kind, &suggest.to_be_bytes());
+                    j.nak(raw_bytes, option::MAGIC_NUMBER, &suggest.to_be_bytes());
                 } else {
                     self.collisions = 0;
                     pending.magic = magic;
                 }
             }
-            (option::PFC, 0) => pending.pfc = true,
-            (option::ACFC, 0) => pending.acfc = true,
-            (option::ENDPOINT_DISCRIMINATOR, 1..) if self.config.accept_endpoint_discriminator => {}
-            // Quality-Protocol, Callback, MRRU, Endpoint-Discriminator, unknown types and
-            // known types with a wrong length.
-            _ => j.reject(raw),
+            Some(LcpOption::Pfc) => pending.pfc = true,
+            Some(LcpOption::Acfc) => pending.acfc = true,
+            Some(LcpOption::EndpointDiscriminator { .. })
+                if self.config.accept_endpoint_discriminator => {}
+            // Quality-Protocol, Callback, MRRU, Endpoint-Discriminator, FCS-Alternatives,
+            // unknown types, and known types with a malformed value.
+            _ => j.reject(raw_bytes),
         }
     }
 }
@@ -394,18 +387,17 @@ impl OptionPolicy for LcpPolicy {
 
     fn check_request(
         &mut self,
-        options: &[u8],
+        options_list: &[u8],
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let list = Options::checked(options)?;
         let mut pending = LcpOptions::default();
         let mut j = Judge {
             reply,
             nak_exhausted,
         };
-        for (kind, data, raw) in list {
-            self.judge(kind, data, raw, &mut pending, &mut j);
+        for (raw, opt) in options(options_list)? {
+            self.judge(raw, opt, &mut pending, &mut j);
         }
         let verdict = j.reply.verdict();
         if verdict == RequestVerdict::Ack {
@@ -414,8 +406,8 @@ impl OptionPolicy for LcpPolicy {
         Ok(verdict)
     }
 
-    fn on_ack(&mut self, options: &[u8]) -> Result<(), NegotiationFailure> {
-        Options::checked(options)?;
+    fn on_ack(&mut self, acked: &[u8]) -> Result<(), NegotiationFailure> {
+        wire_cp::check_options(acked).map_err(|_| NegotiationFailure::Malformed)?;
         self.local = LcpOptions {
             mru: if self.ask_mru {
                 self.want.mru
@@ -435,21 +427,21 @@ impl OptionPolicy for LcpPolicy {
         Ok(())
     }
 
-    fn on_nak(&mut self, options: &[u8]) -> Result<(), NegotiationFailure> {
-        for (kind, data, _) in Options::checked(options)? {
-            match (kind, data.len()) {
-                (option::MRU, 2) => {
-                    let mru = u16::from_be_bytes([data[0], data[1]]);
-                    if (self.config.min_peer_mru..=self.config.mru).contains(&mru) {
-                        self.want.mru = mru;
-                        self.ask_mru = true;
-                    }
+    fn on_nak(&mut self, naked: &[u8]) -> Result<(), NegotiationFailure> {
+        for (raw, opt) in options(naked)? {
+            match opt {
+                Some(LcpOption::Mru(mru))
+                    if (self.config.min_peer_mru..=self.config.mru).contains(&mru) =>
+                {
+                    self.want.mru = mru;
+                    self.ask_mru = true;
                 }
-                (option::ACCM, 4) if self.ask_accm => {
-                    self.want.accm |= u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-                }
-                (option::AUTH_PROTOCOL, _) if self.want.auth.is_some() => {
-                    let proposed = Method::from_lcp_option_data(data);
+                Some(LcpOption::Accm(accm)) if self.ask_accm => self.want.accm |= accm,
+                _ if raw.kind() == option::AUTH_PROTOCOL && self.want.auth.is_some() => {
+                    let proposed = match opt {
+                        Some(LcpOption::AuthProtocol(auth)) => method_of(&auth),
+                        _ => None,
+                    };
                     let allowed = proposed
                         .and_then(|m| self.config.auth_request.iter().position(|&a| a == m));
                     self.auth_index = match allowed {
@@ -464,25 +456,24 @@ impl OptionPolicy for LcpPolicy {
                         });
                     }
                 }
-                (option::MAGIC_NUMBER, 4) if self.ask_magic => {
-                    let magic = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
+                Some(LcpOption::MagicNumber(magic)) if self.ask_magic => {
                     if Some(magic) == self.last_nak_magic {
                         // Our own Nak came back: likely looped back (§6.4).
                         self.collision();
                     }
                     self.want.magic = self.rng.nonzero_u32_except(&[self.want.magic, magic]);
                 }
-                (option::PFC, _) => self.want.pfc = false,
-                (option::ACFC, _) => self.want.acfc = false,
+                _ if raw.kind() == option::PFC => self.want.pfc = false,
+                _ if raw.kind() == option::ACFC => self.want.acfc = false,
                 _ => {}
             }
         }
         Ok(())
     }
 
-    fn on_reject(&mut self, options: &[u8]) -> Result<(), NegotiationFailure> {
-        for (kind, _, _) in Options::checked(options)? {
-            match kind {
+    fn on_reject(&mut self, rejected: &[u8]) -> Result<(), NegotiationFailure> {
+        for (raw, _) in options(rejected)? {
+            match raw.kind() {
                 option::MRU => self.ask_mru = false,
                 option::ACCM => self.ask_accm = false,
                 option::AUTH_PROTOCOL if self.want.auth.is_some() => {
@@ -522,39 +513,29 @@ impl Judge<'_> {
 }
 
 fn put(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
-    out.push(kind);
-    out.push(u8::try_from(data.len() + 2).unwrap_or(u8::MAX));
-    out.extend_from_slice(data);
+    // Every value we emit is at most 4 octets, far below the 253-octet limit.
+    let _ = wire_cp::push_option(out, kind, data);
 }
 
-/// TEMPORARY until dialgate-wire's option iterator lands: walks a checked option list.
-#[derive(Clone)]
-struct Options<'a> {
-    rest: &'a [u8],
+/// The options of a well-formed list, each as its raw TLV and its typed parse (`Err` for a
+/// known type with a malformed value). `Err` if the list itself is malformed (RFC 1661 §5).
+fn options(
+    list: &[u8],
+) -> Result<impl Iterator<Item = (RawOption<'_>, Option<LcpOption<'_>>)>, NegotiationFailure> {
+    wire_cp::check_options(list).map_err(|_| NegotiationFailure::Malformed)?;
+    Ok(wire_cp::options(list)
+        .filter_map(Result::ok)
+        .map(|raw| (raw, LcpOption::parse(raw).ok())))
 }
 
-impl<'a> Options<'a> {
-    fn checked(list: &'a [u8]) -> Result<Self, NegotiationFailure> {
-        let mut rest = list;
-        while !rest.is_empty() {
-            let len = match rest.get(1) {
-                Some(&l) if l >= 2 && usize::from(l) <= rest.len() => usize::from(l),
-                _ => return Err(NegotiationFailure::Malformed),
-            };
-            rest = rest.get(len..).unwrap_or(&[]);
-        }
-        Ok(Self { rest: list })
-    }
-}
-
-impl<'a> Iterator for Options<'a> {
-    type Item = (u8, &'a [u8], &'a [u8]);
-    fn next(&mut self) -> Option<Self::Item> {
-        let kind = *self.rest.first()?;
-        let len = usize::from(*self.rest.get(1)?);
-        let raw = self.rest.get(..len)?;
-        self.rest = self.rest.get(len..)?;
-        Some((kind, raw.get(2..)?, raw))
+/// The method an Authentication-Protocol option names, if we know it.
+fn method_of(auth: &AuthProtocol<'_>) -> Option<Method> {
+    match auth {
+        AuthProtocol::Pap => Some(Method::Pap),
+        AuthProtocol::Chap(ChapAlgorithm::Md5) => Some(Method::ChapMd5),
+        AuthProtocol::Chap(ChapAlgorithm::MsChapV1) => Some(Method::MsChapV1),
+        AuthProtocol::Chap(ChapAlgorithm::MsChapV2) => Some(Method::MsChapV2),
+        _ => None,
     }
 }
 
@@ -702,17 +683,17 @@ impl Lcp {
         }
         match code {
             PROTOCOL_REJECT => {
-                let Some(&[hi, lo]) = data.first_chunk::<2>() else {
+                let Ok(reject) = ProtocolReject::parse(data) else {
                     self.stats.dropped += 1;
                     return;
                 };
-                match u16::from_be_bytes([hi, lo]) {
+                match reject.protocol.0 {
                     PROTOCOL => self.cp.protocol_rejected(now),
                     other => self.notices.push_back(LcpNotice::ProtocolRejected(other)),
                 }
             }
             ECHO_REQUEST | ECHO_REPLY => {
-                let Some(magic) = data.first_chunk::<4>().map(|m| u32::from_be_bytes(*m)) else {
+                let Ok(MagicData { magic, data: rest }) = MagicData::parse(data) else {
                     self.stats.dropped += 1;
                     return;
                 };
@@ -726,7 +707,6 @@ impl Lcp {
                     self.echo_outstanding = 0;
                     self.stats.echo_replies_received += 1;
                 } else if self.cp.receive_rxr(now) {
-                    let rest = data.get(4..).unwrap_or(&[]);
                     self.cp
                         .send_packet_parts(ECHO_REPLY, identifier, &[&ours.to_be_bytes(), rest]);
                     self.stats.echo_requests_answered += 1;
