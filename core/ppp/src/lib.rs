@@ -1,4 +1,5 @@
 //! The sans-IO PPP engine: bytes and time in; frames, timer deadlines and events out.
 #![deny(unsafe_code)]
+pub mod cp;
 pub mod fsm;
 pub mod options;
