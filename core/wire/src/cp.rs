@@ -430,6 +430,126 @@ pub fn emit_option(buf: &mut [u8], kind: u8, value: &[u8]) -> Result<usize> {
     Ok(usize::from(len))
 }
 
+/// Iterator returned by [`OptionRepr::parse_list`].
+pub type TypedOptions<'a, O> = core::iter::Map<Options<'a>, fn(Result<RawOption<'a>>) -> Result<O>>;
+
+/// A typed configuration option of one protocol (LCP, IPCP, CCP, ...).
+///
+/// Implementors provide the value codec; the TLV framing is shared. For every option bytes
+/// `b` that [`parse`](Self::parse) accepts, [`emit`](Self::emit) writes `b` back unchanged.
+pub trait OptionRepr<'a>: Sized {
+    /// Decode one option. Known types with a malformed value fail with [`Error::Malformed`];
+    /// unknown types are kept verbatim.
+    fn parse(option: RawOption<'a>) -> Result<Self>;
+
+    /// The Type octet.
+    fn kind(&self) -> u8;
+
+    /// Length of the value (after Type and Length).
+    fn value_len(&self) -> usize;
+
+    /// Write the value into `buf`, which is exactly [`value_len`](Self::value_len) long.
+    fn emit_value(&self, buf: &mut [u8]) -> Result<()>;
+
+    /// Parse the option at the start of `bytes` (the TLV, Type and Length included).
+    fn parse_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::parse(RawOption::new_checked(bytes)?)
+    }
+
+    /// Iterate over the typed options of an option list.
+    fn parse_list(data: &'a [u8]) -> TypedOptions<'a, Self> {
+        options(data).map(|o| o.and_then(Self::parse))
+    }
+
+    /// Length of the emitted option, Type and Length included.
+    fn buffer_len(&self) -> usize {
+        2 + self.value_len()
+    }
+
+    /// Write the option to the start of `buf`; returns its length.
+    fn emit(&self, buf: &mut [u8]) -> Result<usize> {
+        let len = u8::try_from(self.buffer_len()).map_err(|_| Error::BadLength)?;
+        let dst = buf
+            .get_mut(..usize::from(len))
+            .ok_or(Error::BufferTooSmall)?;
+        let (head, value) = dst.split_at_mut(2);
+        head.copy_from_slice(&[self.kind(), len]);
+        self.emit_value(value)?;
+        Ok(usize::from(len))
+    }
+
+    /// Append the option to `out`.
+    fn push(&self, out: &mut Vec<u8>) -> Result<()> {
+        let start = out.len();
+        out.resize(start + self.buffer_len(), 0);
+        let result = self.emit(out.get_mut(start..).unwrap_or_default());
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result.map(|_| ())
+    }
+}
+
+/// A cursor writing a value into an exactly-sized buffer, for [`OptionRepr::emit_value`]
+/// implementations and other emitters.
+#[derive(Debug)]
+pub struct Writer<'b> {
+    buf: &'b mut [u8],
+    pos: usize,
+}
+
+impl<'b> Writer<'b> {
+    /// Start writing at the beginning of `buf`.
+    pub fn new(buf: &'b mut [u8]) -> Self {
+        Writer { buf, pos: 0 }
+    }
+
+    /// Append `bytes`, or fail with [`Error::BufferTooSmall`].
+    pub fn put(&mut self, bytes: &[u8]) -> Result<()> {
+        let end = self.pos + bytes.len();
+        let dst = self
+            .buf
+            .get_mut(self.pos..end)
+            .ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(bytes);
+        self.pos = end;
+        Ok(())
+    }
+
+    /// Append one octet.
+    pub fn u8(&mut self, v: u8) -> Result<()> {
+        self.put(&[v])
+    }
+
+    /// Append a big-endian `u16`.
+    pub fn u16(&mut self, v: u16) -> Result<()> {
+        self.put(&v.to_be_bytes())
+    }
+
+    /// Append a big-endian `u32`.
+    pub fn u32(&mut self, v: u32) -> Result<()> {
+        self.put(&v.to_be_bytes())
+    }
+
+    /// Octets written so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+}
+
+/// Split a fixed-size array off the front of `bytes`.
+pub(crate) fn take<const N: usize>(bytes: &[u8]) -> Result<([u8; N], &[u8])> {
+    match bytes.split_first_chunk::<N>() {
+        Some((head, rest)) => Ok((*head, rest)),
+        None => Err(Error::Truncated),
+    }
+}
+
+/// The value as exactly `N` octets, or [`Error::Malformed`].
+pub(crate) fn exact<const N: usize>(value: &[u8]) -> Result<[u8; N]> {
+    <[u8; N]>::try_from(value).map_err(|_| Error::Malformed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
