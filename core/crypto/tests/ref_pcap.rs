@@ -62,7 +62,7 @@ fn ppp_frames() -> Vec<Frame> {
         if ip[9] != 47 {
             continue;
         }
-        let src: [u8; 4] = ip[12..16].try_into().unwrap();
+        let src: [u8; 4] = ip[12..16].try_into().expect("4 octets");
         let gre = &ip[ihl..be16(ip, 2)];
         let flags = be16(gre, 0);
         assert_eq!(be16(gre, 2), 0x880b, "PPTP GRE protocol");
@@ -97,7 +97,7 @@ fn ppp_frames() -> Vec<Frame> {
 
 fn unhex(s: &[u8]) -> Vec<u8> {
     s.chunks(2)
-        .map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap())
+        .map(|c| u8::from_str_radix(std::str::from_utf8(c).expect("ASCII"), 16).expect("hex"))
         .collect()
 }
 
@@ -133,10 +133,10 @@ fn chap(frames: &[Frame]) -> Chap {
         String::from_utf8_lossy(message)
     );
     Chap {
-        authenticator_challenge: challenge[5..21].try_into().unwrap(),
+        authenticator_challenge: challenge[5..21].try_into().expect("16 octets"),
         authenticator_name: challenge[21..be16(&challenge, 2)].to_vec(),
-        peer_challenge: value[..16].try_into().unwrap(),
-        nt_response: value[24..48].try_into().unwrap(),
+        peer_challenge: value[..16].try_into().expect("16 octets"),
+        nt_response: value[24..48].try_into().expect("24 octets"),
         user_name: response[54..be16(&response, 2)].to_vec(),
         authenticator_response: unhex(&message[2..42]),
     }
@@ -191,7 +191,7 @@ fn mschapv2_rfc2759_linux_pppd_exchange() {
     let c = chap(&frames);
     assert_eq!(c.user_name, b"testuser");
     assert_eq!(c.authenticator_name, b"pptpd");
-    let nt = nt_password_hash("testpass").unwrap();
+    let nt = nt_password_hash("testpass").expect("short password");
     let nt_response = generate_nt_response(
         &c.authenticator_challenge,
         &c.peer_challenge,
@@ -217,7 +217,7 @@ fn mschapv2_rfc2759_linux_pppd_exchange() {
         &auth,
         &c.authenticator_response
     ));
-    let wrong = nt_password_hash("testpasS").unwrap();
+    let wrong = nt_password_hash("testpasS").expect("short password");
     assert!(!verify_nt_response(
         &c.authenticator_challenge,
         &c.peer_challenge,
@@ -238,7 +238,7 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
     assert_eq!(ccp_ack.info[4..10], [18, 6, 0x01, 0x00, 0x00, 0x40]);
 
     let c = chap(&frames);
-    let nt = nt_password_hash("testpass").unwrap();
+    let nt = nt_password_hash("testpass").expect("short password");
     let server = mppe::mppe_keys_from_mschapv2(&nt, &c.nt_response, Role::Authenticator);
     let client = mppe::mppe_keys_from_mschapv2(&nt, &c.nt_response, Role::Peer);
     assert_eq!(server.send, client.recv);
@@ -273,7 +273,7 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
         } else {
             &mut client_rx
         };
-        rx.decrypt(header, &mut buf).unwrap();
+        rx.decrypt(header, &mut buf).expect("decrypts");
         check_plaintext(&buf, from_peer);
 
         // Our encrypter, fed the same plaintext, produces the captured packet exactly.
