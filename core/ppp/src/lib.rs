@@ -2,4 +2,6 @@
 #![deny(unsafe_code)]
 pub mod cp;
 pub mod fsm;
+pub mod lcp;
 pub mod options;
+pub mod rng;
