@@ -10,7 +10,10 @@
 
 use core::fmt;
 
+pub mod cp;
 pub mod hdlc;
+pub mod lcp;
+pub mod ppp;
 
 /// Why bytes could not be parsed or emitted.
 ///
