@@ -212,6 +212,75 @@ fn every_method_succeeds_back_to_back() {
 }
 
 #[test]
+fn mppe_keys_agree_across_the_link_rfc3079() {
+    for method in [Method::MsChapV2, Method::MsChapV1] {
+        let mut l = Link::new(method, users(), "alice", "correct horse");
+        l.run();
+        let a = l
+            .auth
+            .outcome()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .mppe
+            .clone()
+            .expect("keys");
+        let p = l
+            .peer
+            .outcome()
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .mppe
+            .clone()
+            .expect("keys");
+        assert_eq!(a.send, p.recv, "{method}: authenticator send == peer recv");
+        assert_eq!(a.recv, p.send, "{method}: authenticator recv == peer send");
+        // RFC 3079 §3: MS-CHAPv2 keys differ per direction; §2: MS-CHAPv1 keys do not.
+        assert_eq!(a.send == a.recv, method == Method::MsChapV1, "{method}");
+    }
+    // Fresh challenges give fresh keys.
+    let mut l1 = Link::new(Method::MsChapV2, users(), "alice", "correct horse");
+    l1.run();
+    let mut l2 = Link::with(
+        Method::MsChapV2,
+        server_cfg(),
+        users(),
+        "alice",
+        "correct horse",
+        PeerConfig::default(),
+    );
+    l2.auth = Authenticator::new(Method::MsChapV2, server_cfg(), users(), rng(9));
+    l2.run();
+    let k1 = l1
+        .auth
+        .outcome()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .mppe
+        .clone()
+        .unwrap();
+    let k2 = l2
+        .auth
+        .outcome()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .mppe
+        .clone()
+        .unwrap();
+    assert_ne!(k1.send, k2.send);
+    // No keys for the methods that cannot derive them.
+    for method in [Method::ChapMd5, Method::Pap] {
+        let mut l = Link::new(method, users(), "bob", "bobsecret");
+        l.run();
+        assert!(l.auth.outcome().unwrap().as_ref().unwrap().mppe.is_none());
+        assert!(l.peer.outcome().unwrap().as_ref().unwrap().mppe.is_none());
+    }
+}
+
+#[test]
 fn mschapv2_success_message_carries_authenticator_response_rfc2759_5() {
     let mut l = Link::new(Method::MsChapV2, users(), "alice", "correct horse");
     l.run();

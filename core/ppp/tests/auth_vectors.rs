@@ -138,8 +138,13 @@ fn mschapv2_rfc2759_9_2_authenticator_and_peer() {
     assert_eq!(success.data, want);
 
     peer.handle_packet(now, success.protocol, &success.data);
-    assert!(peer.poll_outcome().unwrap().is_ok());
-    assert_eq!(auth.poll_outcome().unwrap().unwrap().user, USER);
+    let p = peer.poll_outcome().unwrap().unwrap();
+    let a = auth.poll_outcome().unwrap().unwrap();
+    assert_eq!(a.user, USER);
+    // RFC 3079 §3.5.3: the server's send key is the client's receive key.
+    let (ak, pk) = (a.mppe.unwrap(), p.mppe.unwrap());
+    assert_eq!(ak.send.to_vec(), hex("8B7CDC149B993A1BA118CB153F56DCCB"));
+    assert_eq!((pk.recv, pk.send), (ak.send, ak.recv));
 }
 
 // ---------------------------------------------------------------------------------------

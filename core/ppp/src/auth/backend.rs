@@ -113,7 +113,7 @@ impl fmt::Debug for AuthRequest<'_> {
 }
 
 /// A positive verdict.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Accepted {
     /// MS-CHAPv2 AuthenticatorResponse (RFC 2759 §8.7), required for MS-CHAPv2: the
     /// authenticator sends it as `S=` and the peer checks it.
@@ -121,6 +121,15 @@ pub struct Accepted {
     /// MPPE session keys (RFC 3079), from the authenticator's point of view.
     pub mppe: Option<MppeKeys>,
 }
+
+impl PartialEq for Accepted {
+    fn eq(&self, other: &Self) -> bool {
+        self.authenticator_response == other.authenticator_response
+            && glue::opt_keys_eq(self.mppe.as_ref(), other.mppe.as_ref())
+    }
+}
+
+impl Eq for Accepted {}
 
 impl fmt::Debug for Accepted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,6 +5,7 @@
 //! it must be replaced by calls into them before this branch lands on main.
 
 use dialgate_crypto::NtHash;
+use dialgate_crypto::mppe::{self, MppeKeys, Role};
 use dialgate_crypto::mschap;
 
 pub(crate) use dialgate_crypto::mschap::ct_eq;
@@ -345,27 +346,42 @@ pub(crate) fn mschap_v2_authenticator_response(
     )
 }
 
-/// MPPE session keys (RFC 3079) — TEMPORARY stand-in until `dialgate_crypto` lands its
-/// `MppeKeys`: no derivation yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MppeKeys {
-    /// Key this end encrypts with.
-    pub send: [u8; 16],
-    /// Key this end decrypts with.
-    pub recv: [u8; 16],
+/// MPPE start keys after MS-CHAPv1 (RFC 3079 §2.3): symmetric, the same on both ends.
+pub(crate) fn mppe_keys_v1(nt_hash: &NtHash, challenge: &[u8; 8]) -> Option<MppeKeys> {
+    Some(mppe::mppe_keys_from_mschapv1(nt_hash, challenge))
 }
 
-pub(crate) fn mppe_keys_v1(_nt_hash: &NtHash, _challenge: &[u8; 8]) -> Option<MppeKeys> {
-    None
-}
-
+/// MPPE start keys after MS-CHAPv2 (RFC 3079 §3.4), the authenticator's send/receive.
 pub(crate) fn mppe_keys_v2_authenticator(
-    _nt_hash: &NtHash,
-    _nt_response: &[u8; 24],
+    nt_hash: &NtHash,
+    nt_response: &[u8; 24],
 ) -> Option<MppeKeys> {
-    None
+    Some(mppe::mppe_keys_from_mschapv2(
+        nt_hash,
+        nt_response,
+        Role::Authenticator,
+    ))
 }
 
-pub(crate) fn mppe_keys_v2_peer(_nt_hash: &NtHash, _nt_response: &[u8; 24]) -> Option<MppeKeys> {
-    None
+/// MPPE start keys after MS-CHAPv2 (RFC 3079 §3.4), the peer's send/receive.
+pub(crate) fn mppe_keys_v2_peer(nt_hash: &NtHash, nt_response: &[u8; 24]) -> Option<MppeKeys> {
+    Some(mppe::mppe_keys_from_mschapv2(
+        nt_hash,
+        nt_response,
+        Role::Peer,
+    ))
+}
+
+/// Constant-time equality of two key sets.
+pub(crate) fn keys_eq(a: &MppeKeys, b: &MppeKeys) -> bool {
+    ct_eq(&a.send, &b.send) & ct_eq(&a.recv, &b.recv)
+}
+
+/// Equality of optional key sets (constant time when both are present).
+pub(crate) fn opt_keys_eq(a: Option<&MppeKeys>, b: Option<&MppeKeys>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => keys_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }

@@ -30,8 +30,7 @@ pub use backend::{
     Rejected, RequestContext, StoreError, Verdict,
 };
 pub use dialgate_crypto::mschap::strip_domain;
-pub use dialgate_crypto::{NtHash, PasswordError};
-pub use glue::MppeKeys;
+pub use dialgate_crypto::{MppeKeys, NtHash, PasswordError};
 pub use method::{
     AuthPolicy, CHAP_ALG_MD5, CHAP_ALG_MSCHAP_V1, CHAP_ALG_MSCHAP_V2, Method, PROTO_CHAP,
     PROTO_PAP, PeerPolicy,
@@ -60,7 +59,7 @@ pub struct Transmit {
 }
 
 /// A successful authentication.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AuthSuccess {
     /// The name authenticated: the peer's (authenticator side) or ours (peer side).
     pub user: String,
@@ -70,6 +69,16 @@ pub struct AuthSuccess {
     /// encrypts with and `recv` what it decrypts with.
     pub mppe: Option<MppeKeys>,
 }
+
+impl PartialEq for AuthSuccess {
+    fn eq(&self, other: &Self) -> bool {
+        self.user == other.user
+            && self.method == other.method
+            && glue::opt_keys_eq(self.mppe.as_ref(), other.mppe.as_ref())
+    }
+}
+
+impl Eq for AuthSuccess {}
 
 impl fmt::Debug for AuthSuccess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
