@@ -991,3 +991,112 @@ fn peer_answers_rechallenge_after_success_rfc1994_2() {
         Some(Err(AuthFailure::Refused { .. }))
     ));
 }
+
+fn phase(auth: Option<Method>, peer: Option<(Method, &str, &str)>, seed: u8) -> AuthPhase {
+    let a = auth.map(|m| Authenticator::new(m, server_cfg(), users(), rng(seed)));
+    let p = peer.map(|(m, u, pw)| {
+        let creds = Credentials::new(u, pw).unwrap();
+        Peer::new(m, &all_weak(), PeerConfig::default(), creds, rng(seed + 1)).unwrap()
+    });
+    AuthPhase::new(a, p)
+}
+
+fn run_phases(x: &mut AuthPhase, y: &mut AuthPhase) {
+    let mut now = Instant::now();
+    x.start(now);
+    y.start(now);
+    for _ in 0..200 {
+        let mut moved = false;
+        while let Some(t) = x.poll_transmit() {
+            moved = true;
+            y.handle_packet(now, t.protocol, &t.data);
+        }
+        while let Some(t) = y.poll_transmit() {
+            moved = true;
+            x.handle_packet(now, t.protocol, &t.data);
+        }
+        if x.result().is_some() && y.result().is_some() {
+            return;
+        }
+        if !moved {
+            let t = [x.poll_timeout(), y.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap();
+            now = t;
+            x.handle_timeout(now);
+            y.handle_timeout(now);
+        }
+    }
+    panic!("phases never finished");
+}
+
+#[test]
+fn auth_phase_both_directions_rfc1661_3_5() {
+    // x authenticates y with MS-CHAPv2 while y authenticates x with PAP, over one link.
+    let mut x = phase(
+        Some(Method::MsChapV2),
+        Some((Method::Pap, "alice", "correct horse")),
+        10,
+    );
+    let mut y = phase(
+        Some(Method::Pap),
+        Some((Method::MsChapV2, "alice", "correct horse")),
+        20,
+    );
+    run_phases(&mut x, &mut y);
+    let rx = x.result().unwrap().as_ref().unwrap();
+    let ry = y.result().unwrap().as_ref().unwrap();
+    assert_eq!(rx.peer.as_ref().unwrap().method, Method::MsChapV2);
+    assert_eq!(rx.us.as_ref().unwrap().method, Method::Pap);
+    assert_eq!(ry.peer.as_ref().unwrap().method, Method::Pap);
+    // MPPE comes from the MS-CHAPv2 direction on both ends and agrees.
+    let (kx, ky) = (rx.mppe().unwrap(), ry.mppe().unwrap());
+    assert_eq!((kx.send, kx.recv), (ky.recv, ky.send));
+    assert_eq!(x.unrouted() + y.unrouted(), 0);
+}
+
+#[test]
+fn auth_phase_fails_when_one_direction_fails() {
+    let mut x = phase(Some(Method::ChapMd5), None, 30);
+    let mut y = phase(None, Some((Method::ChapMd5, "bob", "wrong")), 40);
+    run_phases(&mut x, &mut y);
+    assert!(matches!(
+        x.result(),
+        Some(Err((
+            Side::Authenticator,
+            AuthFailure::WrongCredentials { .. }
+        )))
+    ));
+    assert!(matches!(
+        y.result(),
+        Some(Err((Side::Peer, AuthFailure::Refused { .. })))
+    ));
+    // A phase with no direction succeeds at once; stray packets are counted.
+    let mut none = AuthPhase::new(None, None);
+    none.start(Instant::now());
+    assert_eq!(
+        none.result(),
+        Some(&Ok(PhaseSuccess {
+            peer: None,
+            us: None
+        }))
+    );
+    none.handle_packet(Instant::now(), PROTO_CHAP, &[1, 1, 0, 6, 1, 0]);
+    none.handle_packet(Instant::now(), PROTO_CHAP, &[9, 1, 0, 4]);
+    assert_eq!(none.unrouted(), 2);
+}
+
+#[test]
+fn route_by_code_rfc1994_4_rfc1334_2_2() {
+    assert_eq!(route(PROTO_CHAP, &[2]), Some(Route::Authenticator));
+    assert_eq!(route(PROTO_PAP, &[1]), Some(Route::Authenticator));
+    for c in [1, 3, 4] {
+        assert_eq!(route(PROTO_CHAP, &[c]), Some(Route::Peer));
+    }
+    assert_eq!(route(PROTO_PAP, &[2]), Some(Route::Peer));
+    assert_eq!(route(PROTO_PAP, &[4]), None);
+    assert_eq!(route(PROTO_CHAP, &[]), None);
+    assert_eq!(route(0xc021, &[1]), None);
+}

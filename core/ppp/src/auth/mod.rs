@@ -20,6 +20,7 @@ mod backend;
 mod glue;
 mod method;
 mod peer;
+mod phase;
 
 use core::fmt;
 
@@ -36,6 +37,7 @@ pub use method::{
     PROTO_PAP, PeerPolicy,
 };
 pub use peer::{Credentials, Peer, PeerConfig};
+pub use phase::{AuthPhase, PhaseSuccess, Route, Side, route};
 
 /// The randomness source injected by the caller: fills the buffer with unpredictable octets
 /// (challenges, MS-CHAPv2 peer challenges, initial identifiers). Use a CSPRNG in production.
