@@ -961,6 +961,35 @@ fn secrets_are_redacted_in_debug() {
 }
 
 #[test]
+fn pap_credentials_over_255_octets_are_refused_rfc1334_2_2_1() {
+    let creds = Credentials::new("alice", "x".repeat(256)).unwrap();
+    let r = Peer::new(
+        Method::Pap,
+        &all_weak(),
+        PeerConfig::default(),
+        creds,
+        rng(1),
+    );
+    assert!(matches!(r, Err(AuthFailure::LocalConfig(_))));
+    // MS-CHAP has no such limit below the NT hash's 256 characters.
+    let creds = Credentials::new("alice", "x".repeat(256)).unwrap();
+    assert!(
+        Peer::new(
+            Method::MsChapV2,
+            &all_weak(),
+            PeerConfig::default(),
+            creds,
+            rng(1)
+        )
+        .is_ok()
+    );
+    assert_eq!(
+        Credentials::new("alice", "x".repeat(257)).err(),
+        Some(PasswordError::TooLongForNtHash)
+    );
+}
+
+#[test]
 fn peer_refuses_methods_outside_its_policy() {
     for m in [Method::MsChapV1, Method::ChapMd5, Method::Pap] {
         let creds = Credentials::new("alice", "pw").unwrap();

@@ -342,6 +342,10 @@ impl Authenticator {
     }
 
     fn push(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            // Emitting failed: fields are bounded before this point, so this cannot happen.
+            return;
+        }
         if self.queue.len() >= MAX_QUEUED {
             self.queue.pop_front();
         }

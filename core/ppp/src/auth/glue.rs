@@ -262,38 +262,44 @@ pub(crate) fn format_ms_failure(f: &MsFailure<'_>) -> Vec<u8> {
     s.into_bytes()
 }
 
-/// Parsed Failure message; owns the challenge.
-pub(crate) struct ParsedMsFailure {
+/// Parsed Failure message.
+pub(crate) struct ParsedMsFailure<'a> {
     pub code: u32,
     pub retry: bool,
-    pub challenge: Option<Vec<u8>>,
-    pub message: String,
+    challenge: Option<Vec<u8>>,
+    pub message: &'a [u8],
 }
 
-pub(crate) fn parse_ms_failure(message: &[u8]) -> Option<ParsedMsFailure> {
+impl ParsedMsFailure<'_> {
+    pub fn challenge(&self) -> Option<&[u8]> {
+        self.challenge.as_deref()
+    }
+}
+
+pub(crate) fn parse_ms_failure(message: &[u8]) -> Option<ParsedMsFailure<'_>> {
     let text = core::str::from_utf8(message).ok()?;
     let (fields, msg) = match text.find("M=") {
-        Some(i) => (&text[..i], &text[i + 2..]),
-        None => (text, ""),
+        Some(i) => (&text[..i], &message[i + 2..]),
+        None => (text, &message[message.len()..]),
     };
     let mut out = ParsedMsFailure {
-        code: 0,
+        code: 691,
         retry: false,
         challenge: None,
-        message: msg.to_owned(),
+        message: msg,
     };
-    let mut have_code = false;
     for f in fields.split_ascii_whitespace() {
         if let Some(v) = f.strip_prefix("E=") {
             out.code = v.parse().ok()?;
-            have_code = true;
         } else if let Some(v) = f.strip_prefix("R=") {
             out.retry = v == "1";
         } else if let Some(v) = f.strip_prefix("C=") {
             out.challenge = unhex(v.as_bytes());
+        } else if !f.starts_with("V=") {
+            return None;
         }
     }
-    have_code.then_some(out)
+    Some(out)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -125,6 +125,8 @@ pub enum AuthFailure {
     /// Peer side: MS-CHAPv2 Success with a missing or wrong `S=` authenticator response
     /// (RFC 2759 §5: the peer MUST end the session).
     BadAuthenticatorResponse,
+    /// Our own settings cannot be used (e.g. a PAP user name or password over 255 octets).
+    LocalConfig(&'static str),
 }
 
 impl fmt::Display for AuthFailure {
@@ -148,6 +150,7 @@ impl fmt::Display for AuthFailure {
             AuthFailure::BadAuthenticatorResponse => {
                 f.write_str("authenticator failed mutual authentication (bad S= response)")
             }
+            AuthFailure::LocalConfig(what) => write!(f, "unusable local settings: {what}"),
         }
     }
 }

@@ -163,7 +163,8 @@ impl fmt::Debug for Peer {
 impl Peer {
     /// A peer for the `method` LCP negotiated. Fails with [`AuthFailure::MethodMismatch`]
     /// when `policy` does not allow it (we must not prove ourselves with a weak method the
-    /// configuration did not opt into).
+    /// configuration did not opt into), and with [`AuthFailure::LocalConfig`] for PAP
+    /// credentials over 255 octets.
     pub fn new(
         method: Method,
         policy: &PeerPolicy,
@@ -173,6 +174,12 @@ impl Peer {
     ) -> Result<Self, AuthFailure> {
         if !policy.allows(method) {
             return Err(AuthFailure::MethodMismatch { method });
+        }
+        // RFC 1334 §2.2.1: one-octet Peer-ID and Passwd lengths.
+        if method == Method::Pap && (creds.user.len() > 255 || creds.password.len() > 255) {
+            return Err(AuthFailure::LocalConfig(
+                "PAP user name or password over 255 octets",
+            ));
         }
         Ok(Peer {
             method,
@@ -314,6 +321,10 @@ impl Peer {
     }
 
     fn send(&mut self, data: Vec<u8>) {
+        if data.is_empty() {
+            // Emitting failed: fields are bounded before this point, so this cannot happen.
+            return;
+        }
         if self.queue.len() >= MAX_QUEUED {
             self.queue.pop_front();
         }
@@ -506,17 +517,19 @@ impl Peer {
         } else {
             8
         };
-        let challenge = f.challenge.filter(|c| c.len() == want_len);
+        let challenge = f
+            .challenge()
+            .filter(|c| c.len() == want_len)
+            .map(<[u8]>::to_vec);
         match challenge {
             Some(c) if f.retry && self.retries < self.config.max_retries => {
                 // RFC 2759 §6: answer the new challenge; the retry Response takes the
                 // Failure's identifier plus one.
                 self.retries += 1;
-                let c = c.to_vec();
                 self.respond(now, id.wrapping_add(1), &c);
             }
             _ => {
-                let message = lossy(f.message.as_bytes());
+                let message = lossy(f.message);
                 self.finish(Err(AuthFailure::Refused {
                     code: f.code,
                     message,
