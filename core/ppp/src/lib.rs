@@ -3,4 +3,6 @@
 pub mod auth;
 pub mod cp;
 pub mod fsm;
+pub mod lcp;
 pub mod options;
+pub mod rng;

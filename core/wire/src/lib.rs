@@ -10,9 +10,11 @@
 
 use core::fmt;
 
+pub mod chap;
 pub mod cp;
 pub mod hdlc;
 pub mod lcp;
+pub mod pap;
 pub mod ppp;
 
 /// Why bytes could not be parsed or emitted.
@@ -32,6 +34,8 @@ pub enum Error {
     BadProtocol,
     /// The output buffer is too small for what was asked.
     BufferTooSmall,
+    /// A Code this format does not define (PAP/CHAP packets with such codes are discarded).
+    UnknownCode,
 }
 
 impl fmt::Display for Error {
@@ -42,6 +46,7 @@ impl fmt::Display for Error {
             Error::Malformed => "malformed field",
             Error::BadProtocol => "invalid PPP protocol number",
             Error::BufferTooSmall => "output buffer too small",
+            Error::UnknownCode => "unknown code",
         })
     }
 }
