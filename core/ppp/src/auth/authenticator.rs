@@ -448,7 +448,7 @@ impl Authenticator {
                     challenge,
                     lm_response: r.lm_response,
                     nt_response: r.nt_response,
-                    use_nt: r.use_nt,
+                    use_nt: r.use_nt(),
                 }
             }
             Method::MsChapV2 => {

@@ -1,12 +1,12 @@
-//! The seam between the state machines and `dialgate_wire` / `dialgate_crypto`: packet
-//! parsing and building, MS-CHAP value formats, and the MS-CHAP / MPPE computations.
-//!
-//! TEMPORARY: the codec half below is a stand-in until `dialgate_wire::{pap, chap}` land;
-//! it must be replaced by calls into them before this branch lands on main.
+//! The seam between the state machines and `dialgate_wire` / `dialgate_crypto`: packets
+//! parsed and built with `dialgate_wire::{pap, chap}` (MS-CHAP values and messages with
+//! `chap::mschap`), MS-CHAP and MPPE computed with `dialgate_crypto`.
 
 use dialgate_crypto::NtHash;
 use dialgate_crypto::mppe::{self, MppeKeys, Role};
 use dialgate_crypto::mschap;
+use dialgate_wire::chap::{self, mschap as wms};
+use dialgate_wire::pap;
 
 pub(crate) use dialgate_crypto::mschap::ct_eq;
 
@@ -14,7 +14,7 @@ pub(crate) use dialgate_crypto::mschap::ct_eq;
 // Packets
 // ---------------------------------------------------------------------------------------
 
-/// A CHAP packet (RFC 1994 §4).
+/// A CHAP packet (RFC 1994 §4), flattened from `chap::Repr` for matching.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Chap<'a> {
     Challenge {
@@ -37,7 +37,7 @@ pub(crate) enum Chap<'a> {
     },
 }
 
-/// A PAP packet (RFC 1334 §2.2).
+/// A PAP packet (RFC 1334 §2.2), flattened from `pap::Repr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pap<'a> {
     Request {
@@ -55,191 +55,127 @@ pub(crate) enum Pap<'a> {
     },
 }
 
+/// Why a packet was not understood: an unknown Code, or anything else.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ParseError {
     Malformed,
     UnknownCode,
 }
 
-fn header(data: &[u8]) -> Result<(u8, u8, &[u8]), ParseError> {
-    let [code, id, l0, l1, ..] = *data else {
-        return Err(ParseError::Malformed);
-    };
-    let len = usize::from(u16::from_be_bytes([l0, l1]));
-    if len < 4 {
-        return Err(ParseError::Malformed);
+impl From<dialgate_wire::Error> for ParseError {
+    fn from(e: dialgate_wire::Error) -> Self {
+        match e {
+            dialgate_wire::Error::UnknownCode => ParseError::UnknownCode,
+            _ => ParseError::Malformed,
+        }
     }
-    let body = data.get(4..len).ok_or(ParseError::Malformed)?;
-    Ok((code, id, body))
-}
-
-fn value_and_name(body: &[u8]) -> Result<(&[u8], &[u8]), ParseError> {
-    let (&n, rest) = body.split_first().ok_or(ParseError::Malformed)?;
-    let n = usize::from(n);
-    if n == 0 {
-        return Err(ParseError::Malformed);
-    }
-    let value = rest.get(..n).ok_or(ParseError::Malformed)?;
-    let name = rest.get(n..).ok_or(ParseError::Malformed)?;
-    Ok((value, name))
 }
 
 pub(crate) fn parse_chap(data: &[u8]) -> Result<Chap<'_>, ParseError> {
-    let (code, id, body) = header(data)?;
-    match code {
-        1 => value_and_name(body).map(|(value, name)| Chap::Challenge { id, value, name }),
-        2 => value_and_name(body).map(|(value, name)| Chap::Response { id, value, name }),
-        3 => Ok(Chap::Success { id, message: body }),
-        4 => Ok(Chap::Failure { id, message: body }),
-        _ => Err(ParseError::UnknownCode),
-    }
+    let r = chap::Repr::parse(data)?;
+    let id = r.identifier;
+    Ok(match r.body {
+        chap::Body::Challenge { value, name } => Chap::Challenge { id, value, name },
+        chap::Body::Response { value, name } => Chap::Response { id, value, name },
+        chap::Body::Success { message } => Chap::Success { id, message },
+        chap::Body::Failure { message } => Chap::Failure { id, message },
+    })
 }
 
-fn with_header(code: u8, id: u8, body: &[&[u8]]) -> Vec<u8> {
-    let len = 4 + body.iter().map(|b| b.len()).sum::<usize>();
-    let mut out = Vec::with_capacity(len);
-    out.push(code);
-    out.push(id);
-    out.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
-    for b in body {
-        out.extend_from_slice(b);
-    }
+/// Build a CHAP packet. Values are at most 64 octets and names and messages are bounded by
+/// the callers, so emitting cannot fail; if it ever did, the packet would be empty and the
+/// caller's `push` drops it.
+pub(crate) fn emit_chap(p: &Chap<'_>) -> Vec<u8> {
+    let (identifier, body) = match *p {
+        Chap::Challenge { id, value, name } => (id, chap::Body::Challenge { value, name }),
+        Chap::Response { id, value, name } => (id, chap::Body::Response { value, name }),
+        Chap::Success { id, message } => (id, chap::Body::Success { message }),
+        Chap::Failure { id, message } => (id, chap::Body::Failure { message }),
+    };
+    let mut out = Vec::new();
+    let _ = chap::Repr { identifier, body }.push(&mut out);
     out
 }
 
-pub(crate) fn emit_chap(p: &Chap<'_>) -> Vec<u8> {
-    match *p {
-        Chap::Challenge { id, value, name } => {
-            with_header(1, id, &[&[value.len() as u8], value, name])
-        }
-        Chap::Response { id, value, name } => {
-            with_header(2, id, &[&[value.len() as u8], value, name])
-        }
-        Chap::Success { id, message } => with_header(3, id, &[message]),
-        Chap::Failure { id, message } => with_header(4, id, &[message]),
-    }
-}
-
 pub(crate) fn parse_pap(data: &[u8]) -> Result<Pap<'_>, ParseError> {
-    let (code, id, body) = header(data)?;
-    let field = |b: &[u8]| -> Result<(usize, usize), ParseError> {
-        let (&n, _) = b.split_first().ok_or(ParseError::Malformed)?;
-        Ok((1, usize::from(n)))
-    };
-    match code {
-        1 => {
-            let (o, n) = field(body)?;
-            let user = body.get(o..o + n).ok_or(ParseError::Malformed)?;
-            let rest = body.get(o + n..).ok_or(ParseError::Malformed)?;
-            let (o2, n2) = field(rest)?;
-            let password = rest.get(o2..o2 + n2).ok_or(ParseError::Malformed)?;
-            Ok(Pap::Request { id, user, password })
-        }
-        2 | 3 => {
-            let message = match body.split_first() {
-                Some((&n, rest)) => rest.get(..usize::from(n)).ok_or(ParseError::Malformed)?,
-                None => &[],
-            };
-            Ok(if code == 2 {
-                Pap::Ack { id, message }
-            } else {
-                Pap::Nak { id, message }
-            })
-        }
-        _ => Err(ParseError::UnknownCode),
-    }
+    let r = pap::Repr::parse(data)?;
+    let id = r.identifier;
+    Ok(match r.body {
+        pap::Body::Request { peer_id, password } => Pap::Request {
+            id,
+            user: peer_id,
+            password,
+        },
+        pap::Body::Ack { message } => Pap::Ack { id, message },
+        pap::Body::Nak { message } => Pap::Nak { id, message },
+    })
 }
 
+/// Build a PAP packet; empty if a field exceeds 255 octets (see [`emit_chap`]).
 pub(crate) fn emit_pap(p: &Pap<'_>) -> Vec<u8> {
-    match *p {
-        Pap::Request { id, user, password } => with_header(
-            1,
+    let (identifier, body) = match *p {
+        Pap::Request { id, user, password } => (
             id,
-            &[&[user.len() as u8], user, &[password.len() as u8], password],
+            pap::Body::Request {
+                peer_id: user,
+                password,
+            },
         ),
-        Pap::Ack { id, message } => with_header(2, id, &[&[message.len() as u8], message]),
-        Pap::Nak { id, message } => with_header(3, id, &[&[message.len() as u8], message]),
-    }
+        Pap::Ack { id, message } => (id, pap::Body::Ack { message }),
+        Pap::Nak { id, message } => (id, pap::Body::Nak { message }),
+    };
+    let mut out = Vec::new();
+    let _ = pap::Repr { identifier, body }.push(&mut out);
+    out
 }
 
 // ---------------------------------------------------------------------------------------
 // MS-CHAP values and messages
 // ---------------------------------------------------------------------------------------
 
-/// MS-CHAPv1 Response value (RFC 2433 §5).
-pub(crate) struct V1Response {
-    pub lm_response: [u8; 24],
-    pub nt_response: [u8; 24],
-    pub use_nt: bool,
-}
-
-/// MS-CHAPv2 Response value (RFC 2759 §4).
-pub(crate) struct V2Response {
-    pub peer_challenge: [u8; 16],
-    pub nt_response: [u8; 24],
-}
+pub(crate) use wms::{V1Response, V2Response};
 
 pub(crate) fn parse_v1_response(value: &[u8]) -> Option<V1Response> {
-    let v: &[u8; 49] = value.try_into().ok()?;
-    Some(V1Response {
-        lm_response: v[..24].try_into().ok()?,
-        nt_response: v[24..48].try_into().ok()?,
-        use_nt: v[48] == 1,
-    })
+    V1Response::parse(value).ok()
 }
 
+/// The MS-CHAPv1 Response value a peer sends: no LM response, "use NT" set (RFC 2433 §3).
 pub(crate) fn emit_v1_response(nt_response: &[u8; 24]) -> [u8; 49] {
-    let mut v = [0u8; 49];
-    v[24..48].copy_from_slice(nt_response);
-    v[48] = 1;
-    v
+    V1Response {
+        lm_response: [0; 24],
+        nt_response: *nt_response,
+        flags: 1,
+    }
+    .to_bytes()
 }
 
 pub(crate) fn parse_v2_response(value: &[u8]) -> Option<V2Response> {
-    let v: &[u8; 49] = value.try_into().ok()?;
-    Some(V2Response {
-        peer_challenge: v[..16].try_into().ok()?,
-        nt_response: v[24..48].try_into().ok()?,
-    })
+    V2Response::parse(value).ok()
 }
 
 pub(crate) fn emit_v2_response(peer_challenge: &[u8; 16], nt_response: &[u8; 24]) -> [u8; 49] {
-    let mut v = [0u8; 49];
-    v[..16].copy_from_slice(peer_challenge);
-    v[24..48].copy_from_slice(nt_response);
-    v
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    use core::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02X}");
-    }
-    s
-}
-
-fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks(2)
-        .map(|p| u8::from_str_radix(core::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
+    V2Response::new(*peer_challenge, *nt_response).to_bytes()
 }
 
 /// `S=<40 hex> M=<message>` (RFC 2759 §5).
 pub(crate) fn format_v2_success(auth_resp: &[u8; 20], message: &str) -> Vec<u8> {
-    format!("S={} M={}", hex_upper(auth_resp), message).into_bytes()
+    let mut out = Vec::new();
+    wms::V2Success {
+        authenticator_response: *auth_resp,
+        message: Some(message.as_bytes()),
+    }
+    .push(&mut out);
+    out
 }
 
 /// The authenticator response of an MS-CHAPv2 Success message.
 pub(crate) fn parse_v2_success(message: &[u8]) -> Option<[u8; 20]> {
-    let rest = message.strip_prefix(b"S=")?;
-    unhex(rest.get(..40)?)?.try_into().ok()
+    wms::V2Success::parse(message)
+        .ok()
+        .map(|s| s.authenticator_response)
 }
 
-/// An MS-CHAP Failure message (RFC 2433 §6, RFC 2759 §6).
+/// An MS-CHAP Failure message to send (RFC 2433 §3, RFC 2759 §6).
 pub(crate) struct MsFailure<'a> {
     pub code: u32,
     pub retry: bool,
@@ -249,57 +185,51 @@ pub(crate) struct MsFailure<'a> {
 }
 
 pub(crate) fn format_ms_failure(f: &MsFailure<'_>) -> Vec<u8> {
-    let mut s = format!("E={} R={}", f.code, u8::from(f.retry));
-    if let Some(c) = f.challenge {
-        s.push_str(" C=");
-        s.push_str(&hex_upper(c));
+    let challenge = f.challenge.and_then(|c| match c.len() {
+        8 => c.try_into().ok().map(wms::FailureChallenge::V1),
+        16 => c.try_into().ok().map(wms::FailureChallenge::V2),
+        _ => None,
+    });
+    let mut out = Vec::new();
+    wms::Failure {
+        error: Some(f.code),
+        retry: Some(f.retry),
+        challenge,
+        version: f.version,
+        message: Some(f.message.as_bytes()),
     }
-    if let Some(v) = f.version {
-        s.push_str(&format!(" V={v}"));
-    }
-    s.push_str(" M=");
-    s.push_str(f.message);
-    s.into_bytes()
+    .push(&mut out);
+    out
 }
 
-/// Parsed Failure message.
+/// A received MS-CHAP Failure message.
 pub(crate) struct ParsedMsFailure<'a> {
     pub code: u32,
     pub retry: bool,
-    challenge: Option<Vec<u8>>,
+    challenge: Option<wms::FailureChallenge>,
     pub message: &'a [u8],
 }
 
 impl ParsedMsFailure<'_> {
+    /// The `C=` challenge for the retry, 8 (MS-CHAPv1) or 16 (MS-CHAPv2) octets.
     pub fn challenge(&self) -> Option<&[u8]> {
-        self.challenge.as_deref()
+        match &self.challenge {
+            Some(wms::FailureChallenge::V1(c)) => Some(c),
+            Some(wms::FailureChallenge::V2(c)) => Some(c),
+            None => None,
+        }
     }
 }
 
+/// Parse a Failure message; a missing `E=` is taken as 691 and a missing `R=` as no retry.
 pub(crate) fn parse_ms_failure(message: &[u8]) -> Option<ParsedMsFailure<'_>> {
-    let text = core::str::from_utf8(message).ok()?;
-    let (fields, msg) = match text.find("M=") {
-        Some(i) => (&text[..i], &message[i + 2..]),
-        None => (text, &message[message.len()..]),
-    };
-    let mut out = ParsedMsFailure {
-        code: 691,
-        retry: false,
-        challenge: None,
-        message: msg,
-    };
-    for f in fields.split_ascii_whitespace() {
-        if let Some(v) = f.strip_prefix("E=") {
-            out.code = v.parse().ok()?;
-        } else if let Some(v) = f.strip_prefix("R=") {
-            out.retry = v == "1";
-        } else if let Some(v) = f.strip_prefix("C=") {
-            out.challenge = unhex(v.as_bytes());
-        } else if !f.starts_with("V=") {
-            return None;
-        }
-    }
-    Some(out)
+    let f = wms::Failure::parse(message).ok()?;
+    Some(ParsedMsFailure {
+        code: f.error.unwrap_or(wms::error::AUTHENTICATION_FAILURE),
+        retry: f.retry.unwrap_or(false),
+        challenge: f.challenge,
+        message: f.message.unwrap_or_default(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -312,7 +242,8 @@ pub(crate) fn nt_password_hash(password: &str) -> Result<NtHash, PasswordError> 
     mschap::nt_password_hash(password)
 }
 
-/// CHAP-MD5 response: MD5(Identifier ‖ secret ‖ challenge) (RFC 1994 §4.1).
+/// CHAP-MD5 response: MD5(Identifier ‖ secret ‖ challenge) (RFC 1994 §4.1). One call of the
+/// RustCrypto `md-5` crate: `dialgate_crypto` has no CHAP-MD5 helper (yet).
 pub(crate) fn chap_md5_response(id: u8, secret: &[u8], challenge: &[u8]) -> [u8; 16] {
     use md5::{Digest, Md5};
     Md5::new()
