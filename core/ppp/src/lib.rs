@@ -1,3 +1,4 @@
 //! The sans-IO PPP engine: bytes and time in; frames, timer deadlines and events out.
 #![deny(unsafe_code)]
+pub mod ncp;
 pub mod options;
