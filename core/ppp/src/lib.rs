@@ -1,4 +1,6 @@
 //! The sans-IO PPP engine: bytes and time in; frames, timer deadlines and events out.
 #![deny(unsafe_code)]
+pub mod cp;
+pub mod fsm;
 pub mod ncp;
 pub mod options;
