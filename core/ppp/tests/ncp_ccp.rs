@@ -44,7 +44,11 @@ fn ccp_rfc3078_2_1_replays_pppd_capture() {
     let mut ours = CcpPolicy::new(keyed());
     assert_eq!(request(&mut ours), unhex("120601000040"), "frames 24/25");
     let (v, nak, rej) = judge(&mut ours, &unhex("120601000040"), false).unwrap();
-    assert_eq!((v, nak, rej), (RequestVerdict::Ack, vec![], vec![]), "frames 26/27");
+    assert_eq!(
+        (v, nak, rej),
+        (RequestVerdict::Ack, vec![], vec![]),
+        "frames 26/27"
+    );
     ours.on_ack(&unhex("120601000040")).unwrap();
     let got = ours.negotiated().unwrap();
     assert_eq!(got.transmit, Some(STATELESS_128));
@@ -66,7 +70,11 @@ fn ccp_rfc3078_2_1_several_strengths_naked_to_strongest() {
         allow_weak_mppe_40: true,
         ..keyed()
     });
-    assert_eq!(request(&mut weak), mppe(H | S | L), "our request lists what we can do");
+    assert_eq!(
+        request(&mut weak),
+        mppe(H | S | L),
+        "our request lists what we can do"
+    );
     let (v, nak, _) = judge(&mut weak, &mppe(H | S | L), false).unwrap();
     assert_eq!((v, nak), (RequestVerdict::Nak, mppe(H | S)));
     let (v, _, _) = judge(&mut weak, &mppe(H | L), false).unwrap();
@@ -135,16 +143,36 @@ fn lengths(l40: bool, l56: bool, l128: bool) -> CcpPolicy {
 fn ccp_rfc3078_2_1_both_directions_agree_on_one_strength() {
     // (a's lengths, b's lengths, expected)
     let cases = [
-        ((true, false, true), (true, false, false), MppeKeyLength::Bits40),
-        ((true, true, true), (false, true, true), MppeKeyLength::Bits128),
-        ((true, true, false), (true, true, true), MppeKeyLength::Bits56),
-        ((true, false, true), (true, false, true), MppeKeyLength::Bits128),
+        (
+            (true, false, true),
+            (true, false, false),
+            MppeKeyLength::Bits40,
+        ),
+        (
+            (true, true, true),
+            (false, true, true),
+            MppeKeyLength::Bits128,
+        ),
+        (
+            (true, true, false),
+            (true, true, true),
+            MppeKeyLength::Bits56,
+        ),
+        (
+            (true, false, true),
+            (true, false, true),
+            MppeKeyLength::Bits128,
+        ),
     ];
     for (x, y, want) in cases {
         for swap in [false, true] {
             let mut a = lengths(x.0, x.1, x.2);
             let mut b = lengths(y.0, y.1, y.2);
-            let (a, b) = if swap { (&mut b, &mut a) } else { (&mut a, &mut b) };
+            let (a, b) = if swap {
+                (&mut b, &mut a)
+            } else {
+                (&mut a, &mut b)
+            };
             let (_, log) = converge(a, b, 6).unwrap();
             let want = Some(MppeParams {
                 key_length: want,
@@ -238,8 +266,15 @@ fn ccp_rfc1661_4_6_max_failure_rejects_or_refuses() {
         ..keyed()
     });
     let (v, nak, rej) = judge(&mut allowed, &mppe(H | S | L), true).unwrap();
-    assert_eq!((v, nak, rej), (RequestVerdict::Reject, vec![], mppe(H | S | L)));
-    assert_eq!(request(&mut allowed), Vec::<u8>::new(), "no MPPE one way only");
+    assert_eq!(
+        (v, nak, rej),
+        (RequestVerdict::Reject, vec![], mppe(H | S | L))
+    );
+    assert_eq!(
+        request(&mut allowed),
+        Vec::<u8>::new(),
+        "no MPPE one way only"
+    );
 }
 
 #[test]
@@ -324,7 +359,10 @@ fn ccp_rfc3078_2_1_ambiguous_ack_follows_other_direction() {
     assert_eq!(v, RequestVerdict::Ack);
     ours.on_ack(&req).unwrap();
     let got = ours.negotiated().unwrap();
-    assert_eq!(got.transmit.map(|p| p.key_length), Some(MppeKeyLength::Bits40));
+    assert_eq!(
+        got.transmit.map(|p| p.key_length),
+        Some(MppeKeyLength::Bits40)
+    );
     assert!(got.mppe().is_some());
 }
 
@@ -345,9 +383,18 @@ fn ccp_rfc3078_2_1_settled_direction_steers_the_other() {
 fn ccp_rfc1661_5_2_ack_must_match_request() {
     let mut ours = CcpPolicy::new(keyed());
     request(&mut ours);
-    assert_eq!(ours.on_ack(&mppe(H | L)), Err(NegotiationFailure::Malformed));
-    assert_eq!(ours.on_reject(&unhex("1a047800")), Err(NegotiationFailure::Malformed));
-    assert_eq!(ours.on_nak(&unhex("120401")), Err(NegotiationFailure::Malformed));
+    assert_eq!(
+        ours.on_ack(&mppe(H | L)),
+        Err(NegotiationFailure::Malformed)
+    );
+    assert_eq!(
+        ours.on_reject(&unhex("1a047800")),
+        Err(NegotiationFailure::Malformed)
+    );
+    assert_eq!(
+        ours.on_nak(&unhex("120401")),
+        Err(NegotiationFailure::Malformed)
+    );
 }
 
 #[test]

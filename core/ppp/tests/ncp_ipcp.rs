@@ -31,11 +31,17 @@ impl TestPool {
     }
 
     fn calls(&self) -> Vec<(String, Option<Ipv4Addr>)> {
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     fn released(&self) -> Vec<Ipv4Addr> {
-        self.released.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.released
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -110,14 +116,26 @@ fn ipcp_rfc1332_3_3_replays_pppd_capture() {
     // 0.0.0.0, the server (pppd) requests 10.77.1.1 and naks the client to 10.77.1.100.
     let pool = TestPool::with(&[PEER]);
     let mut srv = server(&pool);
-    assert_eq!(request(&mut srv), unhex("03060a4d0101"), "server request, frame 30");
+    assert_eq!(
+        request(&mut srv),
+        unhex("03060a4d0101"),
+        "server request, frame 30"
+    );
     let (v, nak, rej) = judge(&mut srv, &unhex("030600000000"), false).unwrap();
-    assert_eq!((v, nak, rej), (RequestVerdict::Nak, unhex("03060a4d0164"), vec![]), "frame 34");
+    assert_eq!(
+        (v, nak, rej),
+        (RequestVerdict::Nak, unhex("03060a4d0164"), vec![]),
+        "frame 34"
+    );
     let (v, _, _) = judge(&mut srv, &unhex("03060a4d0164"), false).unwrap();
     assert_eq!(v, RequestVerdict::Ack, "frame 40");
 
     let mut cli = IpcpPolicy::client(IpcpClientConfig::default());
-    assert_eq!(request(&mut cli), unhex("030600000000"), "client request, frame 28");
+    assert_eq!(
+        request(&mut cli),
+        unhex("030600000000"),
+        "client request, frame 28"
+    );
     let (v, _, _) = judge(&mut cli, &unhex("03060a4d0101"), false).unwrap();
     assert_eq!(v, RequestVerdict::Ack, "frame 31");
     cli.on_nak(&unhex("03060a4d0164")).unwrap();
@@ -177,7 +195,10 @@ fn ipcp_rfc1332_3_3_pool_exhausted_refuses_link() {
     }
     // Also when the peer does not ask for an address at all.
     let err = judge(&mut srv, &[], false).unwrap_err();
-    assert!(matches!(err, NegotiationFailure::RequiredOptionRefused { option: 3, .. }));
+    assert!(matches!(
+        err,
+        NegotiationFailure::RequiredOptionRefused { option: 3, .. }
+    ));
 }
 
 #[test]
@@ -201,7 +222,11 @@ fn ipcp_rfc1661_5_3_missing_address_prompted_once() {
     let (v, nak, _) = judge(&mut srv, &[], false).unwrap();
     assert_eq!((v, nak), (RequestVerdict::Nak, opt(3, PEER)));
     let (v, _, _) = judge(&mut srv, &[], false).unwrap();
-    assert_eq!(v, RequestVerdict::Ack, "RFC 1661 §5.3: prompt, do not insist");
+    assert_eq!(
+        v,
+        RequestVerdict::Ack,
+        "RFC 1661 §5.3: prompt, do not insist"
+    );
 }
 
 #[test]
@@ -229,9 +254,16 @@ fn ipcp_rfc1877_1_4_unconfigured_server_rejected() {
     // Only a primary NBNS is configured: secondary NBNS (132) is rejected.
     let pool = TestPool::with(&[PEER]);
     let mut srv = server(&pool);
-    let asked = [opt(3, PEER), opt(130, Ipv4Addr::UNSPECIFIED), opt(132, Ipv4Addr::UNSPECIFIED)];
+    let asked = [
+        opt(3, PEER),
+        opt(130, Ipv4Addr::UNSPECIFIED),
+        opt(132, Ipv4Addr::UNSPECIFIED),
+    ];
     let (v, _, rej) = judge(&mut srv, &asked.concat(), false).unwrap();
-    assert_eq!((v, rej), (RequestVerdict::Reject, opt(132, Ipv4Addr::UNSPECIFIED)));
+    assert_eq!(
+        (v, rej),
+        (RequestVerdict::Reject, opt(132, Ipv4Addr::UNSPECIFIED))
+    );
 }
 
 #[test]
@@ -246,7 +278,11 @@ fn ipcp_rfc1877_client_learns_servers_and_drops_rejected_ones() {
     let (_, log) = converge(&mut srv, &mut cli, 6).unwrap();
     let got = cli.negotiated().unwrap();
     assert_eq!(got.dns, [Some(DNS1), Some(DNS2)], "{log:#?}");
-    assert_eq!(got.nbns, [Some(WINS), None], "secondary NBNS rejected and dropped");
+    assert_eq!(
+        got.nbns,
+        [Some(WINS), None],
+        "secondary NBNS rejected and dropped"
+    );
     assert_eq!(got.local, PEER);
     assert_eq!(srv.negotiated().unwrap().dns, [Some(DNS1), Some(DNS2)]);
     assert!(!request(&mut cli).windows(2).any(|w| w == [132, 6]));
@@ -304,7 +340,11 @@ fn ipcp_rfc1332_3_3_bad_option_length_rejected() {
 fn ipcp_rfc1661_4_6_max_failure_rejects_instead_of_nak() {
     let pool = TestPool::with(&[PEER]);
     let mut srv = server(&pool);
-    let list = [opt(3, Ipv4Addr::UNSPECIFIED), opt(129, Ipv4Addr::UNSPECIFIED)].concat();
+    let list = [
+        opt(3, Ipv4Addr::UNSPECIFIED),
+        opt(129, Ipv4Addr::UNSPECIFIED),
+    ]
+    .concat();
     let (v, nak, rej) = judge(&mut srv, &list, true).unwrap();
     assert_eq!((v, nak, rej), (RequestVerdict::Reject, vec![], list));
 }
@@ -313,7 +353,10 @@ fn ipcp_rfc1661_4_6_max_failure_rejects_instead_of_nak() {
 fn ipcp_rfc1332_client_rejects_servers_zero_address() {
     let mut cli = IpcpPolicy::client(IpcpClientConfig::default());
     let (v, _, rej) = judge(&mut cli, &opt(3, Ipv4Addr::UNSPECIFIED), false).unwrap();
-    assert_eq!((v, rej), (RequestVerdict::Reject, opt(3, Ipv4Addr::UNSPECIFIED)));
+    assert_eq!(
+        (v, rej),
+        (RequestVerdict::Reject, opt(3, Ipv4Addr::UNSPECIFIED))
+    );
     // And DNS requests to a client (it has none to give).
     let (v, _, _) = judge(&mut cli, &opt(129, Ipv4Addr::UNSPECIFIED), false).unwrap();
     assert_eq!(v, RequestVerdict::Reject);
@@ -348,8 +391,14 @@ fn ipcp_rfc1332_3_3_client_address_rejected_fails_unless_static() {
 fn ipcp_rfc1661_5_2_ack_must_match_request_5_4_reject_subset() {
     let mut cli = IpcpPolicy::client(IpcpClientConfig::default());
     request(&mut cli);
-    assert_eq!(cli.on_ack(&opt(3, PEER)), Err(NegotiationFailure::Malformed));
-    assert_eq!(cli.on_reject(&opt(129, PEER)), Err(NegotiationFailure::Malformed));
+    assert_eq!(
+        cli.on_ack(&opt(3, PEER)),
+        Err(NegotiationFailure::Malformed)
+    );
+    assert_eq!(
+        cli.on_reject(&opt(129, PEER)),
+        Err(NegotiationFailure::Malformed)
+    );
     // An acked 0.0.0.0 leaves the client without an address: refused as bogus.
     assert_eq!(
         cli.on_ack(&opt(3, Ipv4Addr::UNSPECIFIED)),
@@ -372,7 +421,12 @@ fn ipcp_rfc1661_5_hostile_lists_never_panic() {
     let pool = TestPool::with(&[PEER]);
     let seeds = vec![
         opt(3, PEER),
-        [opt(3, Ipv4Addr::UNSPECIFIED), opt(129, PEER), unhex("0206002d0f01")].concat(),
+        [
+            opt(3, Ipv4Addr::UNSPECIFIED),
+            opt(129, PEER),
+            unhex("0206002d0f01"),
+        ]
+        .concat(),
         unhex("0300"),
         unhex("03ff0a4d"),
         unhex("8106"),

@@ -20,10 +20,10 @@ fn rng(seed: u64) -> InterfaceIdSource {
 
 /// A source replaying `values`, then counting up from 0x1000.
 fn scripted(values: &[u64]) -> InterfaceIdSource {
-    let mut values = values.to_vec().into_iter();
+    let mut values = std::collections::VecDeque::from(values.to_vec());
     let mut n = 0x1000;
     Box::new(move || {
-        values.next().unwrap_or_else(|| {
+        values.pop_front().unwrap_or_else(|| {
             n += 1;
             n
         })
@@ -46,7 +46,11 @@ fn ipv6cp_rfc5072_4_1_replays_pppd_capture() {
     let client = 0x7c23_f4f0_6b7b_f6df;
     let server = 0xa85d_c8f2_bea5_ac5c;
     let mut ours = with_id(server, rng(1));
-    assert_eq!(request(&mut ours), unhex("010aa85dc8f2bea5ac5c"), "frame 32");
+    assert_eq!(
+        request(&mut ours),
+        unhex("010aa85dc8f2bea5ac5c"),
+        "frame 32"
+    );
     let (v, _, _) = judge(&mut ours, &unhex("010a7c23f4f06b7bf6df"), false).unwrap();
     assert_eq!(v, RequestVerdict::Ack, "frame 36");
     ours.on_ack(&unhex("010aa85dc8f2bea5ac5c")).unwrap();
@@ -125,7 +129,10 @@ fn ipv6cp_rfc5072_4_2_compression_rejected() {
     let iphc = unhex("0206004f");
     let list = [iid(0x2222), iphc.clone(), unhex("0302")].concat();
     let (v, _, rej) = judge(&mut p, &list, false).unwrap();
-    assert_eq!((v, rej), (RequestVerdict::Reject, [iphc, unhex("0302")].concat()));
+    assert_eq!(
+        (v, rej),
+        (RequestVerdict::Reject, [iphc, unhex("0302")].concat())
+    );
     let short = unhex("010600000000");
     let (v, _, rej) = judge(&mut p, &short, false).unwrap();
     assert_eq!((v, rej), (RequestVerdict::Reject, short));
@@ -158,13 +165,29 @@ fn ipv6cp_rfc1661_5_2_ack_must_match_request() {
     let mut p = with_id(0x1111, rng(3));
     request(&mut p);
     assert_eq!(p.on_ack(&iid(0x2222)), Err(NegotiationFailure::Malformed));
-    assert_eq!(p.on_reject(&unhex("0206004f")), Err(NegotiationFailure::Malformed));
-    assert_eq!(p.on_nak(&unhex("0104aaaa")), Err(NegotiationFailure::Malformed));
+    assert_eq!(
+        p.on_reject(&unhex("0206004f")),
+        Err(NegotiationFailure::Malformed)
+    );
+    assert_eq!(
+        p.on_nak(&unhex("0104aaaa")),
+        Err(NegotiationFailure::Malformed)
+    );
 }
 
 #[test]
 fn ipv6cp_rfc1661_5_hostile_lists_never_panic() {
-    let seeds = vec![iid(0), iid(0x1111), unhex("0206004f"), unhex("010a00"), unhex("0100")];
+    let seeds = vec![
+        iid(0),
+        iid(0x1111),
+        unhex("0206004f"),
+        unhex("010a00"),
+        unhex("0100"),
+    ];
     hostile(&mut with_id(0x1111, rng(9)), &seeds, 3000);
-    hostile(&mut Ipv6cpPolicy::new(Ipv6cpConfig::default(), Box::new(|| 0)), &seeds, 500);
+    hostile(
+        &mut Ipv6cpPolicy::new(Ipv6cpConfig::default(), Box::new(|| 0)),
+        &seeds,
+        500,
+    );
 }

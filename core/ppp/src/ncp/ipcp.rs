@@ -373,8 +373,7 @@ impl OptionPolicy for IpcpPolicy {
         if self.is_server() {
             // The server always needs an address for the peer, asked for or not.
             let granted = self.grant(None)?;
-            if !saw_addr && !self.addr_prompted && judge.nak_append(IP_ADDRESS, &granted.octets())
-            {
+            if !saw_addr && !self.addr_prompted && judge.nak_append(IP_ADDRESS, &granted.octets()) {
                 self.addr_prompted = true;
             }
         }
@@ -410,7 +409,8 @@ impl OptionPolicy for IpcpPolicy {
                 if self.req_addr.is_some() {
                     self.req_addr = Some(addr);
                 }
-            } else if let Some(slot) = server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s))
+            } else if let Some(slot) =
+                server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s))
                 && slot.is_some()
             {
                 *slot = Some(addr);
@@ -434,7 +434,9 @@ impl OptionPolicy for IpcpPolicy {
                     });
                 }
                 self.req_addr = None;
-            } else if let Some(slot) = server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s)) {
+            } else if let Some(slot) =
+                server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s))
+            {
                 *slot = None;
             }
         }

@@ -187,7 +187,12 @@ impl OptionPolicy for IpxcpPolicy {
         if let Some(protocol) = self.routing {
             put(out, ROUTING_PROTOCOL, &protocol.code().to_be_bytes());
         }
-        if let Some(name) = self.config.router_name.as_deref().filter(|_| self.send_router_name) {
+        if let Some(name) = self
+            .config
+            .router_name
+            .as_deref()
+            .filter(|_| self.send_router_name)
+        {
             put(out, ROUTER_NAME, name);
         }
         self.sent.record(out.get(start..).unwrap_or_default());

@@ -27,5 +27,5 @@ pub use ipcp::{AddressPool, IpcpClientConfig, IpcpNegotiated, IpcpPolicy, IpcpSe
 pub use ipv6cp::{InterfaceIdSource, Ipv6cpConfig, Ipv6cpNegotiated, Ipv6cpPolicy};
 pub use ipxcp::{IpxRoutingProtocol, IpxcpConfig, IpxcpNegotiated, IpxcpPolicy};
 pub use nbfcp::{
-    MulticastFiltering, NbfcpConfig, NbfcpNegotiated, NbfcpPolicy, ProjectedName, PeerInformation,
+    MulticastFiltering, NbfcpConfig, NbfcpNegotiated, NbfcpPolicy, PeerInformation, ProjectedName,
 };

@@ -1,6 +1,8 @@
 //! What every policy shares: walking an option list, answering option by option, and
 //! remembering the last request sent (RFC 1661 §5.2–5.4).
 
+use dialgate_wire::cp;
+
 use crate::options::{NegotiationFailure, Reply};
 
 /// One option of a list: its type, its data (after Type and Length) and its raw bytes.
@@ -15,21 +17,18 @@ pub(crate) struct Opt<'a> {
 /// Length at least 2 and none running past the end). Nothing is judged before the whole list
 /// is known to be sound, so a malformed list never leaves half-applied state behind.
 pub(crate) fn options(list: &[u8]) -> Result<impl Iterator<Item = Opt<'_>>, NegotiationFailure> {
-    for opt in scaffold::Options::new(list) {
-        opt.map_err(|_| NegotiationFailure::Malformed)?;
-    }
-    Ok(scaffold::Options::new(list)
-        .filter_map(Result::ok)
-        .map(|o| Opt {
-            kind: o.kind(),
-            data: o.data(),
-            raw: o.raw(),
-        }))
+    cp::check_options(list).map_err(|_| NegotiationFailure::Malformed)?;
+    Ok(cp::options(list).filter_map(Result::ok).map(|o| Opt {
+        kind: o.kind(),
+        data: o.value(),
+        raw: o.as_bytes(),
+    }))
 }
 
-/// Append one option to `out`.
+/// Append one option to `out`. Every option the policies build has a value far below the
+/// 253-octet limit, so the error cannot occur; if it ever did, the option is left out.
 pub(crate) fn put(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
-    scaffold::emit_option(out, kind, data);
+    let _ = cp::push_option(out, kind, data);
 }
 
 /// Builds the Nak and Reject lists of one answer (RFC 1661 §5.3, §5.4, §4.6).
@@ -138,56 +137,4 @@ impl Sent {
 pub(crate) fn ipv4(data: &[u8]) -> Option<core::net::Ipv4Addr> {
     let octets: [u8; 4] = data.try_into().ok()?;
     Some(core::net::Ipv4Addr::from(octets))
-}
-
-/// TEMPORARY development scaffold until dialgate-wire's `cp` options iterator lands on main.
-/// Never landed: replaced by `dialgate_wire::cp` before merging.
-mod scaffold {
-    #[derive(Debug, Clone, Copy)]
-    pub struct RawOpt<'a> {
-        raw: &'a [u8],
-    }
-    impl<'a> RawOpt<'a> {
-        pub fn kind(&self) -> u8 {
-            self.raw.first().copied().unwrap_or(0)
-        }
-        pub fn data(&self) -> &'a [u8] {
-            self.raw.get(2..).unwrap_or(&[])
-        }
-        pub fn raw(&self) -> &'a [u8] {
-            self.raw
-        }
-    }
-    #[derive(Debug)]
-    pub struct Options<'a> {
-        rest: &'a [u8],
-    }
-    impl<'a> Options<'a> {
-        pub fn new(rest: &'a [u8]) -> Self {
-            Self { rest }
-        }
-    }
-    impl<'a> Iterator for Options<'a> {
-        type Item = Result<RawOpt<'a>, ()>;
-        fn next(&mut self) -> Option<Self::Item> {
-            if self.rest.is_empty() {
-                return None;
-            }
-            let len = match self.rest.get(1) {
-                Some(&l) if l >= 2 && usize::from(l) <= self.rest.len() => usize::from(l),
-                _ => {
-                    self.rest = &[];
-                    return Some(Err(()));
-                }
-            };
-            let (raw, rest) = self.rest.split_at(len);
-            self.rest = rest;
-            Some(Ok(RawOpt { raw }))
-        }
-    }
-    pub fn emit_option(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
-        out.push(kind);
-        out.push(u8::try_from(data.len() + 2).unwrap_or(u8::MAX));
-        out.extend_from_slice(data);
-    }
 }

@@ -131,7 +131,7 @@ pub fn unhex(s: &str) -> Vec<u8> {
             _ => panic!("not hex: {s}"),
         })
         .collect();
-    assert!(digits.len() % 2 == 0, "odd hex length: {s}");
+    assert!(digits.len().is_multiple_of(2), "odd hex length: {s}");
     digits.chunks(2).map(|p| p[0] << 4 | p[1]).collect()
 }
 
@@ -159,7 +159,10 @@ impl Rng {
 pub fn hostile(policy: &mut dyn OptionPolicy, seeds: &[Vec<u8>], iterations: usize) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for i in 0..iterations {
-        let mut list = seeds.get(i % seeds.len().max(1)).cloned().unwrap_or_default();
+        let mut list = seeds
+            .get(i % seeds.len().max(1))
+            .cloned()
+            .unwrap_or_default();
         // Mutate: flip bytes, truncate, append garbage.
         for _ in 0..rng.below(4) {
             if !list.is_empty() {
