@@ -15,6 +15,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use dialgate_wire::cp as wire;
+
 use crate::fsm::{Action, Actions, Event, Fsm, FsmConfig, State};
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
 
@@ -34,7 +36,7 @@ pub const TERMINATE_ACK: u8 = 6;
 pub const CODE_REJECT: u8 = 7;
 
 /// Length of the Code/Identifier/Length header (RFC 1661 §5).
-pub const HEADER_LEN: usize = 4;
+pub const HEADER_LEN: usize = wire::HEADER_LEN;
 
 /// Tunables of one control protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -630,19 +632,13 @@ impl<P: OptionPolicy> ControlProtocol<P> {
     }
 }
 
-/// Split a control packet into Code, Identifier, Data and the packet itself, honouring its
-/// Length field (octets past it are padding and ignored, RFC 1661 §5). `None` when the packet
-/// is shorter than its header or its Length field is below 4 or past the end.
+/// Split a control packet into Code, Identifier, Data and the packet itself without padding
+/// (RFC 1661 §5). `None` when the packet is shorter than its header or its Length field is
+/// below 4 or past the end.
 fn split(packet: &[u8]) -> Option<(u8, u8, &[u8], &[u8])> {
-    // TEMPORARY until dialgate-wire's control-packet view lands: then this becomes
-    // `cp::Packet::new_checked`.
-    let header = packet.get(..HEADER_LEN)?;
-    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    if len < HEADER_LEN {
-        return None;
-    }
-    let packet = packet.get(..len)?;
-    Some((header[0], header[1], packet.get(HEADER_LEN..)?, packet))
+    let repr = wire::Repr::parse(packet).ok()?;
+    let whole = packet.get(..HEADER_LEN + repr.data.len())?;
+    Some((repr.code.into(), repr.identifier, repr.data, whole))
 }
 
 #[cfg(test)]

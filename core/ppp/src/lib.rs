@@ -2,5 +2,7 @@
 #![deny(unsafe_code)]
 pub mod cp;
 pub mod fsm;
+pub mod lcp;
 pub mod ncp;
 pub mod options;
+pub mod rng;

@@ -10,6 +10,7 @@
 
 use core::fmt;
 
+pub mod chap;
 pub mod cp;
 pub mod hdlc;
 pub mod lcp;
