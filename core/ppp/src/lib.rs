@@ -4,5 +4,6 @@ pub mod auth;
 pub mod cp;
 pub mod fsm;
 pub mod lcp;
+pub mod ncp;
 pub mod options;
 pub mod rng;
