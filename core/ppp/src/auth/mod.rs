@@ -14,6 +14,35 @@
 //!
 //! Packets are parsed and built with `dialgate_wire::{pap, chap}` and the MS-CHAP values
 //! computed with `dialgate_crypto`; this module holds the state machines only.
+//!
+//! How the engine drives the phase once LCP is Opened (RFC 1661 §3.5):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use dialgate_ppp::auth::*;
+//!
+//! let mut users = LocalUsers::new();
+//! users.add_password("alice", "correct horse").unwrap();
+//! // LCP agreed that we authenticate the peer with MS-CHAPv2 (`Method::from_lcp_option_data`
+//! // on the acked Authentication-Protocol option) and that the peer does not authenticate us.
+//! let config = AuthenticatorConfig { name: "dialgate".into(), ..Default::default() };
+//! let rng: FillRandom = Box::new(|buf: &mut [u8]| buf.fill(0x5a)); // use a CSPRNG
+//! let auth = Authenticator::new(Method::MsChapV2, config, Arc::new(users), rng);
+//! let mut phase = AuthPhase::new(Some(auth), None);
+//!
+//! let now = Instant::now();
+//! phase.start(now);
+//! while let Some(t) = phase.poll_transmit() {
+//!     // send t.data as a PPP frame of protocol t.protocol (0xc223 here: the Challenge)
+//!     assert_eq!(t.protocol, PROTO_CHAP);
+//! }
+//! // On every PAP/CHAP frame: phase.handle_packet(now, protocol, payload);
+//! // at phase.poll_timeout(): phase.handle_timeout(now);
+//! // on an asynchronous backend's answer: phase.complete(now, ctx, verdict).
+//! assert!(phase.poll_timeout().is_some());
+//! assert!(phase.result().is_none()); // Some(Ok(..)) -> Network phase, Some(Err(..)) -> close
+//! ```
 
 mod authenticator;
 mod backend;
