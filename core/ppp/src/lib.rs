@@ -3,11 +3,13 @@
 //! [`Engine`] runs one link: the RFC 1661 automaton ([`fsm`]) inside the generic control
 //! protocol layer ([`cp`]) for LCP ([`lcp`]) and every NCP, authentication, and the data path.
 #![deny(unsafe_code)]
+pub mod auth;
 pub mod config;
 pub mod cp;
 pub mod engine;
 pub mod fsm;
 pub mod lcp;
+pub mod ncp;
 pub mod options;
 pub mod rng;
 
