@@ -296,10 +296,9 @@ fn rfc1661_4_6_silent_peer_fails_lcp_with_no_response() {
 
 #[test]
 fn rfc1661_6_2_authenticator_fails_closed_when_the_peer_refuses_authentication() {
-    let a = Config {
-        authenticate_peer: true,
-        ..config(1)
-    };
+    let a = config(1)
+        .with_authenticator(common::users(&[("alice", "secret")]), "dialgate")
+        .with_random(common::random(1));
     let mut link = Link::new(a, config(2));
     link.open_both();
     assert!(link.run_until(60 * SECOND, |l| l.down_reason(Side::A).is_some()));

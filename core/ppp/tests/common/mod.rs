@@ -8,10 +8,35 @@
 //! Reused by the full negotiation matrix (every auth method × MPPE strength × statefulness).
 #![allow(dead_code)]
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dialgate_ppp::auth::LocalUsers;
+use dialgate_ppp::config::RandomSource;
 use dialgate_ppp::rng::Rng;
 use dialgate_ppp::{Config, Engine, Event, Protocol};
+
+/// A deterministic "random" source for tests (an xorshift stream; never use in production).
+pub fn random(seed: u64) -> RandomSource {
+    let rng = Mutex::new(Rng::new(seed));
+    Arc::new(move |buf: &mut [u8]| {
+        let mut rng = rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for b in buf.iter_mut() {
+            *b = rng.next_u32() as u8;
+        }
+    })
+}
+
+/// A local user store with these users and passwords.
+pub fn users(list: &[(&str, &str)]) -> Arc<LocalUsers> {
+    let mut users = LocalUsers::new();
+    for (user, password) in list {
+        users.add_password(user, password).expect("valid password");
+    }
+    Arc::new(users)
+}
 
 /// One end of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -297,5 +322,107 @@ pub fn run_looped(engine: &mut Engine, start: Instant, limit: Duration) -> Vec<E
             }
             _ => return events,
         }
+    }
+}
+
+/// A pool handing out 10.0.0.100, 10.0.0.101, ... and taking addresses back.
+#[derive(Debug, Default)]
+pub struct TestPool {
+    state: Mutex<(u8, Vec<std::net::Ipv4Addr>)>,
+}
+
+impl dialgate_ppp::ncp::AddressPool for TestPool {
+    fn allocate(
+        &self,
+        _user: &str,
+        _hint: Option<std::net::Ipv4Addr>,
+    ) -> Option<std::net::Ipv4Addr> {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(a) = s.1.pop() {
+            return Some(a);
+        }
+        let n = s.0;
+        s.0 = n.checked_add(1)?;
+        Some(std::net::Ipv4Addr::new(10, 0, 0, 100u8.checked_add(n)?))
+    }
+
+    fn release(&self, addr: std::net::Ipv4Addr) {
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.1.push(addr);
+    }
+}
+
+/// A RAS server: authenticates `alice`/`correct horse` (and `bob`/`hunter2`), grants an
+/// address from a pool, hands out one DNS server, MPPE per the defaults.
+pub fn server(seed: u64) -> Config {
+    Config::default()
+        .with_seed(seed)
+        .with_random(random(seed))
+        .with_authenticator(
+            users(&[("alice", "correct horse"), ("bob", "hunter2")]),
+            "dialgate",
+        )
+        .with_ipcp_server(
+            dialgate_ppp::ncp::IpcpServerConfig {
+                local: std::net::Ipv4Addr::new(10, 0, 0, 1),
+                dns: [Some(std::net::Ipv4Addr::new(10, 0, 0, 53)), None],
+                nbns: [None, None],
+            },
+            Arc::new(TestPool::default()),
+        )
+}
+
+/// A dial-in client with these credentials, asking for an address and DNS.
+pub fn client(seed: u64, user: &str, password: &str) -> Config {
+    Config::default()
+        .with_seed(seed)
+        .with_random(random(seed))
+        .with_credentials(
+            dialgate_ppp::auth::Credentials::new(user, password).expect("valid password"),
+        )
+        .with_ipcp_client(dialgate_ppp::ncp::IpcpClientConfig {
+            address: None,
+            request_dns: true,
+            request_nbns: false,
+        })
+}
+
+impl Link {
+    /// Whether both sides report the network protocol `protocol` up (and not down since).
+    pub fn network_up(&self, side: Side, protocol: Protocol) -> bool {
+        let mut up = false;
+        for (s, e) in &self.events {
+            if *s != side {
+                continue;
+            }
+            match e {
+                Event::NetworkUp { protocol: p, .. } if *p == protocol => up = true,
+                Event::NetworkDown { protocol: p } if *p == protocol => up = false,
+                _ => {}
+            }
+        }
+        up
+    }
+
+    /// Send `payload` of `protocol` from `side` through its engine and deliver the frame to
+    /// the other side (with the link's impairments off); returns what the other side got.
+    pub fn send(&mut self, side: Side, protocol: Protocol, payload: &[u8]) -> Option<Vec<u8>> {
+        let now = self.now;
+        let mut out = vec![0u8; payload.len() + 16];
+        let len = self
+            .engine(side)
+            .send_datagram(now, protocol, payload, &mut out)
+            .ok()?;
+        out.truncate(len);
+        self.trace.push((side, out.clone()));
+        self.inject(side.other(), &out)
+            .filter(|(p, _)| *p == protocol)
+            .map(|(_, d)| d)
     }
 }
