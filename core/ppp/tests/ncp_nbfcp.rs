@@ -50,7 +50,7 @@ fn nbfcp_rfc2097_against_itself() {
 }
 
 #[test]
-fn nbfcp_rfc2097_2_1_name_projection_recorded() {
+fn nbfcp_rfc2097_3_1_name_projection_recorded() {
     let mut p = NbfcpPolicy::new(config(0, None));
     let names = [
         name(b"WORKSTATION1   ", 0x00, 1),
@@ -73,7 +73,7 @@ fn nbfcp_rfc2097_2_1_name_projection_recorded() {
 }
 
 #[test]
-fn nbfcp_rfc2097_2_2_peer_information_recorded() {
+fn nbfcp_rfc2097_3_2_peer_information_recorded() {
     let mut p = NbfcpPolicy::new(config(0, None));
     let info = unhex("020e 0002 0004 0000 524153434c49");
     let (v, _, _) = judge(&mut p, &info, false).unwrap();
@@ -92,7 +92,7 @@ fn nbfcp_rfc2097_2_2_peer_information_recorded() {
 }
 
 #[test]
-fn nbfcp_rfc2097_2_3_multicast_period_naked_up_to_minimum() {
+fn nbfcp_rfc2097_3_3_multicast_period_naked_up_to_minimum() {
     let mut p = NbfcpPolicy::new(config(60, None));
     let (v, nak, _) = judge(&mut p, &multicast(10, 1), false).unwrap();
     assert_eq!((v, nak), (RequestVerdict::Nak, multicast(60, 1)));
@@ -108,7 +108,7 @@ fn nbfcp_rfc2097_2_3_multicast_period_naked_up_to_minimum() {
 }
 
 #[test]
-fn nbfcp_rfc2097_2_4_mac_headers_accepted() {
+fn nbfcp_rfc2097_3_4_mac_headers_accepted() {
     let mut p = NbfcpPolicy::new(config(0, None));
     let (v, _, _) = judge(&mut p, &unhex("0402"), false).unwrap();
     assert_eq!(v, RequestVerdict::Ack);

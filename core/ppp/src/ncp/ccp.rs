@@ -20,18 +20,13 @@
 //! direction ends the negotiation with
 //! [`NegotiationFailure::RequiredOptionRefused`] (`what`: "MPPE encryption").
 
-use super::util::{Judge, Sent, options, put};
+use dialgate_wire::ccp::{CcpOption, MppeBits, kind};
+
+use super::util::{Judge, Sent, push, typed};
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
 
 /// RFC 3078 §2: the MPPE/MPPC option of CCP.
-const MPPE: u8 = 18;
-
-/// Supported Bits (RFC 3078 §2), as a big-endian u32.
-const BIT_H: u32 = 0x0100_0000;
-const BIT_M: u32 = 0x0000_0080;
-const BIT_S: u32 = 0x0000_0040;
-const BIT_L: u32 = 0x0000_0020;
-const BIT_C: u32 = 0x0000_0001;
+const MPPE: u8 = kind::MPPE;
 
 /// Whether MPPE is wanted on this link.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,12 +52,21 @@ pub enum MppeKeyLength {
 }
 
 impl MppeKeyLength {
-    fn bit(self) -> u32 {
+    fn bit(self) -> MppeBits {
         match self {
-            Self::Bits40 => BIT_L,
-            Self::Bits56 => BIT_M,
-            Self::Bits128 => BIT_S,
+            Self::Bits40 => MppeBits::L,
+            Self::Bits56 => MppeBits::M,
+            Self::Bits128 => MppeBits::S,
         }
+    }
+}
+
+/// The H bit for `stateless`.
+fn h_bit(stateless: bool) -> MppeBits {
+    if stateless {
+        MppeBits::H
+    } else {
+        MppeBits::empty()
     }
 }
 
@@ -136,11 +140,11 @@ struct Lengths {
 }
 
 impl Lengths {
-    fn from_bits(bits: u32) -> Self {
+    fn from_bits(bits: MppeBits) -> Self {
         Self {
-            l40: bits & BIT_L != 0,
-            l56: bits & BIT_M != 0,
-            l128: bits & BIT_S != 0,
+            l40: bits.contains(MppeBits::L),
+            l56: bits.contains(MppeBits::M),
+            l128: bits.contains(MppeBits::S),
         }
     }
 
@@ -148,10 +152,18 @@ impl Lengths {
         Self::from_bits(k.bit())
     }
 
-    fn bits(self) -> u32 {
-        (if self.l40 { BIT_L } else { 0 })
-            | (if self.l56 { BIT_M } else { 0 })
-            | (if self.l128 { BIT_S } else { 0 })
+    fn bits(self) -> MppeBits {
+        let mut bits = MppeBits::empty();
+        for (on, bit) in [
+            (self.l40, MppeBits::L),
+            (self.l56, MppeBits::M),
+            (self.l128, MppeBits::S),
+        ] {
+            if on {
+                bits.insert(bit);
+            }
+        }
+        bits
     }
 
     fn and(self, other: Self) -> Self {
@@ -159,11 +171,11 @@ impl Lengths {
     }
 
     fn is_empty(self) -> bool {
-        self.bits() == 0
+        self.bits() == MppeBits::empty()
     }
 
     fn count(self) -> u32 {
-        self.bits().count_ones()
+        self.bits().bits().count_ones()
     }
 
     fn strongest(self) -> Option<MppeKeyLength> {
@@ -182,7 +194,7 @@ impl Lengths {
 /// How we answer one MPPE option of the peer.
 enum Answer {
     Ack(MppeParams),
-    Nak(u32),
+    Nak(MppeBits),
     Reject,
 }
 
@@ -191,10 +203,6 @@ fn refused() -> NegotiationFailure {
         option: MPPE,
         what: "MPPE encryption",
     }
-}
-
-fn supported_bits(data: &[u8]) -> Option<u32> {
-    <[u8; 4]>::try_from(data).ok().map(u32::from_be_bytes)
 }
 
 /// The CCP option policy for MPPE; see the [module docs](self).
@@ -279,35 +287,33 @@ impl CcpPolicy {
     }
 
     /// RFC 3078 §2.1 applied to one option 18 of the peer's request.
-    fn judge_mppe(&self, bits: u32) -> Answer {
+    fn judge_mppe(&self, bits: MppeBits) -> Answer {
         let offered = Lengths::from_bits(bits);
         let (target, want_stateless) = self.target();
-        let nak_bits = |lengths: Lengths| {
-            let pick = lengths.strongest().map_or(0, MppeKeyLength::bit);
-            pick | if want_stateless { BIT_H } else { 0 }
-        };
+        let ours = h_bit(want_stateless);
         if offered.is_empty() {
             // Only MPPC compression asked for (or nothing at all): MPPC is not supported.
-            return if bits & BIT_C != 0 {
+            return if bits.contains(MppeBits::C) {
                 Answer::Reject
             } else {
-                Answer::Nak(target.bits() | if want_stateless { BIT_H } else { 0 })
+                Answer::Nak(target.bits() | ours)
             };
         }
         let acceptable = offered.and(target);
         let Some(strongest) = acceptable.strongest() else {
             // No length we accept: tell the peer what we can do.
-            return Answer::Nak(target.bits() | if want_stateless { BIT_H } else { 0 });
+            return Answer::Nak(target.bits() | ours);
         };
-        let peer_stateless = bits & BIT_H != 0;
-        let exact = offered.count() == 1 && bits & !(BIT_H | offered.bits()) == 0;
-        if exact && peer_stateless == want_stateless {
+        // Exactly one length and nothing else but H: no C, no D, no reserved bits.
+        let exact =
+            offered.count() == 1 && MppeBits(bits.bits() & !MppeBits::H.bits()) == offered.bits();
+        if exact && bits.is_stateless() == want_stateless {
             Answer::Ack(MppeParams {
                 key_length: strongest,
-                stateless: peer_stateless,
+                stateless: want_stateless,
             })
         } else {
-            Answer::Nak(nak_bits(acceptable))
+            Answer::Nak(strongest.bit() | ours)
         }
     }
 
@@ -339,8 +345,10 @@ impl OptionPolicy for CcpPolicy {
     fn build_request(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         if self.send_mppe {
-            let h = if self.stateless { BIT_H } else { 0 };
-            put(out, MPPE, &(self.offer.bits() | h).to_be_bytes());
+            push(
+                out,
+                &CcpOption::Mppe(self.offer.bits() | h_bit(self.stateless)),
+            );
         }
         self.sent.record(out.get(start..).unwrap_or_default());
         self.tx = None;
@@ -352,18 +360,18 @@ impl OptionPolicy for CcpPolicy {
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let opts = options(list)?;
+        let opts = typed::<CcpOption<'_>>(list)?;
         self.check_config()?;
         self.rx = None;
         let mut judge = Judge::new(reply, nak_exhausted);
         let mut accepted = None;
         let mut offered_mppe = false;
-        for opt in opts {
-            let bits = match (opt.kind, supported_bits(opt.data)) {
-                (MPPE, Some(bits)) if self.send_mppe => bits,
+        for (raw, option) in opts {
+            let bits = match option {
+                Ok(CcpOption::Mppe(bits)) if self.send_mppe => bits,
                 // Other compressors, a malformed option 18, or MPPE we do not do.
                 _ => {
-                    judge.reject(&opt);
+                    judge.reject(&raw);
                     continue;
                 }
             };
@@ -379,9 +387,9 @@ impl OptionPolicy for CcpPolicy {
                         // in ours either.
                         self.give_up()?;
                     }
-                    judge.nak(&opt, &suggestion.to_be_bytes());
+                    judge.nak(&raw, &CcpOption::Mppe(suggestion));
                 }
-                Answer::Reject => judge.reject(&opt),
+                Answer::Reject => judge.reject(&raw),
             }
         }
         if !offered_mppe && self.send_mppe {
@@ -389,9 +397,9 @@ impl OptionPolicy for CcpPolicy {
             // up on it (Allowed) or fail (Required). A reject in this answer hides a Nak, so
             // prompting waits for a request we would not otherwise reject.
             let (target, stateless) = self.target();
-            let bits = target.bits() | if stateless { BIT_H } else { 0 };
+            let ask = CcpOption::Mppe(target.bits() | h_bit(stateless));
             if !judge.has_rejects() {
-                if !self.prompted && judge.nak_append(MPPE, &bits.to_be_bytes()) {
+                if !self.prompted && judge.nak_append(&ask) {
                     self.prompted = true;
                 } else {
                     self.give_up()?;
@@ -414,9 +422,10 @@ impl OptionPolicy for CcpPolicy {
 
     fn on_ack(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
         self.sent.check_ack(list)?;
-        let acked = options(list)?
-            .find(|o| o.kind == MPPE)
-            .and_then(|o| supported_bits(o.data));
+        let acked = typed::<CcpOption<'_>>(list)?.find_map(|(_, option)| match option {
+            Ok(CcpOption::Mppe(bits)) => Some(bits),
+            _ => None,
+        });
         let params = match acked {
             Some(bits) => {
                 // An Ack of several lengths is ambiguous; take the one the other direction
@@ -431,7 +440,7 @@ impl OptionPolicy for CcpPolicy {
                     .ok_or(NegotiationFailure::Malformed)?;
                 Some(MppeParams {
                     key_length,
-                    stateless: bits & BIT_H != 0,
+                    stateless: bits.is_stateless(),
                 })
             }
             None => None,
@@ -441,13 +450,15 @@ impl OptionPolicy for CcpPolicy {
     }
 
     fn on_nak(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in options(list)? {
-            if opt.kind != MPPE || !self.send_mppe {
+        for (raw, option) in typed::<CcpOption<'_>>(list)? {
+            if raw.kind() != MPPE || !self.send_mppe {
                 continue;
             }
-            let bits = supported_bits(opt.data).ok_or(NegotiationFailure::Malformed)?;
+            let Ok(CcpOption::Mppe(bits)) = option else {
+                return Err(NegotiationFailure::Malformed);
+            };
             let mut lengths = Lengths::from_bits(bits).and(self.allowed());
-            let stateless = bits & BIT_H != 0;
+            let stateless = bits.is_stateless();
             let rx = self.rx.flatten();
             if let Some(rx) = rx {
                 lengths = lengths.and(Lengths::only(rx.key_length));
@@ -467,7 +478,7 @@ impl OptionPolicy for CcpPolicy {
     }
 
     fn on_reject(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        let rejected_mppe = self.sent.check_reject(list)?.any(|o| o.kind == MPPE);
+        let rejected_mppe = self.sent.check_reject(list)?.any(|k| k == MPPE);
         if rejected_mppe {
             self.give_up()?;
         }

@@ -15,19 +15,10 @@ use core::fmt;
 use core::net::Ipv4Addr;
 use std::sync::Arc;
 
-use super::util::{Judge, Sent, ipv4, options, put};
-use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
+use dialgate_wire::ipcp::{IpcpOption, kind};
 
-/// RFC 1332 §3.3 IP-Address.
-const IP_ADDRESS: u8 = 3;
-/// RFC 1877 §1.1 Primary DNS Server Address.
-const PRIMARY_DNS: u8 = 129;
-/// RFC 1877 §1.2 Primary NBNS Server Address.
-const PRIMARY_NBNS: u8 = 130;
-/// RFC 1877 §1.3 Secondary DNS Server Address.
-const SECONDARY_DNS: u8 = 131;
-/// RFC 1877 §1.4 Secondary NBNS Server Address.
-const SECONDARY_NBNS: u8 = 132;
+use super::util::{Judge, Sent, push, typed};
+use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
 
 /// Where the server role gets the peer's address from.
 ///
@@ -139,22 +130,43 @@ struct PeerRequest {
     servers: [Option<Ipv4Addr>; 4],
 }
 
-/// Slot of a DNS/NBNS option: 0 primary DNS, 1 secondary DNS, 2 primary NBNS, 3 secondary NBNS.
-fn server_slot(kind: u8) -> Option<usize> {
-    match kind {
-        PRIMARY_DNS => Some(0),
-        SECONDARY_DNS => Some(1),
-        PRIMARY_NBNS => Some(2),
-        SECONDARY_NBNS => Some(3),
+/// The DNS/NBNS option in `slot`: 0 primary DNS, 1 secondary DNS, 2 primary NBNS,
+/// 3 secondary NBNS (RFC 1877 §1.1-§1.4).
+fn server_option(slot: usize, addr: Ipv4Addr) -> Option<IpcpOption<'static>> {
+    match slot {
+        0 => Some(IpcpOption::PrimaryDns(addr)),
+        1 => Some(IpcpOption::SecondaryDns(addr)),
+        2 => Some(IpcpOption::PrimaryNbns(addr)),
+        3 => Some(IpcpOption::SecondaryNbns(addr)),
         _ => None,
     }
 }
 
-const SLOT_KINDS: [u8; 4] = [PRIMARY_DNS, SECONDARY_DNS, PRIMARY_NBNS, SECONDARY_NBNS];
+/// The slot and address of a DNS/NBNS option.
+fn server_slot(option: &IpcpOption<'_>) -> Option<(usize, Ipv4Addr)> {
+    match *option {
+        IpcpOption::PrimaryDns(a) => Some((0, a)),
+        IpcpOption::SecondaryDns(a) => Some((1, a)),
+        IpcpOption::PrimaryNbns(a) => Some((2, a)),
+        IpcpOption::SecondaryNbns(a) => Some((3, a)),
+        _ => None,
+    }
+}
+
+/// The slot of a DNS/NBNS option type.
+fn kind_slot(option_kind: u8) -> Option<usize> {
+    match option_kind {
+        kind::PRIMARY_DNS => Some(0),
+        kind::SECONDARY_DNS => Some(1),
+        kind::PRIMARY_NBNS => Some(2),
+        kind::SECONDARY_NBNS => Some(3),
+        _ => None,
+    }
+}
 
 fn pool_exhausted() -> NegotiationFailure {
     NegotiationFailure::RequiredOptionRefused {
-        option: IP_ADDRESS,
+        option: kind::IP_ADDRESS,
         what: "no address left in the pool for the peer",
     }
 }
@@ -306,11 +318,11 @@ impl OptionPolicy for IpcpPolicy {
     fn build_request(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         if let Some(addr) = self.req_addr {
-            put(out, IP_ADDRESS, &addr.octets());
+            push(out, &IpcpOption::IpAddress(addr));
         }
-        for (kind, value) in SLOT_KINDS.iter().zip(self.req_servers) {
-            if let Some(addr) = value {
-                put(out, *kind, &addr.octets());
+        for (slot, value) in self.req_servers.iter().enumerate() {
+            if let Some(option) = value.and_then(|addr| server_option(slot, addr)) {
+                push(out, &option);
             }
         }
         self.sent.record(out.get(start..).unwrap_or_default());
@@ -323,57 +335,64 @@ impl OptionPolicy for IpcpPolicy {
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let opts = options(list)?;
+        let opts = typed::<IpcpOption<'_>>(list)?;
         self.theirs_acked = None;
         let mut judge = Judge::new(reply, nak_exhausted);
         let mut seen = PeerRequest::default();
         let mut saw_addr = false;
-        for opt in opts {
-            match opt.kind {
-                IP_ADDRESS => {
-                    let Some(addr) = ipv4(opt.data) else {
-                        judge.reject(&opt);
-                        continue;
-                    };
-                    saw_addr = true;
-                    if self.is_server() {
-                        // RFC 1332 §3.3: 0.0.0.0 asks us for an address; any address other
-                        // than the one granted gets the granted one back in a Nak.
-                        let granted = self.grant(Some(addr))?;
-                        if addr == granted {
-                            seen.addr = Some(addr);
-                        } else {
-                            judge.nak(&opt, &granted.octets());
-                        }
-                    } else if addr.is_unspecified() {
-                        // The server asks us to assign it an address: a client has none.
-                        judge.reject(&opt);
-                    } else {
-                        seen.addr = Some(addr);
-                    }
+        for (raw, option) in opts {
+            let option = match option {
+                Ok(option) => option,
+                // A known option with a malformed value (RFC 1661 §5.4).
+                Err(_) => {
+                    judge.reject(&raw);
+                    continue;
                 }
-                kind => match server_slot(kind) {
-                    // RFC 1877 §1: 0.0.0.0 (or a wrong address) asks for the server's; we Nak
-                    // with the configured one, or reject when none is configured.
-                    Some(slot) => match (ipv4(opt.data), self.server_for(slot)) {
-                        (Some(asked), Some(ours)) if asked == ours => {
-                            if let Some(s) = seen.servers.get_mut(slot) {
-                                *s = Some(ours);
-                            }
+            };
+            if let IpcpOption::IpAddress(addr) = option {
+                saw_addr = true;
+                if self.is_server() {
+                    // RFC 1332 §3.3: 0.0.0.0 asks us for an address; any address other than
+                    // the one granted gets the granted one back in a Nak.
+                    let granted = self.grant(Some(addr))?;
+                    if addr == granted {
+                        seen.addr = Some(addr);
+                    } else {
+                        judge.nak(&raw, &IpcpOption::IpAddress(granted));
+                    }
+                } else if addr.is_unspecified() {
+                    // The server asks us to assign it an address: a client has none.
+                    judge.reject(&raw);
+                } else {
+                    seen.addr = Some(addr);
+                }
+            } else if let Some((slot, asked)) = server_slot(&option) {
+                // RFC 1877 §1: 0.0.0.0 (or a wrong address) asks for the server's; we Nak
+                // with the configured one, or reject when none is configured.
+                match self.server_for(slot) {
+                    Some(ours) if asked == ours => {
+                        if let Some(s) = seen.servers.get_mut(slot) {
+                            *s = Some(ours);
                         }
-                        (Some(_), Some(ours)) => judge.nak(&opt, &ours.octets()),
-                        _ => judge.reject(&opt),
-                    },
-                    // IP-Addresses (§3.1, deprecated), IP-Compression-Protocol (§3.2, no VJ
-                    // here) and anything unknown.
-                    None => judge.reject(&opt),
-                },
+                    }
+                    Some(ours) => {
+                        if let Some(instead) = server_option(slot, ours) {
+                            judge.nak(&raw, &instead);
+                        }
+                    }
+                    None => judge.reject(&raw),
+                }
+            } else {
+                // IP-Addresses (§3.1, deprecated), IP-Compression-Protocol (§3.2, no VJ
+                // here) and unknown options.
+                judge.reject(&raw);
             }
         }
         if self.is_server() {
             // The server always needs an address for the peer, asked for or not.
             let granted = self.grant(None)?;
-            if !saw_addr && !self.addr_prompted && judge.nak_append(IP_ADDRESS, &granted.octets()) {
+            if !saw_addr && !self.addr_prompted && judge.nak_append(&IpcpOption::IpAddress(granted))
+            {
                 self.addr_prompted = true;
             }
         }
@@ -394,50 +413,58 @@ impl OptionPolicy for IpcpPolicy {
     }
 
     fn on_nak(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        let opts = options(list)?;
         let server = self.is_server();
-        for opt in opts {
-            if opt.kind != IP_ADDRESS && server_slot(opt.kind).is_none() {
-                continue; // Suggestions for options we do not negotiate (RFC 1661 §5.3).
-            }
-            let addr = ipv4(opt.data).ok_or(NegotiationFailure::Malformed)?;
-            if addr.is_unspecified() || server {
+        for (raw, option) in typed::<IpcpOption<'_>>(list)? {
+            let option = match option {
+                Ok(option) => option,
+                Err(_) if raw.kind() == kind::IP_ADDRESS || kind_slot(raw.kind()).is_some() => {
+                    return Err(NegotiationFailure::Malformed);
+                }
+                // Suggestions for options we do not negotiate (RFC 1661 §5.3).
+                Err(_) => continue,
+            };
+            if server {
                 // The server role is authoritative for its own address and servers.
                 continue;
             }
-            if opt.kind == IP_ADDRESS {
-                if self.req_addr.is_some() {
-                    self.req_addr = Some(addr);
+            match option {
+                IpcpOption::IpAddress(addr) if !addr.is_unspecified() => {
+                    if self.req_addr.is_some() {
+                        self.req_addr = Some(addr);
+                    }
                 }
-            } else if let Some(slot) =
-                server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s))
-                && slot.is_some()
-            {
-                *slot = Some(addr);
+                other => {
+                    if let Some((slot, addr)) = server_slot(&other)
+                        && !addr.is_unspecified()
+                        && let Some(value) = self.req_servers.get_mut(slot)
+                        && value.is_some()
+                    {
+                        *value = Some(addr);
+                    }
+                }
             }
         }
         Ok(())
     }
 
     fn on_reject(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        let opts = self.sent.check_reject(list)?;
-        for opt in opts {
-            if opt.kind == IP_ADDRESS {
+        for rejected in self.sent.check_reject(list)? {
+            if rejected == kind::IP_ADDRESS {
                 let needs_assignment = match &self.role {
                     Role::Client { config } => config.address.is_none(),
                     Role::Server { .. } => false,
                 };
                 if needs_assignment {
                     return Err(NegotiationFailure::RequiredOptionRefused {
-                        option: IP_ADDRESS,
+                        option: kind::IP_ADDRESS,
                         what: "IP address assignment",
                     });
                 }
                 self.req_addr = None;
-            } else if let Some(slot) =
-                server_slot(opt.kind).and_then(|s| self.req_servers.get_mut(s))
+            } else if let Some(value) =
+                kind_slot(rejected).and_then(|s| self.req_servers.get_mut(s))
             {
-                *slot = None;
+                *value = None;
             }
         }
         Ok(())

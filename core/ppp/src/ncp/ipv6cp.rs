@@ -7,11 +7,14 @@
 
 use core::fmt;
 
-use super::util::{Judge, Sent, options, put};
+use dialgate_wire::ipv6cp::{Ipv6cpOption, kind};
+
+use super::util::{Judge, Sent, push, typed};
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
 
-/// RFC 5072 §4.1 Interface-Identifier.
-const INTERFACE_IDENTIFIER: u8 = 1;
+fn interface_identifier(id: u64) -> Ipv6cpOption<'static> {
+    Ipv6cpOption::InterfaceIdentifier(id.to_be_bytes())
+}
 
 /// Source of random 64-bit values for tentative interface identifiers (RFC 5072 §4.1 and its
 /// appendix A: a random number is an acceptable source). Injected so the policy stays
@@ -133,7 +136,7 @@ impl OptionPolicy for Ipv6cpPolicy {
     fn build_request(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         if self.send_id {
-            put(out, INTERFACE_IDENTIFIER, &self.local.to_be_bytes());
+            push(out, &interface_identifier(self.local));
         }
         self.sent.record(out.get(start..).unwrap_or_default());
         self.ours_acked = false;
@@ -145,26 +148,29 @@ impl OptionPolicy for Ipv6cpPolicy {
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let opts = options(list)?;
+        let opts = typed::<Ipv6cpOption<'_>>(list)?;
         self.theirs_acked = None;
         let mut judge = Judge::new(reply, nak_exhausted);
         let mut peer = None;
-        for opt in opts {
-            let id = <[u8; 8]>::try_from(opt.data).ok().map(u64::from_be_bytes);
-            match (opt.kind, id) {
-                // RFC 5072 §4.1: a zero identifier asks us for one, an identifier equal to
-                // ours collides; either way Nak with a new non-zero suggestion different from
-                // ours (and from the colliding value).
-                (INTERFACE_IDENTIFIER, Some(id)) if id == 0 || id == self.local => {
-                    let suggestion = self.fresh(&[self.local, id]);
-                    judge.nak(&opt, &suggestion.to_be_bytes());
-                    if !judge.nak_exhausted() {
-                        self.last_suggested = Some(suggestion);
+        for (raw, option) in opts {
+            match option {
+                Ok(Ipv6cpOption::InterfaceIdentifier(bytes)) => {
+                    let id = u64::from_be_bytes(bytes);
+                    if id == 0 || id == self.local {
+                        // RFC 5072 §4.1: a zero identifier asks us for one, an identifier
+                        // equal to ours collides; either way Nak with a new non-zero suggestion
+                        // different from ours (and from the colliding value).
+                        let suggestion = self.fresh(&[self.local, id]);
+                        judge.nak(&raw, &interface_identifier(suggestion));
+                        if !judge.nak_exhausted() {
+                            self.last_suggested = Some(suggestion);
+                        }
+                    } else {
+                        peer = Some(id);
                     }
                 }
-                (INTERFACE_IDENTIFIER, Some(id)) => peer = Some(id),
-                // IPv6-Compression-Protocol (§4.2), bad lengths and unknown options.
-                _ => judge.reject(&opt),
+                // IPv6-Compression-Protocol (§4.2), malformed values and unknown options.
+                _ => judge.reject(&raw),
             }
         }
         if judge.all_acked() {
@@ -180,11 +186,13 @@ impl OptionPolicy for Ipv6cpPolicy {
     }
 
     fn on_nak(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in options(list)? {
-            if opt.kind != INTERFACE_IDENTIFIER || !self.send_id {
+        for (raw, option) in typed::<Ipv6cpOption<'_>>(list)? {
+            if raw.kind() != kind::INTERFACE_IDENTIFIER || !self.send_id {
                 continue;
             }
-            let bytes = <[u8; 8]>::try_from(opt.data).map_err(|_| NegotiationFailure::Malformed)?;
+            let Ok(Ipv6cpOption::InterfaceIdentifier(bytes)) = option else {
+                return Err(NegotiationFailure::Malformed);
+            };
             let suggested = u64::from_be_bytes(bytes);
             let peer = self.theirs_acked.flatten();
             // RFC 5072 §4.1: a suggestion equal to the one we last sent the peer means both
@@ -204,8 +212,8 @@ impl OptionPolicy for Ipv6cpPolicy {
     }
 
     fn on_reject(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in self.sent.check_reject(list)? {
-            if opt.kind == INTERFACE_IDENTIFIER {
+        for rejected in self.sent.check_reject(list)? {
+            if rejected == kind::INTERFACE_IDENTIFIER {
                 // §4.1: the peer does not negotiate identifiers; keep ours, stop sending it.
                 self.send_id = false;
             }

@@ -11,22 +11,10 @@
 //! - IPX-Router-Name (§3.5) and IPX-Configuration-Complete (§3.6) are accepted and recorded.
 //! - IPX-Compression-Protocol (§3.3, Telebit) is rejected.
 
-use super::util::{Judge, Sent, options, put};
+use dialgate_wire::ipxcp::{IpxcpOption, MAX_ROUTER_NAME, kind, routing};
+
+use super::util::{Judge, Sent, push, typed};
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
-
-/// RFC 1552 §3.1.
-const NETWORK_NUMBER: u8 = 1;
-/// RFC 1552 §3.2.
-const NODE_NUMBER: u8 = 2;
-/// RFC 1552 §3.4.
-const ROUTING_PROTOCOL: u8 = 4;
-/// RFC 1552 §3.5.
-const ROUTER_NAME: u8 = 5;
-/// RFC 1552 §3.6.
-const CONFIGURATION_COMPLETE: u8 = 6;
-
-/// Longest IPX-Router-Name we send or record (RFC 1552 §3.5 allows 1 to 48 octets).
-const MAX_ROUTER_NAME: usize = 48;
 
 /// An IPX routing protocol (RFC 1552 §3.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,17 +30,17 @@ pub enum IpxRoutingProtocol {
 impl IpxRoutingProtocol {
     fn code(self) -> u16 {
         match self {
-            Self::None => 0,
-            Self::RipSap => 2,
-            Self::Nlsp => 4,
+            Self::None => routing::NONE,
+            Self::RipSap => routing::RIP_SAP,
+            Self::Nlsp => routing::NLSP,
         }
     }
 
     fn from_code(code: u16) -> Option<Self> {
         match code {
-            0 => Some(Self::None),
-            2 => Some(Self::RipSap),
-            4 => Some(Self::Nlsp),
+            routing::NONE => Some(Self::None),
+            routing::RIP_SAP => Some(Self::RipSap),
+            routing::NLSP => Some(Self::Nlsp),
             _ => None,
         }
     }
@@ -73,7 +61,7 @@ pub struct IpxcpConfig {
     pub routing_protocol: Option<IpxRoutingProtocol>,
     /// Accept NLSP from the peer (§3.4); otherwise NLSP is rejected.
     pub allow_nlsp: bool,
-    /// Our router name (§3.5), at most 48 octets; longer names are not sent.
+    /// Our router name (§3.5), 1 to 47 octets; other lengths are not sent.
     pub router_name: Option<Vec<u8>>,
 }
 
@@ -179,13 +167,13 @@ impl OptionPolicy for IpxcpPolicy {
     fn build_request(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         if self.send_network {
-            put(out, NETWORK_NUMBER, &self.network.to_be_bytes());
+            push(out, &IpxcpOption::IpxNetworkNumber(self.network));
         }
         if self.send_node {
-            put(out, NODE_NUMBER, &self.local_node);
+            push(out, &IpxcpOption::IpxNodeNumber(self.local_node));
         }
         if let Some(protocol) = self.routing {
-            put(out, ROUTING_PROTOCOL, &protocol.code().to_be_bytes());
+            push(out, &IpxcpOption::IpxRoutingProtocol(protocol.code()));
         }
         if let Some(name) = self
             .config
@@ -193,7 +181,7 @@ impl OptionPolicy for IpxcpPolicy {
             .as_deref()
             .filter(|_| self.send_router_name)
         {
-            put(out, ROUTER_NAME, name);
+            push(out, &IpxcpOption::IpxRouterName(name));
         }
         self.sent.record(out.get(start..).unwrap_or_default());
         self.ours_acked = false;
@@ -205,61 +193,46 @@ impl OptionPolicy for IpxcpPolicy {
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let opts = options(list)?;
+        let opts = typed::<IpxcpOption<'_>>(list)?;
         self.theirs_acked = None;
         let mut judge = Judge::new(reply, nak_exhausted);
         let mut seen = PeerRequest::default();
         let mut adopt_network = None;
-        for opt in opts {
-            match opt.kind {
-                NETWORK_NUMBER => {
-                    let Ok(bytes) = <[u8; 4]>::try_from(opt.data) else {
-                        judge.reject(&opt);
-                        continue;
-                    };
-                    let theirs = u32::from_be_bytes(bytes);
+        for (raw, option) in opts {
+            match option {
+                Ok(IpxcpOption::IpxNetworkNumber(theirs)) => {
                     // §3.1: the higher number wins; zero from the peer asks for ours.
                     if theirs >= self.network {
                         adopt_network = Some(theirs);
                     } else {
-                        judge.nak(&opt, &self.network.to_be_bytes());
+                        judge.nak(&raw, &IpxcpOption::IpxNetworkNumber(self.network));
                     }
                 }
-                NODE_NUMBER => {
-                    let Ok(node) = <[u8; 6]>::try_from(opt.data) else {
-                        judge.reject(&opt);
-                        continue;
-                    };
+                Ok(IpxcpOption::IpxNodeNumber(node)) => {
                     let assign = if self.config.assign_peer_node {
                         node != self.config.peer_node
                     } else {
                         node == [0; 6] || node == self.local_node
                     };
                     if assign {
-                        judge.nak(&opt, &self.config.peer_node);
+                        judge.nak(&raw, &IpxcpOption::IpxNodeNumber(self.config.peer_node));
                     } else {
                         seen.node = Some(node);
                     }
                 }
-                ROUTING_PROTOCOL => {
-                    let protocol = <[u8; 2]>::try_from(opt.data)
-                        .ok()
-                        .and_then(|b| IpxRoutingProtocol::from_code(u16::from_be_bytes(b)))
-                        .filter(|p| self.routing_acceptable(*p));
-                    match protocol {
+                Ok(IpxcpOption::IpxRoutingProtocol(code)) => {
+                    match IpxRoutingProtocol::from_code(code)
+                        .filter(|p| self.routing_acceptable(*p))
+                    {
                         Some(p) if !seen.routing.contains(&p) => seen.routing.push(p),
                         Some(_) => {}
-                        None => judge.reject(&opt),
+                        None => judge.reject(&raw),
                     }
                 }
-                ROUTER_NAME if (1..=MAX_ROUTER_NAME).contains(&opt.data.len()) => {
-                    seen.router_name = Some(opt.data.to_vec());
-                }
-                CONFIGURATION_COMPLETE if opt.data.is_empty() => {
-                    seen.configuration_complete = true;
-                }
-                // Compression-Protocol (§3.3), malformed lengths, unknown options.
-                _ => judge.reject(&opt),
+                Ok(IpxcpOption::IpxRouterName(name)) => seen.router_name = Some(name.to_vec()),
+                Ok(IpxcpOption::IpxConfigurationComplete) => seen.configuration_complete = true,
+                // Compression-Protocol (§3.3), malformed values, unknown options.
+                _ => judge.reject(&raw),
             }
         }
         if judge.all_acked() {
@@ -278,31 +251,27 @@ impl OptionPolicy for IpxcpPolicy {
     }
 
     fn on_nak(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in options(list)? {
-            match opt.kind {
-                NETWORK_NUMBER if self.send_network => {
-                    let bytes =
-                        <[u8; 4]>::try_from(opt.data).map_err(|_| NegotiationFailure::Malformed)?;
-                    // §3.1: adopt a higher number; a lower one is not a valid suggestion.
-                    let suggested = u32::from_be_bytes(bytes);
-                    if suggested > self.network {
-                        self.network = suggested;
-                    }
+        for (raw, option) in typed::<IpxcpOption<'_>>(list)? {
+            let option = match option {
+                Ok(option) => option,
+                Err(_) if self.sent.contains(raw.kind()) => {
+                    return Err(NegotiationFailure::Malformed);
                 }
-                NODE_NUMBER if self.send_node => {
-                    let node =
-                        <[u8; 6]>::try_from(opt.data).map_err(|_| NegotiationFailure::Malformed)?;
-                    if node != [0; 6] {
-                        self.local_node = node;
-                    }
+                Err(_) => continue,
+            };
+            match option {
+                // §3.1: adopt a higher number; a lower one is not a valid suggestion.
+                IpxcpOption::IpxNetworkNumber(suggested)
+                    if self.send_network && suggested > self.network =>
+                {
+                    self.network = suggested;
                 }
-                ROUTING_PROTOCOL if self.routing.is_some() => {
-                    let bytes =
-                        <[u8; 2]>::try_from(opt.data).map_err(|_| NegotiationFailure::Malformed)?;
-                    match IpxRoutingProtocol::from_code(u16::from_be_bytes(bytes)) {
-                        Some(p) if self.routing_acceptable(p) => self.routing = Some(p),
-                        _ => self.routing = None,
-                    }
+                IpxcpOption::IpxNodeNumber(node) if self.send_node && node != [0; 6] => {
+                    self.local_node = node;
+                }
+                IpxcpOption::IpxRoutingProtocol(code) if self.routing.is_some() => {
+                    self.routing =
+                        IpxRoutingProtocol::from_code(code).filter(|p| self.routing_acceptable(*p));
                 }
                 _ => {}
             }
@@ -311,12 +280,12 @@ impl OptionPolicy for IpxcpPolicy {
     }
 
     fn on_reject(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in self.sent.check_reject(list)? {
-            match opt.kind {
-                NETWORK_NUMBER => self.send_network = false,
-                NODE_NUMBER => self.send_node = false,
-                ROUTING_PROTOCOL => self.routing = None,
-                ROUTER_NAME => self.send_router_name = false,
+        for rejected in self.sent.check_reject(list)? {
+            match rejected {
+                kind::NETWORK_NUMBER => self.send_network = false,
+                kind::NODE_NUMBER => self.send_node = false,
+                kind::ROUTING_PROTOCOL => self.routing = None,
+                kind::ROUTER_NAME => self.send_router_name = false,
                 _ => {}
             }
         }

@@ -2,26 +2,19 @@
 //!
 //! The appliance is the LAN side of a NetBEUI dial-in: it records what the remote end system
 //! tells it and asks for little itself.
-//! - Name-Projection (§2.1): accepted; the projected names are recorded for the netbeui plugin
+//! - Name-Projection (§3.1): accepted; the projected names are recorded for the netbeui plugin
 //!   to defend on the LAN. We project no names of our own.
-//! - Peer-Information (§2.2): accepted and recorded.
-//! - Multicast-Filtering (§2.3): requested with our configuration; the peer's is accepted
+//! - Peer-Information (§3.2): accepted and recorded.
+//! - Multicast-Filtering (§3.3): requested with our configuration; the peer's is accepted
 //!   unless its forwarding period is shorter than we allow, then Nak'd with our minimum.
-//! - IEEE-MAC-Address-Required (§2.4): accepted; NBF frames then carry MAC headers.
+//! - IEEE-MAC-Address-Required (§3.4): accepted; NBF frames then carry MAC headers.
 
-use super::util::{Judge, Sent, options, put};
+use dialgate_wire::nbfcp::{NbfcpOption, kind};
+
+use super::util::{Judge, Sent, push, typed};
 use crate::options::{NegotiationFailure, OptionPolicy, Reply, RequestVerdict};
 
-/// RFC 2097 §2.1.
-const NAME_PROJECTION: u8 = 1;
-/// RFC 2097 §2.2.
-const PEER_INFORMATION: u8 = 2;
-/// RFC 2097 §2.3.
-const MULTICAST_FILTERING: u8 = 3;
-/// RFC 2097 §2.4.
-const IEEE_MAC_ADDRESS_REQUIRED: u8 = 4;
-
-/// A NetBIOS name projected by the peer (RFC 2097 §2.1).
+/// A NetBIOS name projected by the peer (RFC 2097 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProjectedName {
     /// The 16-octet NetBIOS name.
@@ -30,7 +23,7 @@ pub struct ProjectedName {
     pub kind: u8,
 }
 
-/// The peer's Peer-Information (RFC 2097 §2.2).
+/// The peer's Peer-Information (RFC 2097 §3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInformation {
     /// Peer-Class.
@@ -43,12 +36,12 @@ pub struct PeerInformation {
     pub name: Vec<u8>,
 }
 
-/// Multicast-Filtering parameters (RFC 2097 §2.3).
+/// Multicast-Filtering parameters (RFC 2097 §3.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MulticastFiltering {
-    /// Multicast-Forwarding-Period, in seconds.
+    /// Seconds between multicast forwards; 0xFFFF means never forward.
     pub period: u16,
-    /// Multicast-Priority (non-zero: multicasts take priority over other traffic).
+    /// 0: forward normally; 1: forward at low priority.
     pub priority: u8,
 }
 
@@ -72,50 +65,15 @@ pub struct NbfcpNegotiated {
     pub peer_multicast: Option<MulticastFiltering>,
     /// Multicast-Filtering the peer acked for what it sends us.
     pub local_multicast: Option<MulticastFiltering>,
-    /// The peer asked for IEEE MAC headers on NBF frames (§2.4).
+    /// The peer asked for IEEE MAC headers on NBF frames (§3.4).
     pub mac_headers: bool,
 }
 
-/// One projected name in the option: 16 octets of name and 1 of type (RFC 2097 §2.1).
-const NAME_LEN: usize = 17;
-
-fn names(data: &[u8]) -> Option<Vec<ProjectedName>> {
-    if data.is_empty() || !data.len().is_multiple_of(NAME_LEN) {
-        return None;
+fn multicast_option(m: MulticastFiltering) -> NbfcpOption<'static> {
+    NbfcpOption::MulticastFiltering {
+        period: m.period,
+        priority: m.priority,
     }
-    data.chunks_exact(NAME_LEN)
-        .map(|c| {
-            let (name, kind) = c.split_at(16);
-            Some(ProjectedName {
-                name: name.try_into().ok()?,
-                kind: *kind.first()?,
-            })
-        })
-        .collect()
-}
-
-fn peer_information(data: &[u8]) -> Option<PeerInformation> {
-    let (fixed, name) = data.split_at_checked(6)?;
-    let [c0, c1, a0, a1, i0, i1] = fixed.try_into().ok()?;
-    (name.len() <= 32).then(|| PeerInformation {
-        class: u16::from_be_bytes([c0, c1]),
-        version_major: u16::from_be_bytes([a0, a1]),
-        version_minor: u16::from_be_bytes([i0, i1]),
-        name: name.to_vec(),
-    })
-}
-
-fn multicast(data: &[u8]) -> Option<MulticastFiltering> {
-    let [p0, p1, priority] = data.try_into().ok()?;
-    Some(MulticastFiltering {
-        period: u16::from_be_bytes([p0, p1]),
-        priority,
-    })
-}
-
-fn multicast_bytes(m: MulticastFiltering) -> [u8; 3] {
-    let [p0, p1] = m.period.to_be_bytes();
-    [p0, p1, m.priority]
 }
 
 /// The NBFCP option policy (RFC 2097); see the [module docs](self).
@@ -167,7 +125,7 @@ impl OptionPolicy for NbfcpPolicy {
     fn build_request(&mut self, out: &mut Vec<u8>) {
         let start = out.len();
         if let Some(m) = self.multicast {
-            put(out, MULTICAST_FILTERING, &multicast_bytes(m));
+            push(out, &multicast_option(m));
         }
         self.sent.record(out.get(start..).unwrap_or_default());
         self.ours_acked = false;
@@ -179,36 +137,50 @@ impl OptionPolicy for NbfcpPolicy {
         reply: &mut Reply,
         nak_exhausted: bool,
     ) -> Result<RequestVerdict, NegotiationFailure> {
-        let opts = options(list)?;
+        let opts = typed::<NbfcpOption<'_>>(list)?;
         self.theirs_acked = None;
         let mut judge = Judge::new(reply, nak_exhausted);
         let mut seen = NbfcpNegotiated::default();
-        for opt in opts {
-            match opt.kind {
-                NAME_PROJECTION => match names(opt.data) {
-                    // The list is bounded by the option's own length (at most 15 names).
-                    Some(names) => seen.projected_names.extend(names),
-                    None => judge.reject(&opt),
-                },
-                PEER_INFORMATION => match peer_information(opt.data) {
-                    Some(info) => seen.peer_information = Some(info),
-                    None => judge.reject(&opt),
-                },
-                MULTICAST_FILTERING => match multicast(opt.data) {
-                    Some(m) if m.period >= self.config.min_peer_forwarding_period => {
-                        seen.peer_multicast = Some(m);
-                    }
-                    Some(m) => {
-                        let ours = MulticastFiltering {
-                            period: self.config.min_peer_forwarding_period,
-                            ..m
+        for (raw, option) in opts {
+            match option {
+                // Bounded by the option's own length: at most 14 names per option, and a
+                // request is at most one packet.
+                Ok(NbfcpOption::NameProjection(names)) => {
+                    seen.projected_names.extend(
+                        names
+                            .iter()
+                            .map(|(name, kind)| ProjectedName { name: *name, kind }),
+                    );
+                }
+                Ok(NbfcpOption::PeerInformation {
+                    class,
+                    version_major,
+                    version_minor,
+                    name,
+                }) => {
+                    seen.peer_information = Some(PeerInformation {
+                        class,
+                        version_major,
+                        version_minor,
+                        name: name.to_vec(),
+                    });
+                }
+                Ok(NbfcpOption::MulticastFiltering { period, priority }) => {
+                    let asked = MulticastFiltering { period, priority };
+                    let min = self.config.min_peer_forwarding_period;
+                    if period >= min {
+                        seen.peer_multicast = Some(asked);
+                    } else {
+                        let instead = MulticastFiltering {
+                            period: min,
+                            ..asked
                         };
-                        judge.nak(&opt, &multicast_bytes(ours));
+                        judge.nak(&raw, &multicast_option(instead));
                     }
-                    None => judge.reject(&opt),
-                },
-                IEEE_MAC_ADDRESS_REQUIRED if opt.data.is_empty() => seen.mac_headers = true,
-                _ => judge.reject(&opt),
+                }
+                Ok(NbfcpOption::IeeeMacAddressRequired) => seen.mac_headers = true,
+                // Malformed values and unknown options.
+                _ => judge.reject(&raw),
             }
         }
         if judge.all_acked() {
@@ -224,17 +196,21 @@ impl OptionPolicy for NbfcpPolicy {
     }
 
     fn on_nak(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in options(list)? {
-            if opt.kind == MULTICAST_FILTERING && self.multicast.is_some() {
-                self.multicast = Some(multicast(opt.data).ok_or(NegotiationFailure::Malformed)?);
+        for (raw, option) in typed::<NbfcpOption<'_>>(list)? {
+            if raw.kind() != kind::MULTICAST_FILTERING || self.multicast.is_none() {
+                continue;
             }
+            let Ok(NbfcpOption::MulticastFiltering { period, priority }) = option else {
+                return Err(NegotiationFailure::Malformed);
+            };
+            self.multicast = Some(MulticastFiltering { period, priority });
         }
         Ok(())
     }
 
     fn on_reject(&mut self, list: &[u8]) -> Result<(), NegotiationFailure> {
-        for opt in self.sent.check_reject(list)? {
-            if opt.kind == MULTICAST_FILTERING {
+        for rejected in self.sent.check_reject(list)? {
+            if rejected == kind::MULTICAST_FILTERING {
                 self.multicast = None;
             }
         }

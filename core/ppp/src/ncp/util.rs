@@ -1,34 +1,35 @@
-//! What every policy shares: walking an option list, answering option by option, and
-//! remembering the last request sent (RFC 1661 §5.2–5.4).
+//! What every policy shares: walking an option list with dialgate-wire's parsers, answering
+//! option by option, and remembering the last request sent (RFC 1661 §5.2–5.4).
 
-use dialgate_wire::cp;
+use dialgate_wire::cp::{self, OptionRepr, RawOption};
 
 use crate::options::{NegotiationFailure, Reply};
-
-/// One option of a list: its type, its data (after Type and Length) and its raw bytes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Opt<'a> {
-    pub kind: u8,
-    pub data: &'a [u8],
-    pub raw: &'a [u8],
-}
 
 /// The options of `list`, after checking the whole list is well formed (RFC 1661 §5: every
 /// Length at least 2 and none running past the end). Nothing is judged before the whole list
 /// is known to be sound, so a malformed list never leaves half-applied state behind.
-pub(crate) fn options(list: &[u8]) -> Result<impl Iterator<Item = Opt<'_>>, NegotiationFailure> {
+pub(crate) fn options(
+    list: &[u8],
+) -> Result<impl Iterator<Item = RawOption<'_>>, NegotiationFailure> {
     cp::check_options(list).map_err(|_| NegotiationFailure::Malformed)?;
-    Ok(cp::options(list).filter_map(Result::ok).map(|o| Opt {
-        kind: o.kind(),
-        data: o.value(),
-        raw: o.as_bytes(),
-    }))
+    Ok(cp::options(list).filter_map(Result::ok))
 }
 
-/// Append one option to `out`. Every option the policies build has a value far below the
-/// 253-octet limit, so the error cannot occur; if it ever did, the option is left out.
-pub(crate) fn put(out: &mut Vec<u8>, kind: u8, data: &[u8]) {
-    let _ = cp::push_option(out, kind, data);
+/// The typed options of a well-formed `list`, each with its raw bytes; `Err` items are options
+/// of a known type whose value is malformed (to be rejected, RFC 1661 §5.4).
+pub(crate) fn typed<'a, O: OptionRepr<'a>>(
+    list: &'a [u8],
+) -> Result<
+    impl Iterator<Item = (RawOption<'a>, Result<O, dialgate_wire::Error>)>,
+    NegotiationFailure,
+> {
+    Ok(options(list)?.map(|raw| (raw, O::parse(raw))))
+}
+
+/// Append `option` to `out`. Every option the policies build is far below the 253-octet
+/// limit of a TLV, so the emitter cannot fail; if it ever did, the option is left out.
+pub(crate) fn push<'o>(out: &mut Vec<u8>, option: &impl OptionRepr<'o>) {
+    let _ = option.push(out);
 }
 
 /// Builds the Nak and Reject lists of one answer (RFC 1661 §5.3, §5.4, §4.6).
@@ -51,27 +52,27 @@ impl<'r> Judge<'r> {
         self.nak_exhausted
     }
 
-    /// Reject `opt` verbatim.
-    pub fn reject(&mut self, opt: &Opt<'_>) {
-        self.reply.rej.extend_from_slice(opt.raw);
+    /// Reject `raw` verbatim.
+    pub fn reject(&mut self, raw: &RawOption<'_>) {
+        self.reply.rej.extend_from_slice(raw.as_bytes());
     }
 
-    /// Nak `opt`, suggesting `data` instead; after Max-Failure, reject it (RFC 1661 §4.6).
-    pub fn nak(&mut self, opt: &Opt<'_>, data: &[u8]) {
+    /// Nak `raw`, suggesting `instead`; after Max-Failure, reject it (RFC 1661 §4.6).
+    pub fn nak<'o>(&mut self, raw: &RawOption<'_>, instead: &impl OptionRepr<'o>) {
         if self.nak_exhausted {
-            self.reject(opt);
+            self.reject(raw);
         } else {
-            put(&mut self.reply.nak, opt.kind, data);
+            push(&mut self.reply.nak, instead);
         }
     }
 
     /// Append an option the peer did not send to the Nak, to prompt for it (RFC 1661 §5.3).
     /// Returns false (and appends nothing) after Max-Failure.
-    pub fn nak_append(&mut self, kind: u8, data: &[u8]) -> bool {
+    pub fn nak_append<'o>(&mut self, option: &impl OptionRepr<'o>) -> bool {
         if self.nak_exhausted {
             return false;
         }
-        put(&mut self.reply.nak, kind, data);
+        push(&mut self.reply.nak, option);
         true
     }
 
@@ -115,26 +116,18 @@ impl Sent {
 
     /// Whether an option of type `kind` was in the last request.
     pub fn contains(&self, kind: u8) -> bool {
-        options(&self.bytes).is_ok_and(|mut it| it.any(|o| o.kind == kind))
+        options(&self.bytes).is_ok_and(|mut it| it.any(|o| o.kind() == kind))
     }
 
     /// RFC 1661 §5.4: a Configure-Reject may only list options of the last request; returns
-    /// the rejected options once that holds.
+    /// the rejected options' types once that holds.
     pub fn check_reject<'a>(
         &self,
         rej: &'a [u8],
-    ) -> Result<impl Iterator<Item = Opt<'a>>, NegotiationFailure> {
-        for opt in options(rej)? {
-            if !self.contains(opt.kind) {
-                return Err(NegotiationFailure::Malformed);
-            }
+    ) -> Result<impl Iterator<Item = u8> + 'a, NegotiationFailure> {
+        if options(rej)?.any(|o| !self.contains(o.kind())) {
+            return Err(NegotiationFailure::Malformed);
         }
-        options(rej)
+        Ok(options(rej)?.map(|o| o.kind()))
     }
-}
-
-/// Decode an IPv4 address from option data of exactly 4 octets.
-pub(crate) fn ipv4(data: &[u8]) -> Option<core::net::Ipv4Addr> {
-    let octets: [u8; 4] = data.try_into().ok()?;
-    Some(core::net::Ipv4Addr::from(octets))
 }
