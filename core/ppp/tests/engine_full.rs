@@ -325,3 +325,200 @@ fn data_counts_as_activity_for_the_idle_timeout() {
     }));
     assert_eq!(link.down_reason(Side::A), Some(DownReason::IdleTimeout));
 }
+
+#[test]
+fn full_negotiation_converges_despite_loss_duplication_and_reordering() {
+    for seed in 0..16u64 {
+        let mut link = Link::new(server(seed * 2 + 1), client(seed * 2 + 2, "bob", "hunter2"))
+            .with_impairments(
+                common::Impairments {
+                    loss_ppm: 150_000,
+                    duplicate_ppm: 150_000,
+                    reorder_ppm: 250_000,
+                },
+                seed,
+            );
+        assert!(
+            up(&mut link),
+            "seed {seed}: {:#?}",
+            link.events.iter().rev().take(10).collect::<Vec<_>>()
+        );
+        assert!(
+            link.a.mppe().is_some() && link.b.mppe().is_some(),
+            "seed {seed}"
+        );
+        let ping = b"after a rough start";
+        assert_eq!(
+            link.send(Side::B, Protocol::IPV4, ping),
+            Some(ping.to_vec()),
+            "seed {seed}"
+        );
+    }
+}
+
+/// A backend that answers later: it computes the verdict with local users, parks it, and
+/// says Pending (as RADIUS would).
+#[derive(Debug)]
+struct Deferred {
+    inner: std::sync::Arc<dialgate_ppp::auth::LocalUsers>,
+    parked: std::sync::Mutex<
+        Vec<(
+            dialgate_ppp::auth::RequestContext,
+            dialgate_ppp::auth::Verdict,
+        )>,
+    >,
+}
+
+impl dialgate_ppp::auth::AuthBackend for Deferred {
+    fn verify(
+        &self,
+        ctx: dialgate_ppp::auth::RequestContext,
+        req: &dialgate_ppp::auth::AuthRequest<'_>,
+    ) -> dialgate_ppp::auth::Verdict {
+        let verdict = self.inner.verify(ctx, req);
+        self.parked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((ctx, verdict));
+        dialgate_ppp::auth::Verdict::Pending
+    }
+}
+
+#[test]
+fn asynchronous_backend_verdict_completes_authentication() {
+    let backend = std::sync::Arc::new(Deferred {
+        inner: common::users(&[("alice", "correct horse")]),
+        parked: std::sync::Mutex::new(Vec::new()),
+    });
+    let a = server(1).with_authenticator(backend.clone(), "dialgate");
+    let mut link = Link::new(a, client(2, "alice", "correct horse"));
+    link.open_both();
+    link.exchange();
+    assert_eq!(link.a.phase(), Phase::Authenticate);
+    let (ctx, verdict) = backend
+        .parked
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .pop()
+        .expect("the backend was asked");
+    link.now += 2 * SECOND;
+    let now = link.now;
+    link.a.auth_complete(now, ctx, verdict);
+    assert!(
+        link.run_until(60 * SECOND, |l| l.network_up(Side::A, Protocol::IPCP)
+            && l.network_up(Side::B, Protocol::IPCP))
+    );
+    assert!(link.saw(Side::A, |e| *e
+        == Event::Authenticated {
+            user: "alice".into()
+        }));
+}
+
+#[test]
+fn rfc1552_rfc2097_ipx_and_nbf_datagrams_cross_the_link() {
+    let ipx = dialgate_ppp::ncp::IpxcpConfig {
+        network: 0x0000_0042,
+        local_node: [2, 0, 0, 0, 0, 1],
+        peer_node: [2, 0, 0, 0, 0, 2],
+        assign_peer_node: true,
+        routing_protocol: None,
+        allow_nlsp: false,
+        router_name: None,
+    };
+    let mut a = server(1);
+    a.ipxcp = Some(ipx.clone());
+    a.nbfcp = Some(dialgate_ppp::ncp::NbfcpConfig::default());
+    let mut b = client(2, "alice", "correct horse");
+    b.ipxcp = Some(dialgate_ppp::ncp::IpxcpConfig {
+        network: 0,
+        local_node: [0; 6],
+        assign_peer_node: false,
+        ..ipx
+    });
+    b.nbfcp = Some(dialgate_ppp::ncp::NbfcpConfig::default());
+    let mut link = Link::new(a, b);
+    link.open_both();
+    assert!(
+        link.run_until(60 * SECOND, |l| [Side::A, Side::B].iter().all(|s| {
+            l.network_up(*s, Protocol::IPXCP) && l.network_up(*s, Protocol::NBFCP)
+        })),
+        "{:#?}",
+        link.events
+    );
+    let ipx_packet = [0xff, 0xff, 0, 30, 0, 4, 1, 2, 3, 4];
+    assert_eq!(
+        link.send(Side::B, Protocol::IPX, &ipx_packet),
+        Some(ipx_packet.to_vec())
+    );
+    let nbf_frame = [0xf0, 0xf0, 0x03, 0x2c, 0, 0xff, 0xef];
+    assert_eq!(
+        link.send(Side::A, Protocol::NBF, &nbf_frame),
+        Some(nbf_frame.to_vec())
+    );
+}
+
+#[test]
+fn lower_down_in_network_phase_reports_network_down_then_link_down() {
+    let mut link = Link::new(server(1), client(2, "alice", "correct horse"));
+    assert!(up(&mut link));
+    let now = link.now;
+    link.a.lower_down(now);
+    link.collect_events();
+    let tail: Vec<Event> = link
+        .events_of(Side::A)
+        .into_iter()
+        .skip_while(|e| !matches!(e, Event::NetworkDown { .. }))
+        .collect();
+    assert!(tail.contains(&Event::NetworkDown {
+        protocol: Protocol::IPCP
+    }));
+    assert!(tail.contains(&Event::NetworkDown {
+        protocol: Protocol::CCP
+    }));
+    assert_eq!(
+        tail.last(),
+        Some(&Event::LinkDown {
+            reason: DownReason::LowerDown
+        })
+    );
+    let mut out = [0u8; 64];
+    assert!(
+        link.a
+            .send_datagram(now, Protocol::IPV4, b"x", &mut out)
+            .is_err()
+    );
+}
+
+#[test]
+fn handle_frame_never_panics_on_arbitrary_frames_in_the_network_phase() {
+    let mut link = Link::new(server(1), client(2, "alice", "correct horse"));
+    assert!(up(&mut link));
+    let mut rng = dialgate_ppp::rng::Rng::new(7);
+    let prefixes: [&[u8]; 9] = [
+        &[0xc0, 0x21],
+        &[0x80, 0x21],
+        &[0x80, 0xfd],
+        &[0xfd],
+        &[0x00, 0xfd],
+        &[0x21],
+        &[0xc2, 0x23],
+        &[0xc0, 0x23],
+        &[0x80, 0x57],
+    ];
+    for i in 0..30_000u32 {
+        let prefix = prefixes[(rng.next_u32() % prefixes.len() as u32) as usize];
+        let len = (rng.next_u32() % 48) as usize;
+        let mut frame = prefix.to_vec();
+        frame.extend((0..len).map(|_| rng.next_u32() as u8));
+        if i % 2 == 0 && frame.len() >= prefix.len() + 4 {
+            let l = (frame.len() - prefix.len()) as u16;
+            frame[prefix.len() + 2..prefix.len() + 4].copy_from_slice(&l.to_be_bytes());
+        }
+        let side = if i % 3 == 0 { Side::B } else { Side::A };
+        link.inject(side, &frame);
+        link.exchange();
+        if i % 500 == 0 {
+            link.run_for(SECOND);
+        }
+    }
+}
