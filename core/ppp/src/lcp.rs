@@ -85,40 +85,7 @@ pub const DEFAULT_MRU: u16 = 1500;
 /// The ACCM in force until negotiated (RFC 1662 §7.1).
 pub const DEFAULT_ACCM: u32 = 0xffff_ffff;
 
-/// An authentication method as LCP negotiates it (RFC 1661 §6.2, RFC 1994, RFC 2433, RFC 2759).
-///
-/// Variants are declared weakest first, so the derived `Ord` is the strength order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Method {
-    /// PAP (0xc023): clear-text password. Weak.
-    Pap,
-    /// CHAP with MD5 (0xc223, algorithm 5). Weak.
-    ChapMd5,
-    /// MS-CHAP version 1 (0xc223, algorithm 0x80). Weak.
-    MsChapV1,
-    /// MS-CHAP version 2 (0xc223, algorithm 0x81).
-    MsChapV2,
-}
-
-impl Method {
-    /// The Authentication-Protocol option data for this method.
-    pub const fn lcp_option_data(self) -> &'static [u8] {
-        match self {
-            Method::Pap => &[0xc0, 0x23],
-            Method::ChapMd5 => &[0xc2, 0x23, 0x05],
-            Method::MsChapV1 => &[0xc2, 0x23, 0x80],
-            Method::MsChapV2 => &[0xc2, 0x23, 0x81],
-        }
-    }
-
-    /// The PPP protocol number carrying this method.
-    pub const fn protocol(self) -> u16 {
-        match self {
-            Method::Pap => 0xc023,
-            _ => 0xc223,
-        }
-    }
-}
+pub use crate::auth::Method;
 
 /// LCP configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +109,8 @@ pub struct LcpConfig {
     /// As authenticator: the methods we may request, strongest first (empty: we do not
     /// authenticate the peer).
     pub auth_request: Vec<Method>,
-    /// As peer: the methods we agree to be authenticated with (empty: we refuse any).
+    /// As peer: the methods we agree to be authenticated with, preferred first (we Nak with the
+    /// first; empty: we refuse any).
     pub auth_accept: Vec<Method>,
     /// Keepalive: interval between Echo-Requests once LCP is open (`None` disables).
     pub echo_interval: Option<Duration>,
@@ -302,7 +270,7 @@ impl LcpPolicy {
             Some(LcpOption::Accm(accm)) => pending.accm = accm,
             Some(LcpOption::AuthProtocol(auth)) => match method_of(&auth) {
                 Some(m) if self.config.auth_accept.contains(&m) => pending.auth = Some(m),
-                _ => match self.config.auth_accept.iter().max() {
+                _ => match self.config.auth_accept.first() {
                     Some(best) => j.nak(raw_bytes, option::AUTH_PROTOCOL, best.lcp_option_data()),
                     None => j.reject(raw_bytes),
                 },

@@ -10,9 +10,15 @@
 
 use core::fmt;
 
+pub mod ccp;
+pub mod chap;
 pub mod cp;
 pub mod hdlc;
+pub mod ipcp;
+pub mod ipv6cp;
+pub mod ipxcp;
 pub mod lcp;
+pub mod nbfcp;
 pub mod pap;
 pub mod ppp;
 

@@ -236,9 +236,9 @@ fn rfc1661_6_2_peer_accepts_an_allowed_method() {
 }
 
 #[test]
-fn rfc1661_6_2_peer_naks_a_disallowed_method_with_its_best() {
+fn rfc1661_6_2_peer_naks_a_disallowed_method_with_its_preferred() {
     let mut p = policy(LcpConfig {
-        auth_accept: vec![Method::MsChapV1, Method::MsChapV2],
+        auth_accept: vec![Method::MsChapV2, Method::MsChapV1],
         ..LcpConfig::default()
     });
     let (v, reply) = check(&mut p, &[3, 4, 0xc0, 0x23]);

@@ -125,14 +125,16 @@ pub struct DecoderStats {
     pub overlong: u64,
     /// Unescaped control characters dropped because the receive ACCM flags them (§7.1).
     pub accm_dropped: u64,
-    /// Octets discarded while hunting for the first flag or after an over-long frame.
+    /// Octets discarded while hunting for the first flag after start-up or reset.
     pub hunt_discarded: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// Discarding until the next flag (start-up, or after an over-long frame).
+    /// Discarding until the first flag (start-up or reset); these octets are counted.
     Hunt,
+    /// Discarding the rest of an over-long frame until the next flag.
+    Discard,
     /// Inside a frame.
     Data,
     /// Inside a frame, right after a Control Escape.
@@ -262,7 +264,7 @@ impl Decoder {
     fn overlong(&mut self) {
         self.stats.overlong += 1;
         self.len = 0;
-        self.state = State::Hunt;
+        self.state = State::Discard;
     }
 
     /// A flag closed the current frame: deliver its length without FCS, or count the discard.
@@ -301,19 +303,20 @@ impl Decoder {
         let mut data: &[u8] = input;
         let result = loop {
             match self.state {
-                State::Hunt => match memchr::memchr(FLAG, data) {
-                    Some(i) => {
-                        self.stats.hunt_discarded += i as u64;
-                        self.state = State::Data;
-                        self.len = 0;
-                        data = data.get(i + 1..).unwrap_or_default();
+                State::Hunt | State::Discard => {
+                    let skipped = memchr::memchr(FLAG, data);
+                    if self.state == State::Hunt {
+                        let n = skipped.unwrap_or(data.len());
+                        self.stats.hunt_discarded += n as u64;
                     }
-                    None => {
-                        self.stats.hunt_discarded += data.len() as u64;
+                    let Some(i) = skipped else {
                         data = &[];
                         break None;
-                    }
-                },
+                    };
+                    self.state = State::Data;
+                    self.len = 0;
+                    data = data.get(i + 1..).unwrap_or_default();
+                }
                 State::Data => {
                     let Some(i) = find_special(data, self.accm) else {
                         self.push_run(data);
@@ -326,7 +329,7 @@ impl Decoder {
                     };
                     self.push_run(run);
                     data = tail;
-                    if self.state == State::Hunt {
+                    if self.state == State::Discard {
                         // The run made the frame over-long; `b` may be the flag that ends it.
                         if b == FLAG {
                             self.state = State::Data;
