@@ -522,3 +522,51 @@ fn handle_frame_never_panics_on_arbitrary_frames_in_the_network_phase() {
         }
     }
 }
+
+#[test]
+fn rfc1962_2_1_reset_request_is_answered_with_reset_ack() {
+    let mut link = Link::new(server(1), client(2, "alice", "correct horse"));
+    assert!(up(&mut link));
+    // CCP Reset-Request (code 14), identifier 0x33, no data; ACFC negotiated.
+    assert_eq!(link.inject(Side::A, &[0x80, 0xfd, 14, 0x33, 0, 4]), None);
+    let mut out = Vec::new();
+    assert!(link.a.poll_transmit(&mut out));
+    assert_eq!(out, [0x80, 0xfd, 15, 0x33, 0, 4]);
+    // The encrypter was reset: the next packet is flushed and still decrypts.
+    let ping = b"after reset";
+    assert_eq!(
+        link.send(Side::A, Protocol::IPV4, ping),
+        Some(ping.to_vec())
+    );
+}
+
+#[test]
+fn rfc1661_4_lcp_renegotiation_in_network_phase_reruns_auth_and_ncps() {
+    let mut link = Link::new(server(1), client(2, "alice", "correct horse"));
+    assert!(up(&mut link));
+    let request = link
+        .sent(Side::B, Protocol::LCP)
+        .into_iter()
+        .find(|f| f.get(4) == Some(&1))
+        .expect("B's LCP Configure-Request");
+    let before = link.events.len();
+    link.inject(Side::A, &request);
+    assert_eq!(link.a.phase(), Phase::Establish);
+    assert!(link.events_of(Side::A).contains(&Event::NetworkDown {
+        protocol: Protocol::IPCP
+    }));
+    assert!(link.run_until(link.elapsed() + 60 * SECOND, |l| {
+        l.network_up(Side::A, Protocol::IPCP) && l.network_up(Side::B, Protocol::IPCP)
+    }));
+    let again = link.events[before..]
+        .iter()
+        .filter(|(s, e)| *s == Side::A && matches!(e, Event::Authenticated { .. }))
+        .count();
+    assert_eq!(again, 1, "authentication runs again after LCP renegotiates");
+    assert_eq!(link.down_reason(Side::A), None);
+    let ping = b"renegotiated";
+    assert_eq!(
+        link.send(Side::B, Protocol::IPV4, ping),
+        Some(ping.to_vec())
+    );
+}
