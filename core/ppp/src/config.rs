@@ -85,9 +85,14 @@ pub struct Config {
     pub allow_weak_mppe_40: bool,
     /// Allow 56-bit MPPE keys. Weak; default false.
     pub allow_weak_mppe_56: bool,
-    /// Accept stateful MPPE when the peer insists (default false: stateless only, which
+    /// Accept stateful MPPE when the peer asks for it (default false: stateless only, which
     /// survives packet loss without Reset-Requests).
     pub allow_mppe_stateful: bool,
+    /// Ask for stateful MPPE ourselves (RFC 3078 §2.1, H bit clear). Weak: in stateful mode
+    /// one lost packet costs a CCP Reset-Request round trip and every packet sent meanwhile.
+    /// Implies [`allow_mppe_stateful`](Self::allow_mppe_stateful); the link falls back to
+    /// stateless MPPE when the peer does not allow stateful mode. Default false.
+    pub prefer_weak_mppe_stateful: bool,
     /// Carry data unencrypted when MPPE cannot be negotiated. Insecure; default false: MPPE
     /// (128-bit unless weaker is allowed) is required for any network protocol.
     pub allow_insecure_no_encryption: bool,
@@ -141,6 +146,7 @@ impl fmt::Debug for Config {
             .field("allow_weak_mppe_40", &self.allow_weak_mppe_40)
             .field("allow_weak_mppe_56", &self.allow_weak_mppe_56)
             .field("allow_mppe_stateful", &self.allow_mppe_stateful)
+            .field("prefer_weak_mppe_stateful", &self.prefer_weak_mppe_stateful)
             .field(
                 "allow_insecure_no_encryption",
                 &self.allow_insecure_no_encryption,
@@ -197,7 +203,8 @@ impl Config {
             allow_mppe_128: true,
             allow_weak_mppe_56: self.allow_weak_mppe_56,
             allow_weak_mppe_40: self.allow_weak_mppe_40,
-            allow_stateful: self.allow_mppe_stateful,
+            allow_stateful: self.allow_mppe_stateful || self.prefer_weak_mppe_stateful,
+            prefer_weak_stateful: self.prefer_weak_mppe_stateful,
             keys_available,
         }
     }
@@ -282,7 +289,7 @@ mod tests {
         let ccp = c.ccp_config(true);
         assert_eq!(ccp.mppe, MppePolicy::Required);
         assert!(ccp.allow_mppe_128 && !ccp.allow_weak_mppe_40 && !ccp.allow_weak_mppe_56);
-        assert!(!ccp.allow_stateful);
+        assert!(!ccp.allow_stateful && !ccp.prefer_weak_stateful);
         assert!(c.authenticator.is_none() && c.peer.is_none() && c.random.is_none());
     }
 
@@ -316,5 +323,21 @@ mod tests {
             ..Config::default()
         };
         assert_eq!(c.ccp_config(false).mppe, MppePolicy::Allowed);
+    }
+
+    #[test]
+    fn preferring_stateful_mppe_implies_allowing_it() {
+        let c = Config {
+            prefer_weak_mppe_stateful: true,
+            ..Config::default()
+        };
+        let ccp = c.ccp_config(true);
+        assert!(ccp.allow_stateful && ccp.prefer_weak_stateful);
+        let c = Config {
+            allow_mppe_stateful: true,
+            ..Config::default()
+        };
+        let ccp = c.ccp_config(true);
+        assert!(ccp.allow_stateful && !ccp.prefer_weak_stateful);
     }
 }

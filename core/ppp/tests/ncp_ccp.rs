@@ -198,27 +198,152 @@ fn ccp_rfc3078_2_stateful_only_by_opt_in() {
     let mut ours = CcpPolicy::new(keyed());
     let (v, nak, _) = judge(&mut ours, &mppe(S), false).unwrap();
     assert_eq!((v, nak), (RequestVerdict::Nak, mppe(H | S)));
-    // A peer naking us to stateful is refused without the opt-in ...
-    request(&mut ours);
-    assert_eq!(ours.on_nak(&mppe(S)), Err(REFUSED));
-    // ... and followed with it; then its stateful request is acked and both agree.
+    // A peer naking us to stateful is not followed without the opt-in: we keep asking for
+    // stateless (the peer's Max-Failure ends it, see the test below) ...
+    assert_eq!(request(&mut ours), mppe(H | S));
+    ours.on_nak(&mppe(S)).unwrap();
+    assert_eq!(request(&mut ours), mppe(H | S));
+    // ... and followed with it; a stateful request is acked at once and steers our own
+    // direction to stateful, so both agree.
+    let mut ours = CcpPolicy::new(CcpConfig {
+        allow_stateful: true,
+        ..keyed()
+    });
+    assert_eq!(
+        request(&mut ours),
+        mppe(H | S),
+        "stateless is still what we ask for"
+    );
+    ours.on_nak(&mppe(S)).unwrap();
+    assert_eq!(request(&mut ours), mppe(S));
+    let (v, _, _) = judge(&mut ours, &mppe(S), false).unwrap();
+    assert_eq!(v, RequestVerdict::Ack);
+    ours.on_ack(&mppe(S)).unwrap();
+    assert_eq!(ours.negotiated().unwrap().mppe(), Some(STATEFUL_128));
     let mut ours = CcpPolicy::new(CcpConfig {
         allow_stateful: true,
         ..keyed()
     });
     request(&mut ours);
     let (v, _, _) = judge(&mut ours, &mppe(S), false).unwrap();
-    assert_eq!(v, RequestVerdict::Nak, "stateless is still preferred");
-    ours.on_nak(&mppe(S)).unwrap();
+    assert_eq!(
+        v,
+        RequestVerdict::Ack,
+        "allowed stateful request taken as is"
+    );
+    assert_eq!(
+        request(&mut ours),
+        mppe(S),
+        "our direction steered to stateful"
+    );
+}
+
+const STATEFUL_128: MppeParams = MppeParams {
+    key_length: MppeKeyLength::Bits128,
+    stateless: false,
+};
+
+fn stateful(allow: bool, prefer: bool) -> CcpPolicy {
+    CcpPolicy::new(CcpConfig {
+        allow_stateful: allow,
+        prefer_weak_stateful: prefer,
+        ..keyed()
+    })
+}
+
+#[test]
+fn ccp_rfc3078_2_1_prefer_stateful_requests_h_clear() {
+    let mut ours = stateful(false, true);
     assert_eq!(request(&mut ours), mppe(S));
-    let (v, _, _) = judge(&mut ours, &mppe(S), false).unwrap();
+    // A stateless request is pushed towards stateful ...
+    let (v, nak, _) = judge(&mut ours, &mppe(H | S), false).unwrap();
+    assert_eq!((v, nak), (RequestVerdict::Nak, mppe(S)));
+    // ... until the peer naks ours back to stateless: then we fall back for both directions.
+    ours.on_nak(&mppe(H | S)).unwrap();
+    assert_eq!(request(&mut ours), mppe(H | S));
+    let (v, _, _) = judge(&mut ours, &mppe(H | S), false).unwrap();
     assert_eq!(v, RequestVerdict::Ack);
-    ours.on_ack(&mppe(S)).unwrap();
-    let stateful = MppeParams {
-        key_length: MppeKeyLength::Bits128,
-        stateless: false,
-    };
-    assert_eq!(ours.negotiated().unwrap().mppe(), Some(stateful));
+}
+
+#[test]
+fn ccp_rfc3078_2_1_stateful_negotiated_only_when_one_prefers_and_the_other_allows() {
+    // (a: allow, prefer), (b: allow, prefer), expected mode; both orders of who speaks first.
+    let cases = [
+        ((false, true), (true, false), false),
+        ((false, true), (false, true), false),
+        ((true, true), (true, false), false),
+        ((false, true), (false, false), true),
+        ((true, false), (true, false), true),
+        ((false, false), (false, false), true),
+    ];
+    for ((aa, ap), (ba, bp), want_stateless) in cases {
+        for swap in [false, true] {
+            let mut a = stateful(aa, ap);
+            let mut b = stateful(ba, bp);
+            let (a, b) = if swap {
+                (&mut b, &mut a)
+            } else {
+                (&mut a, &mut b)
+            };
+            let (rounds, log) = converge(a, b, 6).unwrap();
+            let want = Some(MppeParams {
+                key_length: MppeKeyLength::Bits128,
+                stateless: want_stateless,
+            });
+            let case = format!("a=({aa},{ap}) b=({ba},{bp}) swap={swap}: {log:#?}");
+            assert_eq!(a.negotiated().unwrap().mppe(), want, "{case}");
+            assert_eq!(b.negotiated().unwrap().mppe(), want, "{case}");
+            assert!(rounds <= 2, "{case}");
+        }
+    }
+}
+
+#[test]
+fn ccp_rfc3078_2_1_prefer_stateful_steers_every_strength() {
+    for (l40, l56, l128, want) in [
+        (true, false, false, MppeKeyLength::Bits40),
+        (false, true, false, MppeKeyLength::Bits56),
+        (false, false, true, MppeKeyLength::Bits128),
+    ] {
+        let config = CcpConfig {
+            allow_weak_mppe_40: l40,
+            allow_weak_mppe_56: l56,
+            allow_mppe_128: l128,
+            ..keyed()
+        };
+        let mut a = CcpPolicy::new(CcpConfig {
+            prefer_weak_stateful: true,
+            ..config
+        });
+        let mut b = CcpPolicy::new(CcpConfig {
+            allow_stateful: true,
+            ..config
+        });
+        let (_, log) = converge(&mut a, &mut b, 6).unwrap();
+        let want = Some(MppeParams {
+            key_length: want,
+            stateless: false,
+        });
+        assert_eq!(a.negotiated().unwrap().mppe(), want, "{log:#?}");
+        assert_eq!(b.negotiated().unwrap().mppe(), want, "{log:#?}");
+    }
+}
+
+#[test]
+fn ccp_rfc1661_4_6_peer_insisting_on_stateful_is_refused_without_opt_in() {
+    // A peer that only does stateful mode keeps naking our stateless request; on Max-Failure
+    // it rejects MPPE and, MPPE being required, we fail.
+    let mut ours = CcpPolicy::new(keyed());
+    let mut naks = 0;
+    loop {
+        assert_eq!(request(&mut ours), mppe(H | S));
+        if naks == ncp_common::MAX_FAILURE {
+            assert_eq!(ours.on_reject(&mppe(H | S)), Err(REFUSED));
+            break;
+        }
+        ours.on_nak(&mppe(S)).unwrap();
+        naks += 1;
+    }
 }
 
 #[test]
@@ -409,6 +534,10 @@ fn ccp_rfc1661_5_hostile_lists_never_panic() {
     ];
     for config in [
         keyed(),
+        CcpConfig {
+            prefer_weak_stateful: true,
+            ..keyed()
+        },
         CcpConfig {
             mppe: MppePolicy::Allowed,
             allow_stateful: true,

@@ -6,11 +6,19 @@
 //! (RFC 2118), which we never do.
 //!
 //! Negotiation (RFC 3078 §2.1, and what pppd does on the wire):
-//! - our Configure-Request lists every key length we allow, with H set (stateless preferred;
-//!   stateful only when `allow_stateful` and the peer insists);
+//! - our Configure-Request lists every key length we allow, with H set (stateless), or with
+//!   H clear when `prefer_weak_stateful` is set;
 //! - a peer request offering several acceptable lengths, or carrying C/D/unknown bits, or the
 //!   wrong H, is Nak'd with the single strongest length we accept and our H; a request with
 //!   exactly one acceptable length, our H and nothing else is Acked;
+//! - stateful mode is always an explicit opt-in: with `allow_stateful` a peer's stateful
+//!   request is Acked (while our own direction is not already settled as stateless), and a
+//!   peer's Nak to stateful is followed; without it a stateful request is Nak'd to stateless
+//!   and a Nak to stateful is not followed (we keep asking for stateless);
+//! - with `prefer_weak_stateful` a peer's stateless request is Nak'd to stateful, and a Nak of
+//!   our stateful request back to stateless means the peer refuses stateful mode: we fall
+//!   back to stateless for both directions. Against a peer that only allows stateful mode
+//!   this converges on stateful, against any other on stateless;
 //! - once one direction has settled, the other is steered to the same length and H, so both
 //!   directions agree (CCP is negotiated per direction, MPPE needs both).
 //!
@@ -90,8 +98,12 @@ pub struct CcpConfig {
     pub allow_weak_mppe_56: bool,
     /// Allow 40-bit keys (weak; default false).
     pub allow_weak_mppe_40: bool,
-    /// Accept stateful mode when the peer insists on it (default false: stateless only).
+    /// Accept stateful mode when the peer asks for it (default false: stateless only).
     pub allow_stateful: bool,
+    /// Ask for stateful mode ourselves (weak: a lost packet costs a Reset-Request round trip
+    /// and everything sent meanwhile; default false). Implies `allow_stateful`; falls back to
+    /// stateless when the peer refuses stateful mode.
+    pub prefer_weak_stateful: bool,
     /// Whether MS-CHAP produced MPPE master keys (RFC 3079 §3). Without keys,
     /// [`MppePolicy::Required`] fails and [`MppePolicy::Allowed`] negotiates no MPPE.
     pub keys_available: bool,
@@ -105,6 +117,7 @@ impl Default for CcpConfig {
             allow_weak_mppe_56: false,
             allow_weak_mppe_40: false,
             allow_stateful: false,
+            prefer_weak_stateful: false,
             keys_available: false,
         }
     }
@@ -271,6 +284,11 @@ impl CcpPolicy {
         }
     }
 
+    /// Whether we accept stateful mode at all.
+    fn accepts_stateful(&self) -> bool {
+        self.config.allow_stateful || self.config.prefer_weak_stateful
+    }
+
     fn usable(&self) -> bool {
         self.config.mppe != MppePolicy::Refused
             && self.config.keys_available
@@ -290,15 +308,23 @@ impl CcpPolicy {
     fn judge_mppe(&self, bits: MppeBits) -> Answer {
         let offered = Lengths::from_bits(bits);
         let (target, want_stateless) = self.target();
-        let ours = h_bit(want_stateless);
         if offered.is_empty() {
             // Only MPPC compression asked for (or nothing at all): MPPC is not supported.
             return if bits.contains(MppeBits::C) {
                 Answer::Reject
             } else {
-                Answer::Nak(target.bits() | ours)
+                Answer::Nak(target.bits() | h_bit(want_stateless))
             };
         }
+        // A stateful request is taken as it is when we allow stateful mode and our own
+        // direction has not already settled on stateless (see the module docs).
+        let settled = matches!(self.tx, Some(Some(_)));
+        let stateless = if !bits.is_stateless() && self.accepts_stateful() && !settled {
+            false
+        } else {
+            want_stateless
+        };
+        let ours = h_bit(stateless);
         let acceptable = offered.and(target);
         let Some(strongest) = acceptable.strongest() else {
             // No length we accept: tell the peer what we can do.
@@ -307,10 +333,10 @@ impl CcpPolicy {
         // Exactly one length and nothing else but H: no C, no D, no reserved bits.
         let exact =
             offered.count() == 1 && MppeBits(bits.bits() & !MppeBits::H.bits()) == offered.bits();
-        if exact && bits.is_stateless() == want_stateless {
+        if exact && bits.is_stateless() == stateless {
             Answer::Ack(MppeParams {
                 key_length: strongest,
-                stateless: want_stateless,
+                stateless,
             })
         } else {
             Answer::Nak(strongest.bit() | ours)
@@ -334,7 +360,7 @@ impl OptionPolicy for CcpPolicy {
 
     fn reset(&mut self) {
         self.offer = self.allowed();
-        self.stateless = true;
+        self.stateless = !self.config.prefer_weak_stateful;
         self.send_mppe = self.usable();
         self.sent.clear();
         self.tx = None;
@@ -458,13 +484,15 @@ impl OptionPolicy for CcpPolicy {
                 return Err(NegotiationFailure::Malformed);
             };
             let mut lengths = Lengths::from_bits(bits).and(self.allowed());
-            let stateless = bits.is_stateless();
+            // A Nak to stateful mode without the opt-in is not followed: we keep asking for
+            // stateless (the peer may give in; if it insists, Max-Failure turns its Nak into
+            // a Reject and MPPE is refused). A Nak to stateless is always followed.
+            let stateless = bits.is_stateless() || !self.accepts_stateful();
             let rx = self.rx.flatten();
             if let Some(rx) = rx {
                 lengths = lengths.and(Lengths::only(rx.key_length));
             }
-            let h_ok = (stateless || self.config.allow_stateful)
-                && rx.is_none_or(|rx| rx.stateless == stateless);
+            let h_ok = rx.is_none_or(|rx| rx.stateless == stateless);
             match lengths.strongest() {
                 Some(k) if h_ok => {
                     self.offer = Lengths::only(k);
