@@ -221,6 +221,13 @@ impl<P: OptionPolicy> ControlProtocol<P> {
         self.fsm.state()
     }
 
+    /// The reason This-Layer-Finished will report, once recorded: set when the peer sends
+    /// Terminate-Request, on Max-Configure, a fatal reject or a close, and taken when the
+    /// layer finishes (or cleared when it comes up again).
+    pub fn pending_finish(&self) -> Option<&FinishReason> {
+        self.finish_reason.as_ref()
+    }
+
     /// Whether the layer is Opened.
     pub fn is_open(&self) -> bool {
         self.fsm.state() == State::Opened

@@ -268,11 +268,44 @@ pub struct Counters {
     pub drop_ncp_not_open: u64,
     /// Dropped: unencrypted data while MPPE is on.
     pub drop_unencrypted: u64,
-    /// Dropped: MPPE frames that failed to decrypt.
+    /// Dropped: MPPE frames that failed to decrypt (every [`MppeError`]; the two counters
+    /// below break part of it down).
     pub drop_decrypt: u64,
+    /// Dropped: frames longer than our MRU (at least the RFC 1661 §6.1 default of 1500) plus
+    /// [`FRAME_HEADER_ALLOWANCE`].
+    pub drop_too_long: u64,
     /// Protocol-Rejects sent.
     pub protocol_rejects_sent: u64,
+    /// Of `drop_decrypt`: stateful MPPE frames discarded while resynchronising (the frame
+    /// that showed the gap and those before the flushed one, RFC 3078 §8.2).
+    pub mppe_resync_discards: u64,
+    /// Of `drop_decrypt`: MPPE frames with an old or already seen coherency count
+    /// (duplicated, or reordered beyond what the mode can decrypt).
+    pub mppe_stale: u64,
+    /// CCP Reset-Requests we sent (stateful MPPE lost sync, RFC 3078 §8.2).
+    pub ccp_reset_requests_sent: u64,
+    /// CCP Reset-Requests the peer sent us (RFC 1962 §2.1).
+    pub ccp_reset_requests_received: u64,
 }
+
+impl Counters {
+    /// Total frames dropped: the sum of every `drop_*` counter. Every frame handed to
+    /// [`Engine::handle_frame`] is delivered, consumed or dropped, so
+    /// `rx_frames == rx_datagrams + rx_control + dropped()`.
+    pub fn dropped(&self) -> u64 {
+        self.drop_bad_frame
+            + self.drop_bad_protocol
+            + self.drop_wrong_phase
+            + self.drop_ncp_not_open
+            + self.drop_unencrypted
+            + self.drop_decrypt
+            + self.drop_too_long
+    }
+}
+
+/// Octets a received frame may carry beyond the MRU's Information field: Address, Control and
+/// a two-octet Protocol field (RFC 1661 §2, RFC 1662 §3; the FCS is the driver's).
+pub const FRAME_HEADER_ALLOWANCE: usize = 4;
 
 /// One PPP link: LCP, authentication, NCPs and the data path.
 #[derive(Debug)]
@@ -416,7 +449,16 @@ impl Engine {
     /// The lower layer is down: the link goes down at once with [`DownReason::LowerDown`]
     /// (unless it was already going down for another reason).
     pub fn lower_down(&mut self, now: Instant) {
-        self.down_reason.get_or_insert(DownReason::LowerDown);
+        // The first cause wins: a link already terminating for a reason LCP recorded (the
+        // peer's Terminate-Request, typically followed at once by the peer hanging up) goes
+        // down for that reason.
+        let cp = self.lcp.cp();
+        let terminating = matches!(cp.state(), State::Closing | State::Stopping);
+        let reason = match cp.pending_finish() {
+            Some(finish) if terminating => lcp_down_reason(finish.clone()),
+            _ => DownReason::LowerDown,
+        };
+        self.down_reason.get_or_insert(reason);
         self.lcp.cp_mut().down(now);
         self.pump(now);
     }
@@ -460,6 +502,10 @@ impl Engine {
     pub fn handle_frame<'a>(&mut self, now: Instant, frame: &'a mut [u8]) -> Option<Datagram<'a>> {
         self.counters.rx_frames += 1;
         self.counters.rx_bytes += frame.len() as u64;
+        if frame.len() > self.max_rx_frame() {
+            self.counters.drop_too_long += 1;
+            return None;
+        }
         let Ok((header, payload)) = Header::parse(&*frame) else {
             self.counters.drop_bad_frame += 1;
             return None;
@@ -535,6 +581,17 @@ impl Engine {
         None
     }
 
+    /// The longest frame [`handle_frame`](Self::handle_frame) accepts: our MRU, never less
+    /// than the 1500 octets RFC 1661 §6.1 says we must still receive, plus the header.
+    fn max_rx_frame(&self) -> usize {
+        let mru = if self.lcp.cp().is_open() {
+            self.lcp.policy().local().mru
+        } else {
+            self.config.lcp.mru
+        };
+        usize::from(mru.max(lcp::DEFAULT_MRU)) + FRAME_HEADER_ALLOWANCE
+    }
+
     /// RFC 1661 §5.7: a protocol we do not run, in the Network phase.
     fn protocol_reject(&mut self, protocol: Protocol, info: &[u8]) {
         self.counters.drop_bad_protocol += 1;
@@ -566,6 +623,13 @@ impl Engine {
             Ok(()) => {}
             Err(error) => {
                 self.counters.drop_decrypt += 1;
+                match error {
+                    MppeError::NeedReset | MppeError::AwaitingFlush => {
+                        self.counters.mppe_resync_discards += 1;
+                    }
+                    MppeError::Stale | MppeError::Replayed => self.counters.mppe_stale += 1,
+                    _ => {}
+                }
                 self.mppe_error(now, error);
                 return None;
             }
@@ -610,6 +674,7 @@ impl Engine {
             mppe.last_reset_request = Some(now);
             let id = ccp.next_identifier();
             ccp.send_packet(RESET_REQUEST, id, &[]);
+            self.counters.ccp_reset_requests_sent += 1;
         }
     }
 
@@ -627,6 +692,7 @@ impl Engine {
                 return;
             }
             if code == RESET_REQUEST {
+                self.counters.ccp_reset_requests_received += 1;
                 if let Some(mppe) = self.mppe.as_mut() {
                     mppe.encrypter.reset();
                 }
@@ -1091,14 +1157,10 @@ impl Engine {
 
     /// LCP finished (This-Layer-Finished): report the link down once.
     fn link_down(&mut self, reason: FinishReason) {
-        let reason = self.down_reason.take().unwrap_or(match reason {
-            FinishReason::Closed => DownReason::AdminClose,
-            FinishReason::PeerTerminated => DownReason::PeerTerminated,
-            other => DownReason::NegotiationFailed {
-                protocol: Protocol::LCP,
-                why: failure_cause(other),
-            },
-        });
+        let reason = self
+            .down_reason
+            .take()
+            .unwrap_or_else(|| lcp_down_reason(reason));
         self.report_down(reason);
     }
 
@@ -1227,6 +1289,18 @@ where
         data,
         Box::new(ControlProtocol::new(control.0, policy, config, &[])),
     )
+}
+
+/// Why the link is down when LCP finishes for `reason` (and nothing else was recorded).
+fn lcp_down_reason(reason: FinishReason) -> DownReason {
+    match reason {
+        FinishReason::Closed => DownReason::AdminClose,
+        FinishReason::PeerTerminated => DownReason::PeerTerminated,
+        other => DownReason::NegotiationFailed {
+            protocol: Protocol::LCP,
+            why: failure_cause(other),
+        },
+    }
 }
 
 /// What a layer's finish means as a negotiation failure.

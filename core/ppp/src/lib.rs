@@ -16,6 +16,6 @@ pub mod rng;
 pub use config::Config;
 pub use dialgate_wire::ppp::Protocol;
 pub use engine::{
-    Counters, Datagram, DownReason, Engine, Event, FailureCause, LinkParams, NetworkParams, Phase,
-    SendError,
+    Counters, Datagram, DownReason, Engine, Event, FRAME_HEADER_ALLOWANCE, FailureCause,
+    LinkParams, NetworkParams, Phase, SendError,
 };

@@ -348,3 +348,131 @@ fn handle_frame_never_panics_on_arbitrary_frames() {
         }
     }
 }
+
+#[test]
+fn rfc1661_5_5_peer_terminate_then_hang_up_is_peer_terminated() {
+    // A real peer sends Terminate-Request, gets our Terminate-Ack and closes the line at
+    // once: we are in Stopping when the lower layer drops. The first cause wins.
+    let mut link = opened(config(1), config(2));
+    let now = link.now;
+    link.a.close(now, DownReason::AdminClose);
+    link.exchange();
+    assert_eq!(
+        link.b.phase(),
+        Phase::Terminate,
+        "B acked and waits (Stopping)"
+    );
+    assert_eq!(link.down_reason(Side::B), None);
+    let now = link.now;
+    link.b.lower_down(now);
+    link.a.lower_down(now);
+    link.collect_events();
+    assert_eq!(link.down_reason(Side::B), Some(DownReason::PeerTerminated));
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::AdminClose));
+    assert_eq!(link.a.phase(), Phase::Dead);
+    assert_eq!(link.b.phase(), Phase::Dead);
+    let downs = link
+        .events_of(Side::B)
+        .iter()
+        .filter(|e| matches!(e, Event::LinkDown { .. }))
+        .count();
+    assert_eq!(downs, 1, "LinkDown is reported once");
+}
+
+#[test]
+fn rfc1661_5_5_hang_up_while_closing_keeps_the_close_reason() {
+    let mut link = opened(config(1), config(2));
+    link.dead = Some(Side::B);
+    let now = link.now;
+    link.a.close(now, DownReason::IdleTimeout);
+    link.exchange();
+    assert_eq!(link.a.phase(), Phase::Terminate);
+    link.a.lower_down(now);
+    link.collect_events();
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::IdleTimeout));
+}
+
+#[test]
+fn lower_down_in_establish_after_a_stray_terminate_request_is_lower_down() {
+    // A Terminate-Request in Req-Sent is answered but leaves LCP negotiating: the lower
+    // layer dropping then is LowerDown, not PeerTerminated.
+    let mut link = Link::new(config(1), config(2));
+    link.a.open(link.now);
+    link.a.lower_up(link.now);
+    link.inject(Side::A, &[0xff, 0x03, 0xc0, 0x21, 5, 9, 0, 4]);
+    assert_eq!(link.a.phase(), Phase::Establish);
+    let now = link.now;
+    link.a.lower_down(now);
+    link.collect_events();
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::LowerDown));
+}
+
+/// An LCP Echo-Request padded to `len` octets in all (ACFC: no FF 03).
+fn echo_request(len: usize, magic: u32) -> Vec<u8> {
+    let mut f = vec![0xc0, 0x21, 9, 0x42, 0, 0];
+    f.extend_from_slice(&magic.to_be_bytes());
+    f.resize(len, 0xaa);
+    let l = (len - 2) as u16;
+    f[4..6].copy_from_slice(&l.to_be_bytes());
+    f
+}
+
+#[test]
+fn rfc1661_6_1_frames_beyond_the_mru_are_dropped_and_counted() {
+    let mut link = opened(config(1), config(2));
+    let magic = link.b.lcp().policy().local().magic;
+    let limit = 1500 + dialgate_ppp::FRAME_HEADER_ALLOWANCE;
+    let before = link.a.counters();
+    link.inject(Side::A, &echo_request(limit + 1, magic));
+    link.inject(Side::A, &vec![0x21; 70_000]);
+    let after = link.a.counters();
+    assert_eq!(after.drop_too_long - before.drop_too_long, 2);
+    assert_eq!(after.rx_control, before.rx_control);
+    let mut out = Vec::new();
+    assert!(!link.a.poll_transmit(&mut out), "nothing answered");
+    // The longest acceptable frame is answered (Echo-Reply).
+    link.inject(Side::A, &echo_request(limit, magic));
+    assert_eq!(link.a.counters().rx_control, after.rx_control + 1);
+    assert!(link.a.poll_transmit(&mut out));
+    assert_eq!(out[2], 10, "Echo-Reply");
+}
+
+#[test]
+fn rfc1661_6_1_a_smaller_mru_still_receives_1500_and_a_larger_one_more() {
+    let mut small = config(1);
+    small.lcp.mru = 1000;
+    let mut large = config(2);
+    large.lcp.mru = 4000;
+    let mut link = opened(small, large);
+    let allowance = dialgate_ppp::FRAME_HEADER_ALLOWANCE;
+    let magic_b = link.b.lcp().policy().local().magic;
+    let magic_a = link.a.lcp().policy().local().magic;
+    link.inject(Side::A, &echo_request(1500 + allowance, magic_b));
+    assert_eq!(link.a.counters().drop_too_long, 0);
+    link.inject(Side::A, &echo_request(1501 + allowance, magic_b));
+    assert_eq!(link.a.counters().drop_too_long, 1);
+    link.inject(Side::B, &echo_request(4000 + allowance, magic_a));
+    assert_eq!(link.b.counters().drop_too_long, 0);
+    link.inject(Side::B, &echo_request(4001 + allowance, magic_a));
+    assert_eq!(link.b.counters().drop_too_long, 1);
+}
+
+#[test]
+fn every_frame_is_delivered_consumed_or_dropped_exactly_once() {
+    let mut link = opened(config(1), config(2));
+    let mut rng = dialgate_ppp::rng::Rng::new(5);
+    for _ in 0..5_000 {
+        let len = (rng.next_u32() % 40) as usize;
+        let mut frame: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+        if let Some(first) = frame.first_mut()
+            && rng.next_u32().is_multiple_of(2)
+        {
+            *first = 0xc0;
+        }
+        link.inject(Side::A, &frame);
+        link.exchange();
+    }
+    let c = link.a.counters();
+    assert_eq!(c.rx_frames, c.rx_datagrams + c.rx_control + c.dropped());
+    assert!(c.rx_frames > 5_000);
+}
