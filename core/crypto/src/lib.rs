@@ -1,5 +1,6 @@
 //! MS-CHAP (RFC 2433, RFC 2759) and MPPE (RFC 3078, RFC 3079) on RustCrypto primitives.
 //!
+//! - [`chap`]: the RFC 1994 CHAP-MD5 response.
 //! - [`mschap`]: NT/LM password hashes and the MS-CHAPv1/v2 response computations. Every
 //!   function takes the NT password hash ([`NtHash`]), never the password, except
 //!   [`mschap::nt_password_hash`] itself: a local store keeps NT hashes and a RADIUS backend
@@ -21,6 +22,7 @@
 //! | [`MppeError::NeedReset`] | send CCP Reset-Request | same |
 #![deny(unsafe_code)]
 
+pub mod chap;
 pub mod mppe;
 pub mod mschap;
 

@@ -4,11 +4,14 @@
 //! `/work/shared/ref-pcaps/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap`; `tests/data` keeps
 //! copies so the test needs nothing outside the repository).
 //!
+//! Two more captures of the same peers check MS-CHAPv2 without MPPE and CHAP-MD5.
+//!
 //! From the password alone this test recomputes the captured NT-Response and authenticator
 //! response, derives both directions' MPPE keys, decrypts every MPPE packet to the known
 //! ICMP echo traffic 10.77.1.100 <-> 10.77.1.1, and re-encrypts each plaintext to the exact
 //! captured bytes.
 
+use dialgate_crypto::chap::{chap_md5_response, verify_chap_md5_response};
 use dialgate_crypto::mppe::{self, Decrypter, Encrypter, KeyLength, MppeHeader, Role};
 use dialgate_crypto::mschap::{
     generate_authenticator_response, generate_nt_response, nt_password_hash,
@@ -18,6 +21,8 @@ use dialgate_crypto::mschap::{
 const PCAP: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap");
 /// The same peers with MS-CHAPv2 and no MPPE (`pptpd-vs-pptp-linux-mschapv2.pcap`).
 const PCAP_NO_MPPE: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2.pcap");
+/// The same peers with CHAP-MD5 (`pptpd-vs-pptp-linux-chap.pcap`).
+const PCAP_CHAP_MD5: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-chap.pcap");
 const SERVER: [u8; 4] = [10, 77, 0, 10];
 const CLIENT: [u8; 4] = [10, 77, 0, 11];
 const PEER_INNER: [u8; 4] = [10, 77, 1, 100];
@@ -310,4 +315,28 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
     }
     // 5 pings of 56 octets and 3 of 1200, each answered.
     assert_eq!(seen, [8, 8]);
+}
+
+#[test]
+fn chap_rfc1994_linux_pppd_md5_exchange() {
+    let frames = ppp_frames(PCAP_CHAP_MD5);
+    let chap: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0xc223).collect();
+    let challenge = &chap
+        .iter()
+        .find(|f| f.info[0] == 1)
+        .expect("Challenge")
+        .info;
+    let response = &chap.iter().find(|f| f.info[0] == 2).expect("Response").info;
+    assert!(chap.iter().any(|f| f.info[0] == 3), "Success");
+    let id = challenge[1];
+    assert_eq!(response[1], id);
+    let value = &challenge[5..5 + usize::from(challenge[4])];
+    let received = &response[5..5 + usize::from(response[4])];
+    assert_eq!(
+        &response[5 + received.len()..be16(response, 2)],
+        b"testuser"
+    );
+    assert_eq!(chap_md5_response(id, b"testpass", value), received);
+    assert!(verify_chap_md5_response(id, b"testpass", value, received));
+    assert!(!verify_chap_md5_response(id, b"testpasS", value, received));
 }
