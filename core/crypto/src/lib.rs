@@ -26,5 +26,7 @@ pub mod chap;
 pub mod mppe;
 pub mod mschap;
 
-pub use mppe::{Decrypter, Encrypter, KeyLength, MppeError, MppeHeader, MppeKeys, Role};
+pub use mppe::{
+    Decrypter, Encrypter, KeyLength, MppeError, MppeHeader, MppeKeys, ResetStyle, Role,
+};
 pub use mschap::{NtHash, PasswordError};
