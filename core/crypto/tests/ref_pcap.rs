@@ -1,13 +1,17 @@
 //! Interop evidence against Linux's ppp_mppe: a real MS-CHAPv2 + stateless MPPE-128 session
 //! between pptpd/pppd (authenticator, 10.77.0.10) and pptp-linux/pppd (peer, 10.77.0.11),
 //! user "testuser", password "testpass", authenticator name "pptpd" (a copy of
-//! `/work/shared/ref-pcaps/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap`).
+//! `/work/shared/ref-pcaps/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap`; `tests/data` keeps
+//! copies so the test needs nothing outside the repository).
+//!
+//! Two more captures of the same peers check MS-CHAPv2 without MPPE and CHAP-MD5.
 //!
 //! From the password alone this test recomputes the captured NT-Response and authenticator
 //! response, derives both directions' MPPE keys, decrypts every MPPE packet to the known
 //! ICMP echo traffic 10.77.1.100 <-> 10.77.1.1, and re-encrypts each plaintext to the exact
 //! captured bytes.
 
+use dialgate_crypto::chap::{chap_md5_response, verify_chap_md5_response};
 use dialgate_crypto::mppe::{self, Decrypter, Encrypter, KeyLength, MppeHeader, Role};
 use dialgate_crypto::mschap::{
     generate_authenticator_response, generate_nt_response, nt_password_hash,
@@ -15,6 +19,10 @@ use dialgate_crypto::mschap::{
 };
 
 const PCAP: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap");
+/// The same peers with MS-CHAPv2 and no MPPE (`pptpd-vs-pptp-linux-mschapv2.pcap`).
+const PCAP_NO_MPPE: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2.pcap");
+/// The same peers with CHAP-MD5 (`pptpd-vs-pptp-linux-chap.pcap`).
+const PCAP_CHAP_MD5: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-chap.pcap");
 const SERVER: [u8; 4] = [10, 77, 0, 10];
 const CLIENT: [u8; 4] = [10, 77, 0, 11];
 const PEER_INNER: [u8; 4] = [10, 77, 1, 100];
@@ -33,14 +41,14 @@ fn be16(b: &[u8], at: usize) -> usize {
 
 /// A test-only walk: pcap (24-octet global header, 16-octet records), Ethernet, IPv4, enhanced
 /// GRE (RFC 2637 §4.1), then the PPP frame (optional FF 03, 1- or 2-octet protocol).
-fn ppp_frames() -> Vec<Frame> {
-    let le = match &PCAP[..4] {
+fn ppp_frames(pcap: &[u8]) -> Vec<Frame> {
+    let le = match &pcap[..4] {
         [0xd4, 0xc3, 0xb2, 0xa1] => true,
         [0xa1, 0xb2, 0xc3, 0xd4] => false,
         other => panic!("not a classic pcap: {other:02x?}"),
     };
     let u32_at = |at: usize| {
-        let b = [PCAP[at], PCAP[at + 1], PCAP[at + 2], PCAP[at + 3]];
+        let b = [pcap[at], pcap[at + 1], pcap[at + 2], pcap[at + 3]];
         (if le {
             u32::from_le_bytes(b)
         } else {
@@ -50,9 +58,9 @@ fn ppp_frames() -> Vec<Frame> {
     assert_eq!(u32_at(20), 1, "link type Ethernet");
     let mut frames = Vec::new();
     let mut off = 24;
-    while off + 16 <= PCAP.len() {
+    while off + 16 <= pcap.len() {
         let caplen = u32_at(off + 8);
-        let pkt = &PCAP[off + 16..off + 16 + caplen];
+        let pkt = &pcap[off + 16..off + 16 + caplen];
         off += 16 + caplen;
         if pkt.len() < 14 || be16(pkt, 12) != 0x0800 {
             continue;
@@ -185,10 +193,9 @@ fn check_plaintext(plain: &[u8], from_peer: bool) {
     assert_eq!(ones_complement_sum(icmp), 0xffff, "ICMP checksum");
 }
 
-#[test]
-fn mschapv2_rfc2759_linux_pppd_exchange() {
-    let frames = ppp_frames();
-    let c = chap(&frames);
+/// Recomputes the captured NT-Response and authenticator response from the password.
+fn check_mschapv2(frames: &[Frame]) {
+    let c = chap(frames);
     assert_eq!(c.user_name, b"testuser");
     assert_eq!(c.authenticator_name, b"pptpd");
     let nt = nt_password_hash("testpass").expect("short password");
@@ -228,8 +235,27 @@ fn mschapv2_rfc2759_linux_pppd_exchange() {
 }
 
 #[test]
+fn mschapv2_rfc2759_linux_pppd_exchange() {
+    check_mschapv2(&ppp_frames(PCAP));
+}
+
+#[test]
+fn mschapv2_rfc2759_linux_pppd_exchange_without_mppe() {
+    let frames = ppp_frames(PCAP_NO_MPPE);
+    check_mschapv2(&frames);
+    // No CCP, so the pings travel as plain IPv4 (protocol 0x21): the same checks apply.
+    let ip: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0x21).collect();
+    assert_eq!(ip.len(), 16);
+    for f in ip {
+        let mut plain = vec![0x21];
+        plain.extend_from_slice(&f.info);
+        check_plaintext(&plain, f.src == CLIENT);
+    }
+}
+
+#[test]
 fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
-    let frames = ppp_frames();
+    let frames = ppp_frames(PCAP);
     // CCP (0x80FD) Configure-Ack carrying option 18 with H and S: stateless 128-bit.
     let ccp_ack = frames
         .iter()
@@ -289,4 +315,28 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
     }
     // 5 pings of 56 octets and 3 of 1200, each answered.
     assert_eq!(seen, [8, 8]);
+}
+
+#[test]
+fn chap_rfc1994_linux_pppd_md5_exchange() {
+    let frames = ppp_frames(PCAP_CHAP_MD5);
+    let chap: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0xc223).collect();
+    let challenge = &chap
+        .iter()
+        .find(|f| f.info[0] == 1)
+        .expect("Challenge")
+        .info;
+    let response = &chap.iter().find(|f| f.info[0] == 2).expect("Response").info;
+    assert!(chap.iter().any(|f| f.info[0] == 3), "Success");
+    let id = challenge[1];
+    assert_eq!(response[1], id);
+    let value = &challenge[5..5 + usize::from(challenge[4])];
+    let received = &response[5..5 + usize::from(response[4])];
+    assert_eq!(
+        &response[5 + received.len()..be16(response, 2)],
+        b"testuser"
+    );
+    assert_eq!(chap_md5_response(id, b"testpass", value), received);
+    assert!(verify_chap_md5_response(id, b"testpass", value, received));
+    assert!(!verify_chap_md5_response(id, b"testpasS", value, received));
 }

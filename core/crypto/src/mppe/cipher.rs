@@ -51,10 +51,11 @@
 //! - Linux's ppp_mppe does not set A on the first stateful packet (contrary to RFC 3078
 //!   §3.1); this encrypter does not either, and the decrypter accepts both.
 //! - Linux's ppp_mppe, on a CCP Reset-Request, *changes* the key before its next (flushed)
-//!   packet, where RFC 3078 §8.2 (and FreeBSD's ng_mppc) only re-initialise RC4 from the
-//!   current key. This module follows the RFC, so a stateful session with a Linux peer
-//!   resynchronises after loss only if no Reset-Request is needed (the next flag packet).
-//!   Stateless mode, the default of Linux and Windows, is unaffected.
+//!   packet, and its receiver changes the key on every flushed packet, where RFC 3078 §8.2
+//!   (and FreeBSD's ng_mppc) only re-initialise RC4 from the current key. Both ends follow
+//!   the RFC by default ([`ResetStyle::Rfc3078`]); [`ResetStyle::ChangeKey`] speaks Linux's
+//!   dialect for a stateful link to a Linux peer. Stateless mode, the default of Linux and
+//!   Windows, is the same in both.
 
 use core::fmt;
 
@@ -166,6 +167,18 @@ impl fmt::Display for MppeError {
 
 impl std::error::Error for MppeError {}
 
+/// What a flushed stateful packet means (see the module's interoperability notes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetStyle {
+    /// RFC 3078 §8.2: after a CCP Reset-Request the sender re-initialises RC4 from its current
+    /// session key; the key changes only on flag packets.
+    #[default]
+    Rfc3078,
+    /// Linux ppp_mppe: after a Reset-Request the sender changes the key as well, and a
+    /// receiver changes the key on every flushed packet.
+    ChangeKey,
+}
+
 /// A session key and the start key it was derived from.
 struct KeyState {
     start: [u8; 16],
@@ -222,6 +235,7 @@ pub struct Encrypter {
     stateless: bool,
     count: u16,
     reset_pending: bool,
+    reset_style: ResetStyle,
 }
 
 impl fmt::Debug for Encrypter {
@@ -231,6 +245,7 @@ impl fmt::Debug for Encrypter {
             .field("stateless", &self.stateless)
             .field("count", &self.count)
             .field("reset_pending", &self.reset_pending)
+            .field("reset_style", &self.reset_style)
             .finish_non_exhaustive()
     }
 }
@@ -248,7 +263,14 @@ impl Encrypter {
             // The first packet gets count 0.
             count: COUNT_MASK,
             reset_pending: false,
+            reset_style: ResetStyle::Rfc3078,
         }
+    }
+
+    /// Chooses what [`Encrypter::reset`] does in stateful mode (default
+    /// [`ResetStyle::Rfc3078`]).
+    pub fn set_reset_style(&mut self, style: ResetStyle) {
+        self.reset_style = style;
     }
 
     /// Encrypts `buf` (the PPP protocol field of the original packet followed by its data) in
@@ -256,7 +278,8 @@ impl Encrypter {
     pub fn encrypt(&mut self, buf: &mut [u8]) -> MppeHeader {
         self.count = (self.count + 1) & COUNT_MASK;
         let mut bits = MppeHeader::ENCRYPTED | self.count;
-        if self.stateless || self.count & 0xff == 0xff {
+        let linux_reset = self.reset_pending && self.reset_style == ResetStyle::ChangeKey;
+        if self.stateless || self.count & 0xff == 0xff || linux_reset {
             // RFC 3078 §7.1 (every packet) / §7.2 (the flag packet): new key, fresh RC4.
             self.keys.change();
             self.rc4.rekey(self.keys.session());
@@ -272,7 +295,7 @@ impl Encrypter {
     }
 
     /// A CCP Reset-Request arrived (RFC 3078 §8.2): the next packet re-initialises RC4 from
-    /// the current session key and carries A. Repeated calls before that packet have the
+    /// the current session key (after changing it, in [`ResetStyle::ChangeKey`]) and carries A. Repeated calls before that packet have the
     /// effect of one. In stateless mode every packet is flushed anyway.
     pub fn reset(&mut self) {
         self.reset_pending = true;
@@ -293,6 +316,7 @@ pub struct Decrypter {
     last: u16,
     /// Stateful: waiting for a flushed packet after a loss.
     discarding: bool,
+    reset_style: ResetStyle,
     /// Stateless: session keys of the last `REORDER_WINDOW` counts, indexed by count.
     recent: [[u8; 16]; REORDER_WINDOW as usize],
     /// Stateless: how many of the counts just behind `last` have a key in `recent`.
@@ -336,6 +360,7 @@ impl Decrypter {
             stateless,
             last: COUNT_MASK,
             discarding: false,
+            reset_style: ResetStyle::Rfc3078,
             recent: [[0; 16]; REORDER_WINDOW as usize],
             recent_valid: 0,
             seen: 0,
@@ -359,6 +384,12 @@ impl Decrypter {
         } else {
             self.decrypt_stateful(header, buf)
         }
+    }
+
+    /// Chooses what a flushed stateful packet means (default [`ResetStyle::Rfc3078`]); it must
+    /// match the peer's encrypter.
+    pub fn set_reset_style(&mut self, style: ResetStyle) {
+        self.reset_style = style;
     }
 
     /// Total session-key changes performed so far (the CPU cost peers can cause).
@@ -399,8 +430,13 @@ impl Decrypter {
             }
         }
         // In sequence, or a flushed packet that resynchronises us (RFC 3078 §8.2): one key
-        // change per flag packet passed, this one included.
-        let changes = flag_counts_after(self.last, distance);
+        // change per flag packet passed, this one included. In Linux's dialect a flushed
+        // packet always stands for one change of its own, flag packet or not.
+        let changes = if header.flushed() && self.reset_style == ResetStyle::ChangeKey {
+            flag_counts_after(self.last, distance - 1) + 1
+        } else {
+            flag_counts_after(self.last, distance)
+        };
         for _ in 0..changes {
             self.change_key();
         }

@@ -224,9 +224,9 @@ pub fn mschapv1_start_key(challenge: &[u8; 8], password_hash_hash: &[u8; 16]) ->
 
 /// MPPE start keys after MS-CHAPv1 from the NT hash (RFC 3079 §2.3): GetStartKey over the
 /// authenticator's 8-octet challenge. MS-CHAPv1 keys are symmetric: `send == recv`, the same
-/// for both ends. RFC 3079 uses this for 128-bit keys; for 40/56-bit, pppd and Windows also
-/// use (the first 8 octets of) it unless LAN Manager keys were negotiated, for which see
-/// [`mppe_keys_from_mschapv1_lm`].
+/// for both ends. RFC 3079 uses this for 128-bit keys; Linux pppd uses it (its first 8
+/// octets) for 40-bit keys as well, where RFC 3079 §2.1/§2.2 derive 40/56-bit keys from the
+/// LAN Manager hash instead ([`mppe_keys_from_mschapv1_lm`]).
 pub fn mppe_keys_from_mschapv1(nt_hash: &NtHash, challenge: &[u8; 8]) -> MppeKeys {
     let key = mschapv1_start_key(challenge, &hash_nt_password_hash(nt_hash));
     MppeKeys {

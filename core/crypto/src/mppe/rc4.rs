@@ -119,11 +119,13 @@ impl Rc4 {
         };
         let (chunks, tail) = buf.as_chunks_mut::<8>();
         for chunk in chunks {
-            let mut ks = [0u8; 8];
-            for k in ks.iter_mut() {
-                *k = step();
+            // Keystream octet k goes to bits 8k..8k+8, i.e. little-endian order. Shifting
+            // into one register keeps fewer values live than collecting an array.
+            let mut ks = 0u64;
+            for k in 0..8 {
+                ks |= u64::from(step()) << (8 * k);
             }
-            *chunk = (u64::from_ne_bytes(*chunk) ^ u64::from_ne_bytes(ks)).to_ne_bytes();
+            *chunk = (u64::from_le_bytes(*chunk) ^ ks).to_le_bytes();
         }
         for b in tail {
             *b ^= step();

@@ -459,3 +459,95 @@ fn flag_count_arithmetic() {
         }
     }
 }
+
+fn linux_pair(length: KeyLength) -> (Encrypter, Decrypter) {
+    let (mut tx, mut rx) = pair(length, false);
+    tx.set_reset_style(ResetStyle::ChangeKey);
+    rx.set_reset_style(ResetStyle::ChangeKey);
+    (tx, rx)
+}
+
+#[test]
+fn mppe_linux_reset_changes_the_key() {
+    let length = KeyLength::Bits128;
+    let mut tx = Encrypter::new(&START, length, false);
+    tx.set_reset_style(ResetStyle::ChangeKey);
+    for i in 0..10 {
+        send(&mut tx, i);
+    }
+    tx.reset();
+    let p = send(&mut tx, 10);
+    assert!(p.header.flushed());
+    let mut key = initial_session_key(&START, length);
+    change_key(&START, &mut key, length);
+    let mut expect = p.plain.clone();
+    oracle(&key, &mut expect);
+    assert_eq!(p.data, expect, "changed key, RC4 restarted");
+}
+
+#[test]
+fn mppe_linux_style_stateful_loss_and_flag_packets() {
+    for length in LENGTHS {
+        let (mut tx, mut rx) = linux_pair(length);
+        for i in 0..100 {
+            deliver(&mut rx, &send(&mut tx, i)).unwrap();
+        }
+        // A reset with no loss (a duplicate Reset-Request, say): one flushed packet in sync.
+        tx.reset();
+        for i in 100..200 {
+            deliver(&mut rx, &send(&mut tx, i)).unwrap();
+        }
+        // Loss across the flag packets 255 and 511, then a reset.
+        for i in 200..=600 {
+            send(&mut tx, i);
+        }
+        assert_eq!(
+            deliver(&mut rx, &send(&mut tx, 601)),
+            Err(MppeError::NeedReset)
+        );
+        tx.reset();
+        for i in 602..1200 {
+            deliver(&mut rx, &send(&mut tx, i)).unwrap();
+        }
+        // Loss that ends exactly on a flag packet, which resynchronises by itself.
+        for i in 1200..1400 {
+            send(&mut tx, i);
+        }
+        assert_eq!(
+            deliver(&mut rx, &send(&mut tx, 1400)),
+            Err(MppeError::NeedReset)
+        );
+        for i in 1401..1535 {
+            assert_eq!(
+                deliver(&mut rx, &send(&mut tx, i)),
+                Err(MppeError::AwaitingFlush)
+            );
+        }
+        let flag = send(&mut tx, 1535);
+        assert_eq!(flag.header.coherency_count() & 0xff, 0xff);
+        deliver(&mut rx, &flag).unwrap();
+        deliver(&mut rx, &send(&mut tx, 1536)).unwrap();
+    }
+}
+
+#[test]
+fn mppe_reset_styles_do_not_mix() {
+    // An RFC sender's reset packet read by a Linux-style receiver (and vice versa) decrypts
+    // to garbage: the two must be configured alike.
+    for (tx_style, rx_style) in [
+        (ResetStyle::Rfc3078, ResetStyle::ChangeKey),
+        (ResetStyle::ChangeKey, ResetStyle::Rfc3078),
+    ] {
+        let (mut tx, mut rx) = pair(KeyLength::Bits128, false);
+        tx.set_reset_style(tx_style);
+        rx.set_reset_style(rx_style);
+        for i in 0..5 {
+            deliver(&mut rx, &send(&mut tx, i)).unwrap();
+        }
+        tx.reset();
+        let p = send(&mut tx, 5);
+        let mut buf = p.data.clone();
+        rx.decrypt(p.header.bits(), &mut buf).unwrap();
+        assert_ne!(buf, p.plain);
+    }
+}
