@@ -1,0 +1,1 @@
+//! The IP data plane: one TUN device for every session, address -> session table, pools.

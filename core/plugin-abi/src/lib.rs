@@ -1,0 +1,1 @@
+//! The stable ABI between routerd and its plugins (abi_stable): the only contract between them.

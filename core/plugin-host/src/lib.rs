@@ -1,0 +1,1 @@
+//! The host side of the ABI: loading plugins, version checks, disabling a plugin that fails.

@@ -1,0 +1,1 @@
+//! The plugin side of the ABI: export macro, panic shield, conversions.

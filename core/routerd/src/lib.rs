@@ -1,0 +1,1 @@
+//! routerd: configuration, plugin host, sessions, data plane and management API.
