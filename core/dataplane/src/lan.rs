@@ -34,7 +34,8 @@ pub struct HostConfig {
     /// `net.ipv4.conf.LAN.proxy_arp = 1`, and `net.ipv4.neigh.LAN.proxy_delay = 0` so the
     /// answer is not held back by the default random delay of up to 0.8 s.
     pub proxy_arp: bool,
-    /// `net.ipv6.conf.LAN.proxy_ndp = 1`.
+    /// `net.ipv6.conf.LAN.proxy_ndp = 1` and `net.ipv6.neigh.LAN.proxy_delay = 0`. The kernel
+    /// answers proxied Neighbor Solicitations only with IPv6 forwarding on.
     pub proxy_ndp: bool,
 }
 
@@ -70,6 +71,7 @@ impl HostSetup {
             }
             if config.proxy_ndp {
                 guard.set(&["net", "ipv6", "conf", lan, "proxy_ndp"], "1")?;
+                guard.set(&["net", "ipv6", "neigh", lan, "proxy_delay"], "0")?;
             }
         }
         Ok(Self { guard })
@@ -130,6 +132,19 @@ impl SessionRoutes {
     pub fn remove_v6(&mut self, prefix: Ipv6Addr) -> io::Result<()> {
         self.netlink
             .del_route(self.tun_index, IpAddr::V6(mask64(prefix)), 64)
+    }
+
+    /// Routes one IPv6 address `addr/128` to the TUN: a client address inside the LAN's
+    /// on-link /64, made reachable with [`add_proxy_ndp`](Self::add_proxy_ndp).
+    pub fn add_host_v6(&mut self, addr: Ipv6Addr) -> io::Result<()> {
+        self.netlink
+            .add_route(self.tun_index, IpAddr::V6(addr), 128)
+    }
+
+    /// Removes the route of `addr/128`.
+    pub fn remove_host_v6(&mut self, addr: Ipv6Addr) -> io::Result<()> {
+        self.netlink
+            .del_route(self.tun_index, IpAddr::V6(addr), 128)
     }
 
     /// Answers Neighbor Solicitations for `addr` on the LAN (needs `proxy_ndp`); for a
