@@ -93,19 +93,17 @@ pub fn ref_pcaps_dir() -> PathBuf {
         );
         return dir;
     }
-    let starts = std::env::var_os("CARGO_MANIFEST_DIR")
+    let starts: Vec<PathBuf> = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .into_iter()
-        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR"))]);
-    for start in starts {
-        if let Some(dir) = find_upwards(&start) {
-            return dir;
-        }
+        .chain([PathBuf::from(env!("CARGO_MANIFEST_DIR"))])
+        .collect();
+    if let Some(dir) = starts.iter().find_map(|start| find_upwards(start)) {
+        return dir;
     }
     panic!(
-        "reference captures not found: no {REF_PCAPS_IN_REPO} above {}; \
-         run from a dialgate checkout or set {REF_PCAPS_ENV}",
-        env!("CARGO_MANIFEST_DIR")
+        "reference captures not found: no {REF_PCAPS_IN_REPO} in {starts:?} or their \
+         ancestors; run from a dialgate checkout or set {REF_PCAPS_ENV}"
     );
 }
 
