@@ -446,7 +446,6 @@ impl End {
         self.engine.open(start);
         self.engine.lower_up(start);
         let mut rx = vec![0u8; 4096];
-        let mut rx_frame: Vec<u8> = Vec::with_capacity(4096);
         let mut closing = false;
         loop {
             let now = Instant::now();
@@ -503,14 +502,13 @@ impl End {
                     let Some(frame) = self.decoder.decode(&mut input) else {
                         break;
                     };
-                    rx_frame.clear();
-                    rx_frame.extend_from_slice(frame);
                     if self.verbose {
-                        eprintln!("[{}] rx {}", self.role.name(), hex(&rx_frame));
+                        eprintln!("[{}] rx {}", self.role.name(), hex(frame));
                     }
+                    // Decrypted in place in the decoder's buffer: no copy on the data path.
                     let got = self
                         .engine
-                        .handle_frame(now, &mut rx_frame)
+                        .handle_frame(now, frame)
                         .map(|d| (d.protocol, d.payload.to_vec()));
                     if let Some((protocol, payload)) = got {
                         self.on_datagram(now, protocol, payload)?;

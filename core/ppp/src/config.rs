@@ -17,7 +17,7 @@ use crate::cp::CpConfig;
 use crate::lcp::LcpConfig;
 use crate::ncp::{
     AddressPool, CcpConfig, IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig, IpxcpConfig,
-    MppePolicy, NbfcpConfig,
+    MppeKeyLength, MppePolicy, NbfcpConfig,
 };
 
 /// A source of unpredictable octets (challenges, identifiers): use a CSPRNG (e.g. the OS's
@@ -81,6 +81,9 @@ pub struct Config {
     pub allow_weak_chap_md5: bool,
     /// Allow MS-CHAPv1: DES over the NT hash, no mutual authentication. Weak; default false.
     pub allow_weak_mschap_v1: bool,
+    /// Restrict the MPPE key lengths: only these, each still only if the `allow_weak_mppe_*`
+    /// flags allow it. `None` (the default): every allowed length (the strongest wins).
+    pub mppe_key_lengths: Option<Vec<MppeKeyLength>>,
     /// Allow 40-bit MPPE keys. Weak; default false.
     pub allow_weak_mppe_40: bool,
     /// Allow 56-bit MPPE keys. Weak; default false.
@@ -143,6 +146,7 @@ impl fmt::Debug for Config {
             .field("allow_weak_pap_cleartext", &self.allow_weak_pap_cleartext)
             .field("allow_weak_chap_md5", &self.allow_weak_chap_md5)
             .field("allow_weak_mschap_v1", &self.allow_weak_mschap_v1)
+            .field("mppe_key_lengths", &self.mppe_key_lengths)
             .field("allow_weak_mppe_40", &self.allow_weak_mppe_40)
             .field("allow_weak_mppe_56", &self.allow_weak_mppe_56)
             .field("allow_mppe_stateful", &self.allow_mppe_stateful)
@@ -194,15 +198,20 @@ impl Config {
 
     /// The CCP policy these settings describe, given whether authentication produced keys.
     pub fn ccp_config(&self, keys_available: bool) -> CcpConfig {
+        let listed = |k: MppeKeyLength| {
+            self.mppe_key_lengths
+                .as_ref()
+                .is_none_or(|list| list.contains(&k))
+        };
         CcpConfig {
             mppe: if self.requires_encryption() {
                 MppePolicy::Required
             } else {
                 MppePolicy::Allowed
             },
-            allow_mppe_128: true,
-            allow_weak_mppe_56: self.allow_weak_mppe_56,
-            allow_weak_mppe_40: self.allow_weak_mppe_40,
+            allow_mppe_128: listed(MppeKeyLength::Bits128),
+            allow_weak_mppe_56: self.allow_weak_mppe_56 && listed(MppeKeyLength::Bits56),
+            allow_weak_mppe_40: self.allow_weak_mppe_40 && listed(MppeKeyLength::Bits40),
             allow_stateful: self.allow_mppe_stateful || self.prefer_weak_mppe_stateful,
             prefer_weak_stateful: self.prefer_weak_mppe_stateful,
             keys_available,
@@ -339,5 +348,16 @@ mod tests {
         };
         let ccp = c.ccp_config(true);
         assert!(ccp.allow_stateful && !ccp.prefer_weak_stateful);
+    }
+
+    #[test]
+    fn mppe_key_lengths_restrict_but_never_bypass_policy() {
+        let c = Config {
+            mppe_key_lengths: Some(vec![MppeKeyLength::Bits40, MppeKeyLength::Bits56]),
+            allow_weak_mppe_56: true,
+            ..Config::default()
+        };
+        let ccp = c.ccp_config(true);
+        assert!(!ccp.allow_mppe_128 && ccp.allow_weak_mppe_56 && !ccp.allow_weak_mppe_40);
     }
 }

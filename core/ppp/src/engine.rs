@@ -330,6 +330,9 @@ pub struct Engine {
     mppe: Option<Mppe>,
     /// NCPs of the current Network phase.
     ncps: Vec<NcpSlot>,
+    /// Authentication packets queued before we closed the link (a CHAP Failure, a PAP
+    /// Authenticate-Ack): sent ahead of the Terminate-Request that follows them.
+    farewell: VecDeque<crate::auth::Transmit>,
     /// Generator for non-secret values (IPv6 interface identifiers).
     rng: Rng,
     events: VecDeque<Event>,
@@ -382,6 +385,7 @@ impl Engine {
             ccp: None,
             mppe: None,
             ncps: Vec::new(),
+            farewell: VecDeque::new(),
             rng,
             events: VecDeque::new(),
             counters: Counters::default(),
@@ -459,6 +463,7 @@ impl Engine {
             _ => DownReason::LowerDown,
         };
         self.down_reason.get_or_insert(reason);
+        self.farewell.clear();
         self.lcp.cp_mut().down(now);
         self.pump(now);
     }
@@ -760,7 +765,8 @@ impl Engine {
     }
 
     /// Write the next queued control frame into `buf` (cleared first); returns false when
-    /// nothing is queued. Order: LCP, authentication, CCP, then the NCPs.
+    /// nothing is queued. Order: authentication packets that preceded our own close, LCP,
+    /// authentication, CCP, then the NCPs.
     ///
     /// LCP Configure/Terminate/Code-Reject packets (codes 1-7) always carry `FF 03` and a
     /// two-octet protocol, as real peers send them; every other frame omits `FF 03` when the
@@ -772,7 +778,10 @@ impl Engine {
         // actual header right before the packet.
         const ROOM: usize = 4;
         buf.resize(ROOM, 0);
-        let protocol = if self.lcp.cp_mut().poll_transmit(buf) {
+        let protocol = if let Some(t) = self.farewell.pop_front() {
+            buf.extend_from_slice(&t.data);
+            Protocol(t.protocol)
+        } else if self.lcp.cp_mut().poll_transmit(buf) {
             Protocol::LCP
         } else if let Some(t) = self.auth.as_mut().and_then(AuthPhase::poll_transmit) {
             buf.extend_from_slice(&t.data);
@@ -918,6 +927,7 @@ impl Engine {
         let remote = *self.lcp.policy().remote();
         self.lcp.cp_mut().set_peer_mru(usize::from(remote.mru));
         self.lcp.start_keepalive(now);
+        self.farewell.clear();
         self.events.push_back(Event::LinkUp);
         self.auth_failed = false;
         self.peer_user = None;
@@ -984,7 +994,17 @@ impl Engine {
     /// LCP left Opened: everything above it goes down.
     fn on_lcp_down(&mut self) {
         self.lcp.stop_keepalive();
-        self.auth = None;
+        // We are closing the link (not the peer, not a renegotiation): what authentication
+        // already decided still goes out, before our Terminate-Request, so the peer learns
+        // the outcome (RFC 1994 §4.2, RFC 2759 §6: the Failure, then the link goes down).
+        let closing = self.lcp.cp().state() == State::Closing;
+        if let Some(mut auth) = self.auth.take()
+            && closing
+        {
+            while let Some(t) = auth.poll_transmit() {
+                self.farewell.push_back(t);
+            }
+        }
         self.auth_done = false;
         self.mppe = None;
         if self.ccp.take().is_some_and(|c| c.is_open()) {
@@ -1157,10 +1177,14 @@ impl Engine {
 
     /// LCP finished (This-Layer-Finished): report the link down once.
     fn link_down(&mut self, reason: FinishReason) {
-        let reason = self
-            .down_reason
-            .take()
-            .unwrap_or_else(|| lcp_down_reason(reason));
+        let looped = self.lcp.policy().loop_suspected();
+        let reason = self.down_reason.take().unwrap_or_else(|| match reason {
+            // Our own Configure-Request came back and was refused by ourselves (e.g. an
+            // authenticator rejecting its own Authentication-Protocol option): the line is
+            // looped back (RFC 1661 §6.4), whatever option failed first.
+            FinishReason::NegotiationFailed(_) if looped => DownReason::LoopedBack,
+            other => lcp_down_reason(other),
+        });
         self.report_down(reason);
     }
 

@@ -236,6 +236,13 @@ impl LcpPolicy {
         self.looped_back
     }
 
+    /// Whether the current negotiation has seen our own magic number come back (§6.4), even
+    /// once: a negotiation failing then most likely failed on our own options reflected by a
+    /// looped-back line, and is reported as such.
+    pub fn loop_suspected(&self) -> bool {
+        self.looped_back || self.collisions > 0
+    }
+
     fn collision(&mut self) {
         self.collisions = self.collisions.saturating_add(1);
         if self.collisions >= self.config.max_magic_collisions {

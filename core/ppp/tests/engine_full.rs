@@ -8,6 +8,8 @@ use common::{Link, Side, client, server};
 use dialgate_ppp::auth::{AuthFailure, Method};
 use dialgate_ppp::ncp::{MppeKeyLength, MppeParams};
 use dialgate_ppp::{Config, DownReason, Event, NetworkParams, Phase, Protocol};
+use dialgate_wire::chap;
+use dialgate_wire::ppp::Header;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -76,11 +78,58 @@ fn unencrypted_data_is_dropped_while_mppe_is_on() {
     assert_eq!(link.a.counters().drop_unencrypted, 1);
 }
 
-#[test]
-fn wrong_password_is_auth_failed_and_the_link_goes_down() {
-    let mut link = Link::new(server(1), client(2, "alice", "wrong"));
+/// The MS-CHAP Failure packets `side` put on the wire: (E=, R=) of each, and its index in the
+/// trace.
+fn chap_failures(link: &Link, side: Side) -> Vec<(usize, Option<u32>, Option<bool>)> {
+    link.trace
+        .iter()
+        .enumerate()
+        .filter(|(_, (s, _))| *s == side)
+        .filter_map(|(i, (_, frame))| {
+            let (header, packet) = Header::parse(frame).ok()?;
+            if header.protocol != Protocol::CHAP {
+                return None;
+            }
+            match chap::Repr::parse(packet).ok()?.body {
+                chap::Body::Failure { message } => {
+                    let f = chap::mschap::Failure::parse(message).expect("well-formed Failure");
+                    Some((i, f.error, f.retry))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Index in the trace of the first LCP Terminate-Request `side` sent.
+fn first_terminate_request(link: &Link, side: Side) -> Option<usize> {
+    link.trace.iter().position(|(s, frame)| {
+        *s == side
+            && Header::parse(frame)
+                .is_ok_and(|(h, p)| h.protocol == Protocol::LCP && p.first() == Some(&5))
+    })
+}
+
+fn wrong_password(method: Method, retries: Option<u32>) -> Link {
+    let weak = |c: Config| Config {
+        auth_methods: Some(vec![method]),
+        allow_weak_mschap_v1: true,
+        ..c
+    };
+    let mut a = weak(server(1));
+    if let (Some(n), Some(role)) = (retries, a.authenticator.as_mut()) {
+        role.settings.mschap_retries = n;
+    }
+    let mut link = Link::new(a, weak(client(2, "alice", "wrong")));
     link.open_both();
-    assert!(link.run_until(600 * SECOND, |l| l.down_reason(Side::A).is_some()));
+    assert!(
+        link.run_until(600 * SECOND, |l| l.down_reason(Side::A).is_some()
+            && l.down_reason(Side::B).is_some())
+    );
+    link
+}
+
+fn assert_auth_failed_both_sides(link: &Link) {
     assert!(
         matches!(
             link.down_reason(Side::A),
@@ -92,8 +141,57 @@ fn wrong_password_is_auth_failed_and_the_link_goes_down() {
         "{:?}",
         link.down_reason(Side::A)
     );
+    // The peer saw the final Failure before the Terminate-Request, so it knows why.
+    assert!(
+        matches!(
+            link.down_reason(Side::B),
+            Some(DownReason::AuthFailed(AuthFailure::Refused {
+                code: 691,
+                ..
+            }))
+        ),
+        "{:?}",
+        link.down_reason(Side::B)
+    );
     assert!(!link.network_up(Side::A, Protocol::IPCP));
     assert_eq!(link.a.counters().tx_datagrams, 0);
+}
+
+#[test]
+fn rfc2759_6_wrong_password_fails_e691_r1_r1_r0_then_auth_failed() {
+    for method in [Method::MsChapV2, Method::MsChapV1] {
+        let link = wrong_password(method, None);
+        let failures = chap_failures(&link, Side::A);
+        let codes: Vec<_> = failures.iter().map(|f| (f.1, f.2)).collect();
+        assert_eq!(
+            codes,
+            [
+                (Some(691), Some(true)),
+                (Some(691), Some(true)),
+                (Some(691), Some(false)),
+            ],
+            "{method:?}: two retries (the default), then final"
+        );
+        let last = failures.last().map(|f| f.0);
+        assert!(last < first_terminate_request(&link, Side::A), "{method:?}");
+        assert_auth_failed_both_sides(&link);
+    }
+}
+
+#[test]
+fn rfc2759_6_wrong_password_retries_follow_the_configuration() {
+    for (retries, want) in [(0, vec![Some(false)]), (1, vec![Some(true), Some(false)])] {
+        let link = wrong_password(Method::MsChapV2, Some(retries));
+        let got: Vec<_> = chap_failures(&link, Side::A)
+            .iter()
+            .map(|f| {
+                assert_eq!(f.1, Some(691));
+                f.2
+            })
+            .collect();
+        assert_eq!(got, want, "{retries} retries");
+        assert_auth_failed_both_sides(&link);
+    }
 }
 
 #[test]
@@ -569,4 +667,59 @@ fn rfc1661_4_lcp_renegotiation_in_network_phase_reruns_auth_and_ncps() {
         link.send(Side::B, Protocol::IPV4, ping),
         Some(ping.to_vec())
     );
+}
+
+#[test]
+fn rfc3078_2_1_peer_refusing_the_required_strength_is_encryption_required_refused() {
+    // A requires MPPE-128; B would do only 40-bit, or nothing (encryption optional on B).
+    let mut b = client(2, "alice", "correct horse");
+    b.allow_insecure_no_encryption = true;
+    b.allow_weak_mppe_40 = true;
+    b.mppe_key_lengths = Some(vec![MppeKeyLength::Bits40]);
+    let mut link = Link::new(server(1), b);
+    link.open_both();
+    assert!(
+        link.run_until(60 * SECOND, |l| l.down_reason(Side::A).is_some()
+            && l.down_reason(Side::B).is_some())
+    );
+    assert_eq!(
+        link.down_reason(Side::A),
+        Some(DownReason::EncryptionRequiredRefused),
+        "{:#?}",
+        link.events
+    );
+    assert_eq!(link.down_reason(Side::B), Some(DownReason::PeerTerminated));
+    assert!(!link.network_up(Side::A, Protocol::IPCP));
+    assert_eq!(
+        link.a.counters().tx_datagrams + link.b.counters().tx_datagrams,
+        0
+    );
+}
+
+#[test]
+fn rfc3078_2_1_prefer_stateful_against_a_stateless_only_peer_falls_back_to_stateless() {
+    for (prefer_on_server, allow_on_other) in [(false, false), (true, false), (false, true)] {
+        let mut a = server(1);
+        let mut b = client(2, "alice", "correct horse");
+        let (preferring, other) = if prefer_on_server {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        preferring.prefer_weak_mppe_stateful = true;
+        other.allow_mppe_stateful = allow_on_other;
+        let mut link = Link::new(a, b);
+        assert!(up(&mut link), "{:#?}", link.events);
+        let want = Some(MppeParams {
+            key_length: MppeKeyLength::Bits128,
+            stateless: !allow_on_other,
+        });
+        assert_eq!(link.a.mppe(), want);
+        assert_eq!(link.b.mppe(), want);
+        let ping = b"either way";
+        assert_eq!(
+            link.send(Side::B, Protocol::IPV4, ping),
+            Some(ping.to_vec())
+        );
+    }
 }

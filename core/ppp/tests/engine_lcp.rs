@@ -476,3 +476,38 @@ fn every_frame_is_delivered_consumed_or_dropped_exactly_once() {
     assert_eq!(c.rx_frames, c.rx_datagrams + c.rx_control + c.dropped());
     assert!(c.rx_frames > 5_000);
 }
+
+#[test]
+fn rfc1661_6_4_authenticating_server_talking_to_itself_is_looped_back() {
+    let start = Instant::now();
+    let mut engine = Engine::new(common::server(3), start);
+    let events = run_looped(&mut engine, start, 120 * SECOND);
+    // Its own Authentication-Protocol option comes back and it rejects it (it does not
+    // authenticate itself): that refusal is reported as what it is, a loop.
+    let downs: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::LinkDown { .. }))
+        .collect();
+    assert_eq!(
+        downs,
+        [&Event::LinkDown {
+            reason: DownReason::LoopedBack
+        }],
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::LinkUp)));
+}
+
+#[test]
+fn rfc1661_6_4_two_ends_drawing_the_same_magic_numbers_are_looped_back() {
+    // Same seed: both ends pick the same magic number and, after every Nak, the same new
+    // one, which is indistinguishable from a looped-back line.
+    let mut link = Link::new(config(9), config(9));
+    link.open_both();
+    assert!(
+        link.run_until(120 * SECOND, |l| l.down_reason(Side::A).is_some()
+            && l.down_reason(Side::B).is_some())
+    );
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::LoopedBack));
+    assert_eq!(link.down_reason(Side::B), Some(DownReason::LoopedBack));
+}

@@ -117,6 +117,32 @@ impl Link {
         self
     }
 
+    /// Change the impairments from now on (e.g. once negotiation is over), reseeding them.
+    pub fn set_impairments(&mut self, impairments: Impairments, seed: u64) {
+        self.impairments = impairments;
+        self.rng = Rng::new(seed);
+    }
+
+    /// Exchange frames, then advance the clock by `step`, firing every deadline on the way
+    /// (and exchanging what each produces).
+    pub fn tick(&mut self, step: Duration) {
+        self.exchange();
+        let target = self.now + step;
+        // Bounded: a deadline that handle_timeout does not move would otherwise spin.
+        for _ in 0..10_000 {
+            let Some(deadline) = self.next_deadline().filter(|d| *d <= target) else {
+                break;
+            };
+            self.now = self.now.max(deadline);
+            let now = self.now;
+            self.a.handle_timeout(now);
+            self.b.handle_timeout(now);
+            self.collect_events();
+            self.exchange();
+        }
+        self.now = target;
+    }
+
     /// The engine at `side`.
     pub fn engine(&mut self, side: Side) -> &mut Engine {
         match side {

@@ -298,8 +298,9 @@ impl Decoder {
     /// On `Some(frame)`, `input` has been advanced past the closing flag and may hold more
     /// frames: call again. On `None`, all of `input` has been consumed and the decoder holds
     /// any partial frame until the next call. The returned frame is address, control, protocol
-    /// and information, unescaped, with the FCS checked and removed.
-    pub fn decode<'d>(&'d mut self, input: &mut &[u8]) -> Option<&'d [u8]> {
+    /// and information, unescaped, with the FCS checked and removed. It is mutable so that the
+    /// engine can decrypt it in place (`dialgate_ppp::Engine::handle_frame`) without a copy.
+    pub fn decode<'d>(&'d mut self, input: &mut &[u8]) -> Option<&'d mut [u8]> {
         let mut data: &[u8] = input;
         let result = loop {
             match self.state {
@@ -365,7 +366,7 @@ impl Decoder {
         };
         *input = data;
         let n = result?;
-        self.buf.get(..n)
+        self.buf.get_mut(..n)
     }
 
     /// Feed one chunk and call `on_frame` for every frame it completes.

@@ -274,11 +274,11 @@ fn decode_leaves_remaining_input() {
     enc.encode(b"\xff\x03two", &mut wire);
     let mut dec = Decoder::new(100);
     let mut input = &wire[..];
-    assert_eq!(dec.decode(&mut input), Some(&b"\xff\x03one"[..]));
+    assert_eq!(dec.decode(&mut input).as_deref(), Some(&b"\xff\x03one"[..]));
     assert_eq!(input.len(), wire.len() - first_len);
-    assert_eq!(dec.decode(&mut input), Some(&b"\xff\x03two"[..]));
+    assert_eq!(dec.decode(&mut input).as_deref(), Some(&b"\xff\x03two"[..]));
     assert!(input.is_empty());
-    assert_eq!(dec.decode(&mut input), None);
+    assert_eq!(dec.decode(&mut input).as_deref(), None);
 }
 
 #[test]
