@@ -161,8 +161,10 @@ pub struct Scenario {
     target: Side,
     /// Frames handed to the target other than by the link (the input's).
     fed: u64,
-    /// The target's `rx_frames` at the start point, and the trace length then.
+    /// The target's `rx_frames` at the start point.
     base_rx: u64,
+    /// The peer's frames delivered to the target since, and the trace length when counted.
+    from_peer: u64,
     trace_start: usize,
     events_checked: usize,
     seen: [Seen; 2],
@@ -210,6 +212,7 @@ impl Scenario {
         link.collect_events();
         let mut s = Self {
             base_rx: link.engine(target).counters().rx_frames,
+            from_peer: 0,
             trace_start: link.trace.len(),
             link,
             target,
@@ -275,16 +278,18 @@ impl Scenario {
     fn check(&mut self) {
         self.link.collect_events();
         // Every frame the target was handed is counted once, and accounted for once.
-        let from_peer = if self.link.dead.is_none() {
-            self.link.trace[self.trace_start..]
-                .iter()
-                .filter(|(s, _)| *s == self.target.other())
-                .count() as u64
-        } else {
-            0
-        };
+        if self.link.dead.is_none() {
+            let peer = self.target.other();
+            let new = &self.link.trace[self.trace_start..];
+            self.from_peer += new.iter().filter(|(s, _)| *s == peer).count() as u64;
+        }
+        self.trace_start = self.link.trace.len();
         let c = self.link.engine(self.target).counters();
-        assert_eq!(c.rx_frames, self.base_rx + self.fed + from_peer, "{c:?}");
+        assert_eq!(
+            c.rx_frames,
+            self.base_rx + self.fed + self.from_peer,
+            "{c:?}"
+        );
         for side in [Side::A, Side::B] {
             let c = self.link.engine(side).counters();
             assert_eq!(
