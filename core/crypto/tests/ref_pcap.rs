@@ -1,8 +1,7 @@
 //! Interop evidence against Linux's ppp_mppe: a real MS-CHAPv2 + stateless MPPE-128 session
 //! between pptpd/pppd (authenticator, 10.77.0.10) and pptp-linux/pppd (peer, 10.77.0.11),
-//! user "testuser", password "testpass", authenticator name "pptpd" (a copy of
-//! `/work/shared/ref-pcaps/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap`; `tests/data` keeps
-//! copies so the test needs nothing outside the repository).
+//! user "testuser", password "testpass", authenticator name "pptpd"
+//! (`tests/ref-pcaps/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap` at the repository root).
 //!
 //! Two more captures of the same peers check MS-CHAPv2 without MPPE and CHAP-MD5.
 //!
@@ -11,96 +10,28 @@
 //! ICMP echo traffic 10.77.1.100 <-> 10.77.1.1, and re-encrypts each plaintext to the exact
 //! captured bytes.
 
+use std::net::Ipv4Addr;
+
 use dialgate_crypto::chap::{chap_md5_response, verify_chap_md5_response};
 use dialgate_crypto::mppe::{self, Decrypter, Encrypter, KeyLength, MppeHeader, Role};
 use dialgate_crypto::mschap::{
     generate_authenticator_response, generate_nt_response, nt_password_hash,
     verify_authenticator_response, verify_nt_response,
 };
+use dialgate_test_support::{GrePacket, PPTP_LINUX, PPTPD, Protocol, ref_ppp_frames};
 
-const PCAP: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2-mppe128.pcap");
-/// The same peers with MS-CHAPv2 and no MPPE (`pptpd-vs-pptp-linux-mschapv2.pcap`).
-const PCAP_NO_MPPE: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-mschapv2.pcap");
-/// The same peers with CHAP-MD5 (`pptpd-vs-pptp-linux-chap.pcap`).
-const PCAP_CHAP_MD5: &[u8] = include_bytes!("data/pptpd-vs-pptp-linux-chap.pcap");
-const SERVER: [u8; 4] = [10, 77, 0, 10];
-const CLIENT: [u8; 4] = [10, 77, 0, 11];
+const PCAP: &str = "pptpd-vs-pptp-linux-mschapv2-mppe128.pcap";
+/// The same peers with MS-CHAPv2 and no MPPE.
+const PCAP_NO_MPPE: &str = "pptpd-vs-pptp-linux-mschapv2.pcap";
+/// The same peers with CHAP-MD5.
+const PCAP_CHAP_MD5: &str = "pptpd-vs-pptp-linux-chap.pcap";
+const SERVER: Ipv4Addr = PPTPD;
+const CLIENT: Ipv4Addr = PPTP_LINUX;
 const PEER_INNER: [u8; 4] = [10, 77, 1, 100];
 const SERVER_INNER: [u8; 4] = [10, 77, 1, 1];
 
-/// One PPP frame carried over GRE, with the outer IPv4 source.
-struct Frame {
-    src: [u8; 4],
-    protocol: u16,
-    info: Vec<u8>,
-}
-
 fn be16(b: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
-}
-
-/// A test-only walk: pcap (24-octet global header, 16-octet records), Ethernet, IPv4, enhanced
-/// GRE (RFC 2637 §4.1), then the PPP frame (optional FF 03, 1- or 2-octet protocol).
-fn ppp_frames(pcap: &[u8]) -> Vec<Frame> {
-    let le = match &pcap[..4] {
-        [0xd4, 0xc3, 0xb2, 0xa1] => true,
-        [0xa1, 0xb2, 0xc3, 0xd4] => false,
-        other => panic!("not a classic pcap: {other:02x?}"),
-    };
-    let u32_at = |at: usize| {
-        let b = [pcap[at], pcap[at + 1], pcap[at + 2], pcap[at + 3]];
-        (if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }) as usize
-    };
-    assert_eq!(u32_at(20), 1, "link type Ethernet");
-    let mut frames = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let caplen = u32_at(off + 8);
-        let pkt = &pcap[off + 16..off + 16 + caplen];
-        off += 16 + caplen;
-        if pkt.len() < 14 || be16(pkt, 12) != 0x0800 {
-            continue;
-        }
-        let ip = &pkt[14..];
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        if ip[9] != 47 {
-            continue;
-        }
-        let src: [u8; 4] = ip[12..16].try_into().expect("4 octets");
-        let gre = &ip[ihl..be16(ip, 2)];
-        let flags = be16(gre, 0);
-        assert_eq!(be16(gre, 2), 0x880b, "PPTP GRE protocol");
-        let payload_len = be16(gre, 4);
-        let mut h = 8;
-        if flags & 0x1000 != 0 {
-            h += 4;
-        }
-        if flags & 0x0080 != 0 {
-            h += 4;
-        }
-        let mut ppp = &gre[h..h + payload_len];
-        if ppp.is_empty() {
-            continue; // acknowledgement only
-        }
-        if ppp.starts_with(&[0xff, 0x03]) {
-            ppp = &ppp[2..];
-        }
-        let (protocol, info) = if ppp[0] & 1 == 1 {
-            (u16::from(ppp[0]), &ppp[1..])
-        } else {
-            (u16::from_be_bytes([ppp[0], ppp[1]]), &ppp[2..])
-        };
-        frames.push(Frame {
-            src,
-            protocol,
-            info: info.to_vec(),
-        });
-    }
-    frames
 }
 
 fn unhex(s: &[u8]) -> Vec<u8> {
@@ -119,14 +50,17 @@ struct Chap {
 }
 
 /// Finds the MS-CHAPv2 Challenge, Response and Success (RFC 2759 §3-§5).
-fn chap(frames: &[Frame]) -> Chap {
-    let chap: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0xc223).collect();
+fn chap(frames: &[GrePacket]) -> Chap {
+    let chap: Vec<&GrePacket> = frames
+        .iter()
+        .filter(|f| f.protocol() == Protocol::CHAP)
+        .collect();
     let find = |code: u8| {
         chap.iter()
-            .find(|f| f.info[0] == code)
+            .find(|f| f.info()[0] == code)
             .unwrap_or_else(|| panic!("no CHAP code {code}"))
-            .info
-            .clone()
+            .info()
+            .to_vec()
     };
     let challenge = find(1);
     assert_eq!(challenge[4], 16, "MS-CHAPv2 challenge value size");
@@ -194,7 +128,7 @@ fn check_plaintext(plain: &[u8], from_peer: bool) {
 }
 
 /// Recomputes the captured NT-Response and authenticator response from the password.
-fn check_mschapv2(frames: &[Frame]) {
+fn check_mschapv2(frames: &[GrePacket]) {
     let c = chap(frames);
     assert_eq!(c.user_name, b"testuser");
     assert_eq!(c.authenticator_name, b"pptpd");
@@ -236,32 +170,35 @@ fn check_mschapv2(frames: &[Frame]) {
 
 #[test]
 fn mschapv2_rfc2759_linux_pppd_exchange() {
-    check_mschapv2(&ppp_frames(PCAP));
+    check_mschapv2(&ref_ppp_frames(PCAP));
 }
 
 #[test]
 fn mschapv2_rfc2759_linux_pppd_exchange_without_mppe() {
-    let frames = ppp_frames(PCAP_NO_MPPE);
+    let frames = ref_ppp_frames(PCAP_NO_MPPE);
     check_mschapv2(&frames);
     // No CCP, so the pings travel as plain IPv4 (protocol 0x21): the same checks apply.
-    let ip: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0x21).collect();
+    let ip: Vec<&GrePacket> = frames
+        .iter()
+        .filter(|f| f.protocol() == Protocol::IPV4)
+        .collect();
     assert_eq!(ip.len(), 16);
     for f in ip {
         let mut plain = vec![0x21];
-        plain.extend_from_slice(&f.info);
+        plain.extend_from_slice(f.info());
         check_plaintext(&plain, f.src == CLIENT);
     }
 }
 
 #[test]
 fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
-    let frames = ppp_frames(PCAP);
+    let frames = ref_ppp_frames(PCAP);
     // CCP (0x80FD) Configure-Ack carrying option 18 with H and S: stateless 128-bit.
     let ccp_ack = frames
         .iter()
-        .find(|f| f.protocol == 0x80fd && f.info[0] == 2)
+        .find(|f| f.protocol() == Protocol::CCP && f.info()[0] == 2)
         .expect("CCP Configure-Ack");
-    assert_eq!(ccp_ack.info[4..10], [18, 6, 0x01, 0x00, 0x00, 0x40]);
+    assert_eq!(ccp_ack.info()[4..10], [18, 6, 0x01, 0x00, 0x00, 0x40]);
 
     let c = chap(&frames);
     let nt = nt_password_hash("testpass").expect("short password");
@@ -277,13 +214,16 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
     let mut client_tx = Encrypter::new(&client.send, KeyLength::Bits128, true);
 
     let mut seen = [0usize; 2];
-    for f in frames.iter().filter(|f| f.protocol == 0x00fd) {
+    for f in frames
+        .iter()
+        .filter(|f| f.protocol() == Protocol::COMPRESSED)
+    {
         let from_peer = match f.src {
             CLIENT => true,
             SERVER => false,
             other => panic!("unexpected source {other:?}"),
         };
-        let header = u16::from_be_bytes([f.info[0], f.info[1]]);
+        let header = u16::from_be_bytes([f.info()[0], f.info()[1]]);
         let h = MppeHeader::from_bits(header);
         assert!(
             h.encrypted() && h.flushed(),
@@ -293,7 +233,7 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
             usize::from(h.coherency_count()),
             seen[usize::from(from_peer)]
         );
-        let mut buf = f.info[2..].to_vec();
+        let mut buf = f.info()[2..].to_vec();
         let rx = if from_peer {
             &mut server_rx
         } else {
@@ -310,7 +250,7 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
         };
         let mut again = buf.clone();
         assert_eq!(tx.encrypt(&mut again).bits(), header);
-        assert_eq!(again, f.info[2..]);
+        assert_eq!(again, f.info()[2..]);
         seen[usize::from(from_peer)] += 1;
     }
     // 5 pings of 56 octets and 3 of 1200, each answered.
@@ -319,15 +259,22 @@ fn mppe_rfc3078_linux_ppp_mppe_stateless_128() {
 
 #[test]
 fn chap_rfc1994_linux_pppd_md5_exchange() {
-    let frames = ppp_frames(PCAP_CHAP_MD5);
-    let chap: Vec<&Frame> = frames.iter().filter(|f| f.protocol == 0xc223).collect();
-    let challenge = &chap
+    let frames = ref_ppp_frames(PCAP_CHAP_MD5);
+    let chap: Vec<&GrePacket> = frames
         .iter()
-        .find(|f| f.info[0] == 1)
+        .filter(|f| f.protocol() == Protocol::CHAP)
+        .collect();
+    let challenge = chap
+        .iter()
+        .find(|f| f.info()[0] == 1)
         .expect("Challenge")
-        .info;
-    let response = &chap.iter().find(|f| f.info[0] == 2).expect("Response").info;
-    assert!(chap.iter().any(|f| f.info[0] == 3), "Success");
+        .info();
+    let response = chap
+        .iter()
+        .find(|f| f.info()[0] == 2)
+        .expect("Response")
+        .info();
+    assert!(chap.iter().any(|f| f.info()[0] == 3), "Success");
     let id = challenge[1];
     assert_eq!(response[1], id);
     let value = &challenge[5..5 + usize::from(challenge[4])];

@@ -1,1 +1,35 @@
-//! The IP data plane: one TUN device for every session, address -> session table, pools.
+//! The IP data plane: one TUN device for every session, an address -> session table, IPv4
+//! pools, TCP MSS clamping, IPv6 /64 per session with Router Advertisements, and the host
+//! setup (forwarding, proxy ARP/NDP, routes) that makes client addresses reachable.
+//!
+//! IP never crosses a plugin (DESIGN §1): the kernel routes every client address to the one
+//! TUN device, and [`table::AddressTable`] picks the session for each packet read from it
+//! (the WireGuard design). The crate is runtime-agnostic: the TUN is a non-blocking file
+//! descriptor with synchronous `recv`/`send`, which routerd wraps in tokio's `AsyncFd`.
+//!
+//! - [`tun`]: the TUN device and batched non-blocking reads into reusable buffers.
+//! - [`table`]: address -> session lookup, anti-spoofing, drops counted by reason.
+//! - [`pool`]: IPv4 pools (ranges, static addresses) implementing IPCP's `AddressPool`.
+//! - [`mss`]: TCP MSS clamping with an incremental checksum update.
+//! - [`ra`]: IPv6 prefixes per session, Router Advertisements and Solicitations.
+//! - [`netlink`]: a minimal rtnetlink client for links, addresses, routes, proxy NDP.
+//! - [`sysctl`], [`lan`]: forwarding and proxy ARP/NDP, restored on shutdown.
+//! - [`ip`]: the header fields and checksums the rest reads.
+pub mod ip;
+pub mod lan;
+pub mod mss;
+pub mod netlink;
+pub mod pool;
+pub mod ra;
+pub mod sysctl;
+pub mod table;
+pub mod tun;
+
+pub use ip::IpVersion;
+pub use lan::{HostConfig, HostSetup, SessionRoutes};
+pub use mss::{MssOutcome, clamp_mss};
+pub use netlink::Netlink;
+pub use pool::{Ipv4Pool, Ipv4Range, PoolError, SharedIpv4Pool};
+pub use ra::{Ipv6Prefix, PrefixPool, RaSchedule, RouterAdvert};
+pub use table::{AddressTable, DropCounts, DropReason};
+pub use tun::{PacketBatch, Tun};

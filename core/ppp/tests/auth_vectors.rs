@@ -1,14 +1,14 @@
 //! Known-answer tests: the RFC 2759 §9.2 vector, real pppd exchanges captured in
-//! `shared/ref-pcaps`, and hostile input.
+//! `tests/ref-pcaps`, and hostile input.
 
 // Test code: a failed unwrap is a failed test (helpers sit outside #[test] functions).
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use dialgate_ppp::auth::*;
+use dialgate_test_support::ref_ppp_frames;
 
 fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
@@ -148,60 +148,17 @@ fn mschapv2_rfc2759_9_2_authenticator_and_peer() {
 }
 
 // ---------------------------------------------------------------------------------------
-// pppd interop, from shared/ref-pcaps (user testuser, password testpass, server pptpd).
+// pppd interop, from tests/ref-pcaps (user testuser, password testpass, server pptpd).
 // ---------------------------------------------------------------------------------------
 
-/// A capture from `shared/ref-pcaps`, looked for in `$DIALGATE_REF_PCAPS`, then in a
-/// `shared/ref-pcaps` beside any ancestor of this crate (the checkout's sibling in CI).
-fn ref_pcap(name: &str) -> Vec<u8> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = std::env::var_os("DIALGATE_REF_PCAPS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(manifest.ancestors().map(|a| a.join("shared/ref-pcaps")));
-    for dir in candidates {
-        if let Ok(bytes) = std::fs::read(dir.join(name)) {
-            return bytes;
-        }
-    }
-    panic!("{name} not found: set DIALGATE_REF_PCAPS to the ref-pcaps directory");
-}
-
-/// The PAP/CHAP packets of a capture, in order: (protocol, packet from its Code octet).
-/// pcap: 24-octet file header, 16-octet record headers; Ethernet; IPv4; enhanced GRE
-/// (RFC 2637 §4.1: 8 octets, +4 with S, +4 with A); PPP with optional FF 03 and a 1- or
-/// 2-octet protocol.
-fn auth_packets(pcap: &[u8]) -> Vec<(u16, Vec<u8>)> {
+/// The PAP/CHAP packets of a capture, in order: (protocol, packet from its Code octet to
+/// the end its Length field gives).
+fn auth_packets(file: &str) -> Vec<(u16, Vec<u8>)> {
     let mut out = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
-        let frame = &pcap[off + 16..off + 16 + caplen];
-        off += 16 + caplen;
-        if frame.len() < 34 || frame[12..14] != [0x08, 0x00] {
-            continue;
-        }
-        let ip = &frame[14..];
-        if ip[9] != 47 {
-            continue;
-        }
-        let gre = &ip[usize::from(ip[0] & 0x0f) * 4..];
-        let flags = u16::from_be_bytes([gre[0], gre[1]]);
-        let mut ppp = &gre[8
-            + if flags & 0x1000 != 0 { 4 } else { 0 }
-            + if flags & 0x0080 != 0 { 4 } else { 0 }..];
-        if ppp.is_empty() {
-            continue;
-        }
-        if ppp.starts_with(&[0xff, 0x03]) {
-            ppp = &ppp[2..];
-        }
-        let (proto, body) = if ppp[0] & 1 == 1 {
-            (u16::from(ppp[0]), &ppp[1..])
-        } else {
-            (u16::from_be_bytes([ppp[0], ppp[1]]), &ppp[2..])
-        };
+    for f in ref_ppp_frames(file) {
+        let proto = u16::from(f.protocol());
         if proto == PROTO_PAP || proto == PROTO_CHAP {
+            let body = f.info();
             let len = usize::from(u16::from_be_bytes([body[2], body[3]]));
             out.push((proto, body[..len].to_vec()));
         }
@@ -236,8 +193,7 @@ fn weak() -> AuthPolicy {
 /// Success pppd sent; our Peer, primed with pptp-linux's peer challenge, must send exactly the
 /// captured Response and accept the captured Success.
 fn replay_chap(file: &str, method: Method, challenge_len: usize) {
-    let pcap = ref_pcap(file);
-    let pkts = auth_packets(&pcap);
+    let pkts = auth_packets(file);
     let [(_, challenge), (_, response), (_, success)] = &pkts[..] else {
         panic!("expected Challenge, Response, Success in {file}: {pkts:?}")
     };
@@ -305,8 +261,7 @@ fn pppd_interop_chap_md5_rfc1994() {
 
 #[test]
 fn pppd_interop_pap_rfc1334() {
-    let pcap = ref_pcap("pptpd-vs-pptp-linux-pap.pcap");
-    let pkts = auth_packets(&pcap);
+    let pkts = auth_packets("pptpd-vs-pptp-linux-pap.pcap");
     let [(_, request), (_, ack)] = &pkts[..] else {
         panic!("{pkts:?}")
     };

@@ -4,70 +4,21 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::net::Ipv4Addr;
 
 use dialgate_ppp::auth::Method;
 use dialgate_ppp::{Config, Engine};
-
-const SERVER: [u8; 4] = [10, 77, 0, 10];
-const CLIENT: [u8; 4] = [10, 77, 0, 11];
-
-fn capture(name: &str) -> Option<Vec<u8>> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|a| a.join("tests/ref-pcaps").join(name))
-        .find(|p| p.is_file())
-        .and_then(|p| std::fs::read(p).ok())
-}
+use dialgate_test_support::{GrePacket, PPTP_LINUX as CLIENT, PPTPD as SERVER, ref_ppp_frames};
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// The PPP frames of a classic little-endian pcap of Ethernet/IPv4/enhanced GRE
-/// (RFC 2637 §4.1), with their IPv4 source.
-fn ppp_frames(pcap: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut at = 24;
-    while let Some(hdr) = pcap.get(at..at + 16) {
-        let caplen = u32::from_le_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]) as usize;
-        let Some(rec) = pcap.get(at + 16..at + 16 + caplen) else {
-            break;
-        };
-        at += 16 + caplen;
-        let parsed = (|| {
-            if be16(rec, 12)? != 0x0800 {
-                return None;
-            }
-            let ip = rec.get(14..)?;
-            if *ip.get(9)? != 47 {
-                return None;
-            }
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let gre = ip.get(ihl..usize::from(be16(ip, 2)?))?;
-            let flags = be16(gre, 0)?;
-            let len = usize::from(be16(gre, 4)?);
-            let mut header = 8;
-            if flags & 0x1000 != 0 {
-                header += 4;
-            }
-            if flags & 0x0080 != 0 {
-                header += 4;
-            }
-            Some((src, gre.get(header..header + len)?.to_vec()))
-        })();
-        out.extend(parsed);
-    }
-    out
-}
-
 /// The first LCP Configure-Request `src` sent: its options.
-fn first_lcp_request(frames: &[([u8; 4], Vec<u8>)], src: [u8; 4]) -> Option<Vec<u8>> {
-    frames.iter().find_map(|(s, f)| {
-        let info = f.strip_prefix(&[0xff, 0x03, 0xc0, 0x21])?;
-        (*s == src && info.first() == Some(&1)).then(|| {
+fn first_lcp_request(frames: &[GrePacket], src: Ipv4Addr) -> Option<Vec<u8>> {
+    frames.iter().find_map(|f| {
+        let info = f.payload.strip_prefix(&[0xff, 0x03, 0xc0, 0x21])?;
+        (f.src == src && info.first() == Some(&1)).then(|| {
             let len = usize::from(be16(info, 2).unwrap_or(4));
             info.get(4..len).unwrap_or_default().to_vec()
         })
@@ -115,10 +66,7 @@ fn allow(c: Config, method: Option<Method>) -> Config {
 #[test]
 fn rfc1661_6_our_server_acks_the_pppd_clients_lcp_request() {
     for (name, method) in CAPTURES {
-        let Some(pcap) = capture(name) else {
-            panic!("missing capture {name}");
-        };
-        let frames = ppp_frames(&pcap);
+        let frames = ref_ppp_frames(name);
         let options = first_lcp_request(&frames, CLIENT).expect("client LCP request");
         let mut server = Engine::new(allow(common::server(1), method), std::time::Instant::now());
         assert_eq!(answer(&mut server, &options), ack_of(&options), "{name}");
@@ -128,8 +76,7 @@ fn rfc1661_6_our_server_acks_the_pppd_clients_lcp_request() {
 #[test]
 fn rfc1661_6_2_our_client_acks_the_pptpd_servers_lcp_request() {
     for (name, method) in CAPTURES {
-        let pcap = capture(name).expect("capture");
-        let frames = ppp_frames(&pcap);
+        let frames = ref_ppp_frames(name);
         let options = first_lcp_request(&frames, SERVER).expect("server LCP request");
         let mut client = Engine::new(
             allow(common::client(2, "testuser", "testpass"), method),
@@ -141,8 +88,7 @@ fn rfc1661_6_2_our_client_acks_the_pptpd_servers_lcp_request() {
 
 #[test]
 fn rfc1661_6_our_server_asks_for_what_pppd_asks_for() {
-    let pcap = capture("pptpd-vs-pptp-linux-mschapv2-mppe128.pcap").expect("capture");
-    let frames = ppp_frames(&pcap);
+    let frames = ref_ppp_frames("pptpd-vs-pptp-linux-mschapv2-mppe128.pcap");
     let theirs = first_lcp_request(&frames, SERVER).expect("server LCP request");
     let now = std::time::Instant::now();
     let mut server = Engine::new(common::server(1), now);

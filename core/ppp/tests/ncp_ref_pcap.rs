@@ -5,7 +5,6 @@
 //! IPV6CP, RFC 3078 CCP/MPPE `+H -M +S`).
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use dialgate_ppp::ncp::{
@@ -13,9 +12,7 @@ use dialgate_ppp::ncp::{
     Ipv6cpConfig, Ipv6cpPolicy, MppeKeyLength, MppeParams,
 };
 use dialgate_ppp::options::{OptionPolicy, Reply, RequestVerdict};
-
-const SERVER: [u8; 4] = [10, 77, 0, 10];
-const CLIENT: [u8; 4] = [10, 77, 0, 11];
+use dialgate_test_support::{PPTP_LINUX as CLIENT, PPTPD as SERVER, ref_ppp_frames};
 
 const CCP: u16 = 0x80fd;
 const IPCP: u16 = 0x8021;
@@ -33,106 +30,31 @@ const CAPTURES: [&str; 4] = [
 #[derive(Debug, Clone)]
 struct Packet {
     frame: usize,
-    src: [u8; 4],
+    src: Ipv4Addr,
     code: u8,
     id: u8,
     options: Vec<u8>,
 }
 
-fn capture(name: &str) -> Option<Vec<u8>> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let dirs = std::env::var_os("DIALGATE_REF_PCAPS")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(manifest.ancestors().map(|a| a.join("tests/ref-pcaps")))
-        .chain(manifest.ancestors().map(|a| a.join("shared/ref-pcaps")));
-    dirs.map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .and_then(|p| std::fs::read(p).ok())
-}
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
-/// Classic pcap records (little- or big-endian header).
-fn records(pcap: &[u8]) -> Option<Vec<&[u8]>> {
-    let le = match pcap.get(0..4)? {
-        [0xd4, 0xc3, 0xb2, 0xa1] => true,
-        [0xa1, 0xb2, 0xc3, 0xd4] => false,
-        _ => return None,
-    };
-    let u32_at = |at: usize| -> Option<usize> {
-        let b: [u8; 4] = pcap.get(at..at + 4)?.try_into().ok()?;
-        usize::try_from(if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-        .ok()
-    };
-    let mut out = Vec::new();
-    let mut at = 24;
-    while at + 16 <= pcap.len() {
-        let caplen = u32_at(at + 8)?;
-        out.push(pcap.get(at + 16..at + 16 + caplen)?);
-        at += 16 + caplen;
-    }
-    Some(out)
-}
-
-/// Ethernet, IPv4, enhanced GRE (RFC 2637 §4.1), PPP: the control packet of `protocol` in
-/// one record, if it holds one.
-fn control_packet(frame: usize, rec: &[u8], protocol: u16) -> Option<Packet> {
-    if be16(rec, 12)? != 0x0800 {
-        return None;
-    }
-    let ip = rec.get(14..)?;
-    if *ip.get(9)? != 47 {
-        return None;
-    }
-    let ihl = usize::from(ip.first()? & 0x0f) * 4;
-    let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-    let gre = ip.get(ihl..usize::from(be16(ip, 2)?))?;
-    let flags = be16(gre, 0)?;
-    let len = usize::from(be16(gre, 4)?);
-    let mut header = 8;
-    if flags & 0x1000 != 0 {
-        header += 4;
-    }
-    if flags & 0x0080 != 0 {
-        header += 4;
-    }
-    let mut ppp = gre.get(header..header + len)?;
-    if ppp.starts_with(&[0xff, 0x03]) {
-        ppp = ppp.get(2..)?;
-    }
-    let (proto, info) = if ppp.first()? & 1 == 1 {
-        (u16::from(*ppp.first()?), ppp.get(1..)?)
-    } else {
-        (be16(ppp, 0)?, ppp.get(2..)?)
-    };
-    if proto != protocol {
-        return None;
-    }
-    let length = usize::from(be16(info, 2)?);
-    Some(Packet {
-        frame,
-        src,
-        code: *info.first()?,
-        id: *info.get(1)?,
-        options: info.get(4..length)?.to_vec(),
-    })
-}
-
-/// The control packets of `protocol`, in capture order.
-fn control_packets(pcap: &[u8], protocol: u16) -> Option<Vec<Packet>> {
-    let packets: Vec<Packet> = records(pcap)?
+/// The control packets of `protocol` in the capture `name`, in capture order.
+fn load(name: &str, protocol: u16) -> Vec<Packet> {
+    let packets: Vec<Packet> = ref_ppp_frames(name)
         .iter()
-        .enumerate()
-        .filter_map(|(i, rec)| control_packet(i + 1, rec, protocol))
+        .filter(|f| u16::from(f.protocol()) == protocol)
+        .map(|f| {
+            let info = f.info();
+            let length = usize::from(u16::from_be_bytes([info[2], info[3]]));
+            Packet {
+                frame: f.number,
+                src: f.src,
+                code: info[0],
+                id: info[1],
+                options: info[4..length].to_vec(),
+            }
+        })
         .collect();
-    (!packets.is_empty()).then_some(packets)
+    assert!(!packets.is_empty(), "{name}: no {protocol:#06x} packets");
+    packets
 }
 
 /// Play the capture's exchange of one protocol through a policy per side: check every
@@ -216,17 +138,10 @@ impl AddressPool for OnePool {
     }
 }
 
-fn load(name: &str, protocol: u16) -> Option<Vec<Packet>> {
-    let Some(pcap) = capture(name) else {
-        panic!("{name} not found: set DIALGATE_REF_PCAPS to the ref-pcaps directory");
-    };
-    control_packets(&pcap, protocol)
-}
-
 #[test]
 fn ipcp_rfc1332_3_3_ref_pcaps_same_answers_as_pppd() {
     for name in CAPTURES {
-        let packets = load(name, IPCP).unwrap();
+        let packets = load(name, IPCP);
         let pool = Arc::new(OnePool(Mutex::new(Some(Ipv4Addr::new(10, 77, 1, 100)))));
         let mut server = IpcpPolicy::server(
             IpcpServerConfig {
@@ -256,9 +171,9 @@ fn ipcp_rfc1332_3_3_ref_pcaps_same_answers_as_pppd() {
 #[test]
 fn ipv6cp_rfc5072_4_1_ref_pcaps_same_answers_as_pppd() {
     for name in CAPTURES {
-        let packets = load(name, IPV6CP).unwrap();
+        let packets = load(name, IPV6CP);
         // Each side's identifier is the one it requested first.
-        let first_id = |side: [u8; 4]| {
+        let first_id = |side: Ipv4Addr| {
             let p = packets
                 .iter()
                 .find(|p| p.src == side && p.code == 1)
@@ -290,7 +205,7 @@ fn ipv6cp_rfc5072_4_1_ref_pcaps_same_answers_as_pppd() {
 #[test]
 fn ccp_rfc3078_2_1_ref_pcap_same_answers_as_pppd() {
     let name = "pptpd-vs-pptp-linux-mschapv2-mppe128.pcap";
-    let packets = load(name, CCP).unwrap();
+    let packets = load(name, CCP);
     let keyed = CcpConfig {
         keys_available: true,
         ..CcpConfig::default()

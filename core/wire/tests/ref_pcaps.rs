@@ -1,15 +1,13 @@
 //! Every control packet in the reference captures (real pppd/pptpd/pptp-linux sessions, see
-//! `shared/ref-pcaps/README.md`) parses and re-emits byte-identically, and carries the values
+//! `tests/ref-pcaps/README.md`) parses and re-emits byte-identically, and carries the values
 //! the README documents.
 
 // Test-only helpers outside #[test] functions: a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::net::Ipv4Addr;
 
-use common::{GreFrame, gre_frames, ref_pcaps};
+use dialgate_test_support::{GrePacket, ref_pcap_names, ref_ppp_frames};
 use dialgate_wire::ccp::{CcpOption, MppeBits, MppeHeader};
 use dialgate_wire::chap::{self, mschap};
 use dialgate_wire::cp::{self, Code, OptionRepr};
@@ -66,12 +64,12 @@ fn static_auth(a: AuthProtocol<'_>) -> AuthProtocol<'static> {
     }
 }
 
-fn check_frame(f: &GreFrame, seen: &mut Seen) {
+fn check_frame(f: &GrePacket, seen: &mut Seen) {
     let n = f.number;
-    let (header, payload) = Header::parse(&f.ppp).unwrap_or_else(|e| panic!("frame {n}: {e}"));
+    let (header, payload) = Header::parse(&f.payload).unwrap_or_else(|e| panic!("frame {n}: {e}"));
     let mut again = Vec::new();
     header.push_frame(payload, &mut again);
-    assert_eq!(again, f.ppp, "frame {n}: PPP header re-emit");
+    assert_eq!(again, f.payload, "frame {n}: PPP header re-emit");
     let has_ac = !header.acfc;
 
     let proto = header.protocol;
@@ -211,10 +209,8 @@ fn check_options(proto: Protocol, code: Code, data: &[u8], n: usize, seen: &mut 
 }
 
 fn scan(name: &str) -> Seen {
-    let path = common::ref_pcaps_dir().join(name);
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut seen = Seen::default();
-    for f in gre_frames(&bytes) {
+    for f in ref_ppp_frames(name) {
         check_frame(&f, &mut seen);
     }
     seen
@@ -249,9 +245,9 @@ fn assert_ipcp_and_ipv6cp(seen: &Seen) {
 #[test]
 fn every_capture_round_trips() {
     let mut total = 0;
-    for path in ref_pcaps() {
-        let seen = scan(path.file_name().unwrap().to_str().unwrap());
-        assert!(seen.control_packets > 0, "{}", path.display());
+    for name in ref_pcap_names() {
+        let seen = scan(&name);
+        assert!(seen.control_packets > 0, "{name}");
         total += seen.control_packets;
     }
     assert!(total >= 60, "only {total} control packets");
@@ -330,10 +326,9 @@ fn nolaunchpppd_lcp_only() {
 fn export_fuzz_seeds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz/corpus");
     let mut written = std::collections::BTreeSet::new();
-    for path in ref_pcaps() {
-        let bytes = std::fs::read(&path).unwrap();
-        for f in gre_frames(&bytes) {
-            let (header, payload) = Header::parse(&f.ppp).unwrap();
+    for name in ref_pcap_names() {
+        for f in ref_ppp_frames(&name) {
+            let (header, payload) = Header::parse(&f.payload).unwrap();
             let target = match header.protocol {
                 Protocol::LCP => "lcp",
                 Protocol::PAP => "pap",
@@ -360,7 +355,7 @@ fn export_fuzz_seeds() {
                     payload[0],
                     payload.len()
                 )),
-                &f.ppp,
+                &f.payload,
             )
             .unwrap();
         }

@@ -242,16 +242,9 @@ pub(crate) fn nt_password_hash(password: &str) -> Result<NtHash, PasswordError> 
     mschap::nt_password_hash(password)
 }
 
-/// CHAP-MD5 response: MD5(Identifier ‖ secret ‖ challenge) (RFC 1994 §4.1). One call of the
-/// RustCrypto `md-5` crate: `dialgate_crypto` has no CHAP-MD5 helper (yet).
+/// CHAP-MD5 response: MD5(Identifier ‖ secret ‖ challenge) (RFC 1994 §4.1).
 pub(crate) fn chap_md5_response(id: u8, secret: &[u8], challenge: &[u8]) -> [u8; 16] {
-    use md5::{Digest, Md5};
-    Md5::new()
-        .chain_update([id])
-        .chain_update(secret)
-        .chain_update(challenge)
-        .finalize()
-        .into()
+    dialgate_crypto::chap::chap_md5_response(id, secret, challenge)
 }
 
 pub(crate) fn mschap_v1_nt_response(challenge: &[u8; 8], nt_hash: &NtHash) -> [u8; 24] {
