@@ -18,6 +18,7 @@
 
 pub mod accounting;
 pub mod config;
+pub mod daemon;
 pub mod store;
 pub mod time;
 pub mod users;
