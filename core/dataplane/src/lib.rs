@@ -16,11 +16,20 @@
 //! - [`sysctl`], [`lan`]: forwarding and proxy ARP/NDP, restored on shutdown.
 //! - [`ip`]: the header fields and checksums the rest reads.
 pub mod ip;
+pub mod lan;
 pub mod mss;
+pub mod netlink;
 pub mod pool;
+pub mod ra;
+pub mod sysctl;
 pub mod table;
+pub mod tun;
 
 pub use ip::IpVersion;
+pub use lan::{HostConfig, HostSetup, SessionRoutes};
 pub use mss::{MssOutcome, clamp_mss};
+pub use netlink::Netlink;
 pub use pool::{Ipv4Pool, Ipv4Range, PoolError, SharedIpv4Pool};
+pub use ra::{Ipv6Prefix, PrefixPool, RaSchedule, RouterAdvert};
 pub use table::{AddressTable, DropCounts, DropReason};
+pub use tun::{PacketBatch, Tun};
