@@ -181,6 +181,14 @@ fn mppe_name(len: MppeKeyLength) -> &'static str {
     }
 }
 
+/// Framing for relayed links: the ACCM the two ends negotiate is theirs, not ours, so a relay
+/// leg escapes every control character it sends (any peer decodes that) and accepts any it
+/// receives (RFC 1662 §7.1: the receive ACCM only says which unescaped characters to drop).
+const RELAY_LINK_PARAMS: LinkParams = LinkParams {
+    tx_accm: u32::MAX,
+    rx_accm: 0,
+};
+
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
 
@@ -318,6 +326,10 @@ impl Core {
                 return Err(HostError::Closed);
             }
             tracing::info!(link = %spec.name, id = link.0, "relay leg up");
+            self.outbox.push_back(Out::LinkParams {
+                link,
+                params: RELAY_LINK_PARAMS,
+            });
             self.legs.insert(link, back);
             return Ok(());
         }
@@ -395,6 +407,10 @@ impl Core {
                 tx.try_send(ActorMsg::Relay(open))
                     .map_err(|_| HostError::Busy)?;
                 lock(&shared.meta).relayed_to = Some(format!("{target} (dialling)"));
+                self.outbox.push_back(Out::LinkParams {
+                    link,
+                    params: RELAY_LINK_PARAMS,
+                });
                 Kind::Relay(None)
             }
         };
@@ -525,12 +541,15 @@ impl Core {
                 let id = s.shared.id;
                 let client_local = if es.client { es.ipv4 } else { None };
                 let mut solicited = false;
-                if let Some(d) = es.engine.handle_frame(now, rx)
-                    && (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
-                    && let Some(dp) = &router.dataplane
-                {
-                    solicited = dp.from_session(id, client_local, d.payload, es.mtu)
-                        == FromSession::RouterSolicitation;
+                if let Some(d) = es.engine.handle_frame(now, rx) {
+                    c.data_bytes_in
+                        .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
+                    if (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
+                        && let Some(dp) = &router.dataplane
+                    {
+                        solicited = dp.from_session(id, client_local, d.payload, es.mtu)
+                            == FromSession::RouterSolicitation;
+                    }
                 }
                 if solicited && let Some(ra) = &mut es.ra {
                     ra.schedule.on_solicitation(now);
@@ -580,6 +599,10 @@ impl Core {
             Ok(n) => {
                 out.truncate(n);
                 outbox.push_back(Out::Frame { link, buf: out });
+                shared
+                    .counters
+                    .data_bytes_out
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 if e == SendError::TooLarge
