@@ -262,7 +262,9 @@ pub struct Counters {
     pub drop_bad_frame: u64,
     /// Dropped: a protocol we do not run (answered with Protocol-Reject when LCP is open).
     pub drop_bad_protocol: u64,
-    /// Dropped: a non-LCP frame before its phase (RFC 1661 §3.4-3.5).
+    /// Dropped: a non-LCP frame before its phase (RFC 1661 §3.4-3.5), or any frame while
+    /// the link is down (before [`Engine::open`]/[`Engine::lower_up`], after
+    /// [`Event::LinkDown`]).
     pub drop_wrong_phase: u64,
     /// Dropped: data for a network protocol whose NCP is not open.
     pub drop_ncp_not_open: u64,
@@ -445,6 +447,11 @@ impl Engine {
 
     /// The lower layer is up (the call is connected, the line has carrier).
     pub fn lower_up(&mut self, now: Instant) {
+        if !self.active {
+            // A new session: nothing of the last one's teardown carries over.
+            self.down_reason = None;
+            self.close_requested = false;
+        }
         self.active = true;
         self.lcp.cp_mut().up(now);
         self.pump(now);
@@ -462,7 +469,9 @@ impl Engine {
             Some(finish) if terminating => lcp_down_reason(finish.clone()),
             _ => DownReason::LowerDown,
         };
-        self.down_reason.get_or_insert(reason);
+        if self.active {
+            self.down_reason.get_or_insert(reason);
+        }
         self.farewell.clear();
         self.lcp.cp_mut().down(now);
         self.pump(now);
@@ -509,6 +518,13 @@ impl Engine {
         self.counters.rx_bytes += frame.len() as u64;
         if frame.len() > self.max_rx_frame() {
             self.counters.drop_too_long += 1;
+            return None;
+        }
+        // After LinkDown the link stays down until the next open/lower_up: a peer's
+        // Configure-Request must not bring LCP back up (RFC 1661 §4.2 lets Stopped restart
+        // passively) behind the back of a driver that may already have hung up.
+        if !self.active {
+            self.counters.drop_wrong_phase += 1;
             return None;
         }
         let Ok((header, payload)) = Header::parse(&*frame) else {

@@ -511,3 +511,60 @@ fn rfc1661_6_4_two_ends_drawing_the_same_magic_numbers_are_looped_back() {
     assert_eq!(link.down_reason(Side::A), Some(DownReason::LoopedBack));
     assert_eq!(link.down_reason(Side::B), Some(DownReason::LoopedBack));
 }
+
+#[test]
+fn rfc1661_4_2_after_link_down_a_configure_request_does_not_reopen_the_link() {
+    // Fuzz finding: a stray Terminate-Request takes A down; B, acked while Opened,
+    // renegotiates (RFC 1661 RTA in Opened: tld/scr). A's LCP is then Stopped, where a
+    // Configure-Request may restart it passively, but A already reported LinkDown.
+    let mut link = opened(config(1), config(2));
+    link.inject(Side::A, &[0xc0, 0x21, 5, 0x77, 0, 4]);
+    link.run_for(120 * SECOND);
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::PeerTerminated));
+    let ups = link
+        .events_of(Side::A)
+        .iter()
+        .filter(|e| **e == Event::LinkUp)
+        .count();
+    assert_eq!(ups, 1, "{:?}", link.events_of(Side::A));
+    assert_eq!(link.a.phase(), Phase::Dead);
+    assert!(
+        link.a.counters().drop_wrong_phase > 0,
+        "B's requests were dropped"
+    );
+    assert!(matches!(
+        link.down_reason(Side::B),
+        Some(DownReason::NegotiationFailed {
+            why: FailureCause::NoResponse,
+            ..
+        })
+    ));
+    // The driver hangs up; a new call brings it back, with a fresh reason next time.
+    let now = link.now;
+    link.a.lower_down(now);
+    link.b.lower_down(now);
+    link.a.open(now);
+    link.a.lower_up(now);
+    link.b.open(now);
+    link.b.lower_up(now);
+    assert!(link.run_until(link.elapsed() + 60 * SECOND, |l| {
+        l.a.phase() == Phase::Network && l.b.phase() == Phase::Network
+    }));
+    let downs = |l: &Link| {
+        l.events_of(Side::A)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::LinkDown { reason } => Some(reason),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(downs(&link), [DownReason::PeerTerminated]);
+    let now = link.now;
+    link.b.close(now, DownReason::AdminClose);
+    assert!(link.run_until(link.elapsed() + 60 * SECOND, |l| downs(l).len() == 2));
+    assert_eq!(
+        downs(&link),
+        [DownReason::PeerTerminated, DownReason::PeerTerminated]
+    );
+}

@@ -333,7 +333,7 @@ fn stream(link: &mut Link, seed: u64) -> ([Tally; 2], [Channel; 2]) {
         for (i, from) in sides.into_iter().enumerate() {
             send_one(link, &mut channels[i], &mut tallies[i], from, index);
         }
-        link.tick(STEP);
+        assert!(link.tick(STEP));
     }
     // Clean tail: a stateful receiver still waiting for a flushed packet recovers (its
     // Reset-Request is repeated after the restart period, RFC 1962 §2.1 / RFC 3078 §8.2).
@@ -348,7 +348,7 @@ fn stream(link: &mut Link, seed: u64) -> ([Tally; 2], [Channel; 2]) {
         for (i, from) in sides.into_iter().enumerate() {
             send_one(link, &mut channels[i], &mut tallies[i], from, index);
         }
-        link.tick(4 * SECOND);
+        assert!(link.tick(4 * SECOND));
     }
     (tallies, channels)
 }

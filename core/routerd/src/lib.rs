@@ -17,6 +17,7 @@
 //! - [`time`]: a small UTC timestamp type shared by the store and the accounting log.
 
 pub mod accounting;
+pub mod api;
 pub mod config;
 pub mod store;
 pub mod time;

@@ -207,6 +207,22 @@ fn full_example_parses_and_round_trips() {
     // Serialize and parse again: the same configuration.
     let text = toml::to_string(&cfg).unwrap();
     assert_eq!(parse(&text).unwrap(), cfg, "{text}");
+    let doc = Document::from_config("api", &cfg).unwrap();
+    assert_eq!(*doc.config(), cfg);
+    assert_eq!(
+        cfg.config_store_dir(),
+        std::path::Path::new("/var/lib/dialgate/config")
+    );
+    assert_eq!(
+        cfg.users_path(),
+        std::path::Path::new("/var/lib/dialgate/users.toml")
+    );
+    // A typed configuration is validated like a file.
+    let mut bad = cfg.clone();
+    bad.links[1].pool = Some("nope".into());
+    let e = Document::from_config("api", &bad).unwrap_err();
+    assert_eq!(e.errors().len(), 1);
+    assert_eq!(e.errors()[0].path.to_string(), "link[1].pool");
 }
 
 #[test]
@@ -307,6 +323,20 @@ fn unknown_keys_are_rejected_where_they_are() {
             "routerd.toml:{line}:{col}: link[2].credentials.domain: unknown field `domain`"
         )),
         "{e:?}"
+    );
+}
+
+#[test]
+fn errors_serialize_for_the_api() {
+    let e = Document::parse("routerd.toml", "[tun]\nmtu = 10\n").unwrap_err();
+    assert_eq!(
+        serde_json::to_value(&e).unwrap(),
+        serde_json::json!([{
+            "file": "routerd.toml",
+            "location": {"line": 2, "column": 7},
+            "path": "tun.mtu",
+            "message": "must be 576 to 65535, not 10"
+        }])
     );
 }
 

@@ -8,6 +8,8 @@
 //! Reused by the full negotiation matrix (every auth method × MPPE strength × statefulness).
 #![allow(dead_code)]
 
+pub mod engine_fuzz;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -124,13 +126,16 @@ impl Link {
     }
 
     /// Exchange frames, then advance the clock by `step`, firing every deadline on the way
-    /// (and exchanging what each produces).
-    pub fn tick(&mut self, step: Duration) {
+    /// (and exchanging what each produces). Returns false if a deadline kept firing without
+    /// moving (a timer bug); the clock is advanced anyway.
+    pub fn tick(&mut self, step: Duration) -> bool {
         self.exchange();
         let target = self.now + step;
         // Bounded: a deadline that handle_timeout does not move would otherwise spin.
+        let mut settled = false;
         for _ in 0..10_000 {
             let Some(deadline) = self.next_deadline().filter(|d| *d <= target) else {
+                settled = true;
                 break;
             };
             self.now = self.now.max(deadline);
@@ -141,6 +146,7 @@ impl Link {
             self.exchange();
         }
         self.now = target;
+        settled
     }
 
     /// The engine at `side`.

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use super::schema::{Config, LinkConfig, LinkMode};
 
 /// Named items added, removed or changed (in the new document's order; removed ones in the
 /// old document's order).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Changes {
     /// Present only in the new configuration.
     pub added: Vec<String>,
@@ -50,7 +52,7 @@ impl Changes {
 /// negotiated with); plugins added/removed/changed are loaded, unloaded or reconfigured;
 /// sessions of removed links end; the sessions of every link in `links_affected` are
 /// restarted with the new settings, and every other session stays up.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct ConfigDiff {
     /// `[system]` changed.
     pub system: bool,

@@ -47,8 +47,9 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
 /// Name used in errors for the embedded default configuration.
 pub const DEFAULT_CONFIG_NAME: &str = "<default routerd.toml>";
 
-/// One problem in a configuration document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem in a configuration document. Serializes (for the management API) as
+/// `{"file", "location": {"line", "column"} | null, "path": "link[1].pool", "message"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ConfigError {
     /// The document's name (usually its file name).
     pub file: String,
@@ -77,7 +78,8 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// Every problem of a document (at least one), sorted by position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct ConfigErrors(Vec<ConfigError>);
 
 impl ConfigErrors {
@@ -149,6 +151,21 @@ impl Document {
             source,
         })?;
         Document::parse(shown, text).map_err(LoadError::Invalid)
+    }
+
+    /// Serializes `config` to TOML and validates it (for changes made through the API on the
+    /// typed configuration; comments are not kept).
+    pub fn from_config(name: impl Into<String>, config: &Config) -> Result<Self, ConfigErrors> {
+        let name = name.into();
+        let text = toml::to_string(config).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: name.clone(),
+                location: None,
+                path: FieldPath::root(),
+                message: format!("cannot write the configuration as TOML: {e}"),
+            }])
+        })?;
+        Document::parse(name, text)
     }
 
     /// The embedded default configuration, parsed.

@@ -78,6 +78,17 @@ impl Config {
         self.system.plugin_dir.join(&plugin.file)
     }
 
+    /// The configuration store's directory: `<state_dir>/config` (see
+    /// [`crate::store::ConfigStore`]).
+    pub fn config_store_dir(&self) -> PathBuf {
+        self.system.state_dir.join("config")
+    }
+
+    /// The local users file: `<state_dir>/users.toml` (see [`crate::users::UserStore`]).
+    pub fn users_path(&self) -> PathBuf {
+        self.system.state_dir.join("users.toml")
+    }
+
     /// The accounting log path: [`AccountingConfig::path`] itself when absolute, else inside
     /// [`SystemConfig::state_dir`].
     pub fn accounting_path(&self) -> PathBuf {

@@ -84,8 +84,15 @@ impl fmt::Display for FieldPath {
     }
 }
 
+impl serde::Serialize for FieldPath {
+    /// As its display form, `link[1].pool`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 /// A 1-based line and column (columns count characters, not bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Location {
     /// Line, from 1.
     pub line: usize,
