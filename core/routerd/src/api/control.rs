@@ -16,8 +16,9 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigDiff, ConfigError, ConfigErrors, Document};
-use crate::store::VersionInfo;
+use crate::store::{ApplyError, StoreError, VersionInfo};
 use crate::time::Timestamp;
+use crate::users::UsersError;
 
 /// A boxed, sendable future: what every [`Control`] method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -190,6 +191,43 @@ impl std::error::Error for ApiError {}
 impl From<ConfigErrors> for ApiError {
     fn from(errors: ConfigErrors) -> Self {
         ApiError::InvalidConfig(errors.errors().iter().map(ConfigIssue::from).collect())
+    }
+}
+
+impl From<UsersError> for ApiError {
+    /// Bad names and passwords are the caller's fault (400); file problems are internal (500).
+    fn from(e: UsersError) -> Self {
+        match e {
+            UsersError::BadUserName { .. }
+            | UsersError::PasswordTooLong
+            | UsersError::CleartextNotAllowed => ApiError::bad_request(e.to_string()),
+            UsersError::Io { .. } | UsersError::Invalid { .. } => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    /// An unknown version is a 404, an invalid stored document a 400 with its problems, the
+    /// rest internal (500).
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UnknownVersion(v) => {
+                ApiError::not_found(format!("configuration version {v} is not kept"))
+            }
+            StoreError::Invalid(errors) => errors.into(),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
+impl<E: fmt::Display> From<ApplyError<E>> for ApiError {
+    /// An invalid document is a 400 with its problems; a rejected (and rolled back) apply or a
+    /// store failure is internal (500) with the reason.
+    fn from(e: ApplyError<E>) -> Self {
+        match e {
+            ApplyError::Invalid(errors) => errors.into(),
+            other => ApiError::internal(other.to_string()),
+        }
     }
 }
 

@@ -1,9 +1,37 @@
-//! The management API: a JSON API on a unix socket, served with axum, and its payloads.
+//! The management API: a JSON API on a unix socket, served with axum, and its client.
 //!
 //! - [`control`]: the [`Control`] trait, the daemon's side of every operation, and the JSON
 //!   types shared with `routerctl`.
+//! - [`http`]: the routes ([`router`]), request checks and JSON errors.
+//! - [`metrics`]: the Prometheus text exposition of a [`MetricsSnapshot`].
+//! - [`server`]: the unix socket ([`server::bind_unix`], mode 0660) and serving.
+//! - [`client`]: the client `routerctl` uses.
+//!
+//! Routes (every body is JSON; every error is `{"error": "...", "detail": ...}`):
+//!
+//! | method and path                     | body             | answer                  |
+//! |-------------------------------------|------------------|-------------------------|
+//! | `GET /v1/status`                    |                  | [`Status`]              |
+//! | `GET /v1/sessions`                  |                  | `[`[`SessionInfo`]`]`   |
+//! | `GET /v1/sessions/{id}`             |                  | [`SessionInfo`]         |
+//! | `DELETE /v1/sessions/{id}`          |                  | 204                     |
+//! | `GET /v1/users`                     |                  | `[`[`UserEntry`]`]`     |
+//! | `PUT /v1/users/{name}/password`     | [`SetPasswordRequest`] | [`UserSet`]       |
+//! | `DELETE /v1/users/{name}`           |                  | 204                     |
+//! | `GET /v1/plugins`                   |                  | `[`[`PluginInfo`]`]`    |
+//! | `GET /v1/config`                    |                  | [`ConfigShow`]          |
+//! | `POST /v1/config/check`             | [`CheckRequest`] | [`CheckReport`]         |
+//! | `POST /v1/config`                   | [`ApplyRequest`] | [`ApplyResult`]         |
+//! | `POST /v1/config/rollback/{version}`|                  | [`ApplyResult`]         |
+//! | `GET /v1/config/history`            |                  | [`History`]             |
+//! | `GET /v1/logs?session=ID&limit=N`   |                  | `[`[`LogLine`]`]`       |
+//! | `GET /metrics`                      |                  | Prometheus text         |
 
+pub mod client;
 pub mod control;
+pub mod http;
+pub mod metrics;
+pub mod server;
 
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,
@@ -12,3 +40,5 @@ pub use control::{
     PluginState, PluginSummary, SessionCounts, SessionId, SessionInfo, SessionRole, SessionState,
     SetPasswordRequest, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
 };
+pub use http::{metrics_router, router};
+pub use server::{bind_unix, serve_metrics, serve_unix};

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod server;
+
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Mutex, MutexGuard};
@@ -26,6 +28,8 @@ pub struct FakeState {
     pub current: u64,
     pub logs: Vec<LogLine>,
     pub killed: Vec<SessionId>,
+    /// Every call panics while this is set (to test the API's panic guard).
+    pub panic: bool,
 }
 
 /// A [`Control`] over [`FakeState`].
@@ -124,6 +128,7 @@ impl FakeControl {
                 current: 1,
                 logs,
                 killed: Vec::new(),
+                panic: false,
             }),
         }
     }
@@ -137,7 +142,9 @@ impl FakeControl {
         &self,
         f: impl FnOnce(&mut FakeState) -> ApiResult<T>,
     ) -> BoxFuture<'_, ApiResult<T>> {
-        let r = f(&mut self.state());
+        let mut state = self.state();
+        assert!(!state.panic, "FakeControl asked to panic");
+        let r = f(&mut state);
         Box::pin(async move { r })
     }
 }
