@@ -17,18 +17,46 @@ use dialgate_dataplane::{
 
 const SESSION: u32 = 42;
 
-/// Reads packets from `tun` until `want` accepts one, for at most 5 s.
-fn read_until(tun: &Tun, mut want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// Reads packets from `tun` until `want` accepts one, for at most 15 s.
+fn read_until(tun: &Tun, want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+    send_until(tun, None, want)
+}
+
+/// Like [`read_until`], and (re)sends `request` every 200 ms meanwhile, as ping does: the
+/// kernel installs the local route of a new IPv6 address from a work queue, so the first
+/// request can arrive before the address is usable.
+fn send_until(tun: &Tun, request: Option<&[u8]>, mut want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(15);
     let mut buf = vec![0u8; 2048];
+    let mut other = Vec::new();
+    let mut next_send = Instant::now();
     loop {
-        assert!(
-            wait_readable(tun, deadline),
-            "nothing wanted arrived on the TUN within 5 s"
-        );
+        if let Some(request) = request
+            && Instant::now() >= next_send
+        {
+            tun.send(request).unwrap();
+            next_send = Instant::now() + Duration::from_millis(200);
+        }
+        let wake = if request.is_some() {
+            next_send.min(deadline)
+        } else {
+            deadline
+        };
+        if !wait_readable(tun, wake) {
+            if Instant::now() < deadline {
+                continue;
+            }
+            let state = common::ip(&["-6", "addr", "show"]) + &common::ip(&["-6", "route", "show"]);
+            let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp6").unwrap_or_default();
+            let snmp: Vec<&str> = snmp.lines().filter(|l| !l.ends_with(" 0")).collect();
+            panic!(
+                "nothing wanted arrived on the TUN within 15 s; other packets (first 48 \
+                 octets): {other:02x?}\n{state}\n{snmp:#?}"
+            );
+        }
         match tun.recv(&mut buf) {
             Ok(n) if want(&buf[..n]) => return buf[..n].to_vec(),
-            Ok(_) => {}
+            Ok(n) => other.push(buf[..n.min(48)].to_vec()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => panic!("TUN read: {e}"),
         }
@@ -55,6 +83,17 @@ fn setup_tun() -> (Tun, SessionRoutes, AddressTable<u32>) {
         .unwrap();
     nl.add_address(index, IpAddr::V6("2001:db8:99::1".parse().unwrap()), 128)
         .unwrap();
+    // The kernel installs the local route of a new IPv6 address from a work queue, which
+    // netns teardown elsewhere on the machine can hold up: wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::ip(&["-6", "route", "show", "table", "local"]).contains("local 2001:db8:99::1 ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "IPv6 address never became usable"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut routes = SessionRoutes::new(nl, index, None);
     routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
     routes.add_v6("2001:db8:99:5::".parse().unwrap()).unwrap();
@@ -94,9 +133,7 @@ fn tun_ipv4_echo_both_ways_rfc792() {
             table.check_from_session(SESSION, &request),
             Ok(dialgate_dataplane::IpVersion::V4)
         );
-        tun.send(&request).unwrap();
-
-        let reply = read_until(&tun, |p| {
+        let reply = send_until(&tun, Some(&request), |p| {
             p.len() >= 28 && p[0] >> 4 == 4 && p[9] == 1 && p[20] == 0
         });
         assert_eq!(&reply[12..16], &[10, 99, 0, 1], "reply source");
@@ -133,9 +170,7 @@ fn tun_ipv6_echo_both_ways_rfc4443_4() {
         ]);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
         let request = ipv6_packet(src.octets(), dst.octets(), 58, &icmp);
-        tun.send(&request).unwrap();
-
-        let reply = read_until(&tun, |p| {
+        let reply = send_until(&tun, Some(&request), |p| {
             p.len() >= 48 && p[0] >> 4 == 6 && p[6] == 58 && p[40] == 129
         });
         assert_eq!(&reply[8..24], &dst.octets());
@@ -165,7 +200,7 @@ fn tun_batch_reads_until_empty() {
         }
         let mut batch = PacketBatch::new(4, 1500);
         let mut seqs = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while seqs.len() < 5 {
             assert!(wait_readable(&tun, deadline), "got only {seqs:?}");
             match tun.recv_batch(&mut batch) {
@@ -344,12 +379,12 @@ fn kernel_solicits_and_autoconfigures_from_our_router_advert_rfc4861_6_2() {
         tun.send(&buf[..n]).unwrap();
 
         // The MTU option lands in the interface's IPv6 MTU.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while sysctl::read(&["net", "ipv6", "conf", &name, "mtu"]).unwrap() != "1400" {
             assert!(Instant::now() < deadline, "RA MTU option not applied");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let addrs = common::ip(&["-6", "addr", "show", "dev", &name]);
             if addrs.contains("inet6 2001:db8:42:7:") {
