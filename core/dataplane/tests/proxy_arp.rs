@@ -132,7 +132,7 @@ fn proxy_arp_client_address_from_the_lan_subnet_rfc1027() {
         let mut nl = Netlink::open().unwrap();
         nl.set_link_up(index, Some(1400)).unwrap();
         let mut routes = SessionRoutes::new(nl, index, None);
-        routes.add_v4(client).unwrap();
+        routes.add_v4(client, None).unwrap();
         let mut table = AddressTable::new();
         table.insert_v4(client, SESSION).unwrap();
         ready_tx.send(()).unwrap();
@@ -219,7 +219,7 @@ fn proxy_ndp_client_address_in_the_lan_prefix_rfc4861_7_2_8() {
         let mut nl = Netlink::open().unwrap();
         nl.set_link_up(index, Some(1400)).unwrap();
         let mut routes = SessionRoutes::new(nl, index, Some(lan_index));
-        routes.add_host_v6(client).unwrap();
+        routes.add_host_v6(client, None).unwrap();
         routes.add_proxy_ndp(client).unwrap();
         let mut table = AddressTable::new();
         table.insert_v6(client, SESSION).unwrap();
