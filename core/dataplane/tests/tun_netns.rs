@@ -17,18 +17,46 @@ use dialgate_dataplane::{
 
 const SESSION: u32 = 42;
 
-/// Reads packets from `tun` until `want` accepts one, for at most 5 s.
-fn read_until(tun: &Tun, mut want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// Reads packets from `tun` until `want` accepts one, for at most 15 s.
+fn read_until(tun: &Tun, want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+    send_until(tun, None, want)
+}
+
+/// Like [`read_until`], and (re)sends `request` every 200 ms meanwhile, as ping does: the
+/// kernel installs the local route of a new IPv6 address from a work queue, so the first
+/// request can arrive before the address is usable.
+fn send_until(tun: &Tun, request: Option<&[u8]>, mut want: impl FnMut(&[u8]) -> bool) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(15);
     let mut buf = vec![0u8; 2048];
+    let mut other = Vec::new();
+    let mut next_send = Instant::now();
     loop {
-        assert!(
-            wait_readable(tun, deadline),
-            "nothing wanted arrived on the TUN within 5 s"
-        );
+        if let Some(request) = request
+            && Instant::now() >= next_send
+        {
+            tun.send(request).unwrap();
+            next_send = Instant::now() + Duration::from_millis(200);
+        }
+        let wake = if request.is_some() {
+            next_send.min(deadline)
+        } else {
+            deadline
+        };
+        if !wait_readable(tun, wake) {
+            if Instant::now() < deadline {
+                continue;
+            }
+            let state = common::ip(&["-6", "addr", "show"]) + &common::ip(&["-6", "route", "show"]);
+            let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp6").unwrap_or_default();
+            let snmp: Vec<&str> = snmp.lines().filter(|l| !l.ends_with(" 0")).collect();
+            panic!(
+                "nothing wanted arrived on the TUN within 15 s; other packets (first 48 \
+                 octets): {other:02x?}\n{state}\n{snmp:#?}"
+            );
+        }
         match tun.recv(&mut buf) {
             Ok(n) if want(&buf[..n]) => return buf[..n].to_vec(),
-            Ok(_) => {}
+            Ok(n) => other.push(buf[..n.min(48)].to_vec()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => panic!("TUN read: {e}"),
         }
@@ -55,9 +83,22 @@ fn setup_tun() -> (Tun, SessionRoutes, AddressTable<u32>) {
         .unwrap();
     nl.add_address(index, IpAddr::V6("2001:db8:99::1".parse().unwrap()), 128)
         .unwrap();
+    // The kernel installs the local route of a new IPv6 address from a work queue, which
+    // netns teardown elsewhere on the machine can hold up: wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !common::ip(&["-6", "route", "show", "table", "local"]).contains("local 2001:db8:99::1 ")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "IPv6 address never became usable"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut routes = SessionRoutes::new(nl, index, None);
-    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
-    routes.add_v6("2001:db8:99:5::".parse().unwrap()).unwrap();
+    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
+    routes
+        .add_v6("2001:db8:99:5::".parse().unwrap(), None)
+        .unwrap();
     let mut table = AddressTable::new();
     table
         .insert_v4(Ipv4Addr::new(10, 99, 0, 2), SESSION)
@@ -94,9 +135,7 @@ fn tun_ipv4_echo_both_ways_rfc792() {
             table.check_from_session(SESSION, &request),
             Ok(dialgate_dataplane::IpVersion::V4)
         );
-        tun.send(&request).unwrap();
-
-        let reply = read_until(&tun, |p| {
+        let reply = send_until(&tun, Some(&request), |p| {
             p.len() >= 28 && p[0] >> 4 == 4 && p[9] == 1 && p[20] == 0
         });
         assert_eq!(&reply[12..16], &[10, 99, 0, 1], "reply source");
@@ -133,9 +172,7 @@ fn tun_ipv6_echo_both_ways_rfc4443_4() {
         ]);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
         let request = ipv6_packet(src.octets(), dst.octets(), 58, &icmp);
-        tun.send(&request).unwrap();
-
-        let reply = read_until(&tun, |p| {
+        let reply = send_until(&tun, Some(&request), |p| {
             p.len() >= 48 && p[0] >> 4 == 6 && p[6] == 58 && p[40] == 129
         });
         assert_eq!(&reply[8..24], &dst.octets());
@@ -165,7 +202,7 @@ fn tun_batch_reads_until_empty() {
         }
         let mut batch = PacketBatch::new(4, 1500);
         let mut seqs = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while seqs.len() < 5 {
             assert!(wait_readable(&tun, deadline), "got only {seqs:?}");
             match tun.recv_batch(&mut batch) {
@@ -192,6 +229,58 @@ fn tun_batch_reads_until_empty() {
     });
 }
 
+/// A session whose MTU is below the TUN's gets a route with that MTU (RTAX_MTU), and the
+/// kernel fragments what it sends to that client (RFC 791 §2.3): a 1400-octet echo reply to
+/// a 1280-MTU session leaves the TUN as fragments of at most 1280 octets, each routed to the
+/// session by the table.
+#[test]
+fn session_route_mtu_makes_the_kernel_fragment_rfc791() {
+    require_root();
+    let ns = NetNs::new("mtu");
+    ns.run(|| {
+        let (tun, mut routes, mut table) = setup_tun();
+        let client = Ipv4Addr::new(10, 99, 0, 3);
+        routes.add_v4(client, Some(1280)).unwrap();
+        table.insert_v4(client, SESSION + 1).unwrap();
+        let shown = common::ip(&["route", "show", "10.99.0.3"]);
+        assert!(shown.contains("mtu 1280"), "{shown}");
+
+        let payload = vec![0x5a; 1400 - 28];
+        let mut icmp = icmp_echo(8, 0x0bad, 1, &payload);
+        let c = checksum(&[&icmp]);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let request = ipv4_packet(client.octets(), [10, 99, 0, 1], 1, &icmp);
+        assert_eq!(request.len(), 1400);
+        let mut octets = 0;
+        let mut fragments = 0;
+        // IPv4 addresses are usable at once: one request, so fragments of one reply.
+        tun.send(&request).unwrap();
+        read_until(&tun, |p| {
+            if p.len() < 20 || p[0] >> 4 != 4 || p[16..20] != client.octets() {
+                return false;
+            }
+            assert!(
+                p.len() <= 1280,
+                "{}-octet packet to a 1280-MTU session",
+                p.len()
+            );
+            assert_eq!(table.route_from_tun(p), Ok(SESSION + 1));
+            let frag = u16::from_be_bytes([p[6], p[7]]);
+            let offset = usize::from(frag & 0x1fff) * 8;
+            let more = frag & 0x2000 != 0;
+            octets += p.len() - 20;
+            fragments += 1;
+            // Done at the last fragment once everything before it arrived.
+            !more && octets == offset + p.len() - 20
+        });
+        assert!(
+            fragments >= 2,
+            "the reply was fragmented ({fragments} fragments)"
+        );
+        assert_eq!(octets, 1400 - 20);
+    });
+}
+
 /// A multi-queue TUN (IFF_MULTI_QUEUE) gives one descriptor per queue on one interface.
 #[test]
 fn tun_multi_queue() {
@@ -215,14 +304,14 @@ fn netlink_routes_and_errors() {
     let ns = NetNs::new("routes");
     let name = ns.run(|| {
         let (tun, mut routes, _table) = setup_tun();
-        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
-        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
+        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
+        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77), None).unwrap();
         routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
         let e = routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap_err();
         assert_eq!(NetlinkError::errno_of(&e), Some(libc::ESRCH), "{e}");
         assert!(e.to_string().contains("delete route 192.0.2.77/32"), "{e}");
         routes
-            .add_host_v6("2001:db8:99:7::9".parse().unwrap())
+            .add_host_v6("2001:db8:99:7::9".parse().unwrap(), None)
             .unwrap();
         // Proxy NDP without a LAN interface is refused before reaching the kernel.
         assert!(
@@ -256,11 +345,8 @@ fn host_setup_sets_and_restores_in_its_namespace() {
     ]);
     ns.run(|| {
         let before = sysctl::read(&["net", "ipv4", "conf", "dgdummy", "proxy_arp"]).unwrap();
-        let forward_before = sysctl::read(&["net", "ipv4", "ip_forward"]).unwrap();
-        assert_eq!(
-            forward_before, "0",
-            "a new namespace starts without forwarding"
-        );
+        // Whatever the namespace inherited, start from "off" so restoring is observable.
+        sysctl::write(&["net", "ipv4", "ip_forward"], "0").unwrap();
         let setup = HostSetup::apply(&HostConfig {
             lan_interface: Some("dgdummy".into()),
             ipv4_forwarding: true,
@@ -344,12 +430,12 @@ fn kernel_solicits_and_autoconfigures_from_our_router_advert_rfc4861_6_2() {
         tun.send(&buf[..n]).unwrap();
 
         // The MTU option lands in the interface's IPv6 MTU.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         while sysctl::read(&["net", "ipv6", "conf", &name, "mtu"]).unwrap() != "1400" {
             assert!(Instant::now() < deadline, "RA MTU option not applied");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let addrs = common::ip(&["-6", "addr", "show", "dev", &name]);
             if addrs.contains("inet6 2001:db8:42:7:") {
