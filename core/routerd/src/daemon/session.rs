@@ -192,12 +192,15 @@ const RELAY_LINK_PARAMS: LinkParams = LinkParams {
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
 
+/// The largest IP datagram over the session: the smaller MRU, less MPPE's overhead when MPPE
+/// runs or is required (IPCP may open before CCP).
 fn session_mtu(engine: &Engine) -> u16 {
     let p = engine.link_params();
     let base = p.tx_mru.min(p.rx_mru);
-    match engine.mppe() {
-        Some(_) => base.saturating_sub(MPPE_OVERHEAD),
-        None => base,
+    if engine.mppe().is_some() || engine.config().requires_encryption() {
+        base.saturating_sub(MPPE_OVERHEAD)
+    } else {
+        base
     }
 }
 
@@ -810,7 +813,7 @@ impl Core {
                             es.peer_v4 = ip.peer;
                             match &router.dataplane {
                                 Some(dp) => {
-                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link))
+                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link), es.mtu)
                                 }
                                 None => Ok(()),
                             }
@@ -818,7 +821,7 @@ impl Core {
                             es.ipv4 = ip.peer;
                             match (&router.dataplane, ip.peer) {
                                 (Some(dp), Some(peer)) => {
-                                    dp.add_server_v4(id, peer, env.route(link))
+                                    dp.add_server_v4(id, peer, env.route(link), es.mtu)
                                 }
                                 _ => Ok(()),
                             }
@@ -849,7 +852,7 @@ impl Core {
                     NetworkParams::Ipv6cp(v6) => {
                         if !es.client
                             && let Some(dp) = &router.dataplane
-                            && let Some(subnet) = dp.add_v6(id, env.route(link))
+                            && let Some(subnet) = dp.add_v6(id, env.route(link), es.mtu)
                         {
                             let mut schedule = RaSchedule::rfc_defaults();
                             schedule.start(now);
