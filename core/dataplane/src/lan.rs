@@ -112,9 +112,12 @@ impl SessionRoutes {
         }
     }
 
-    /// Routes the client address `addr/32` to the TUN (replacing a stale route to it).
-    pub fn add_v4(&mut self, addr: Ipv4Addr) -> io::Result<()> {
-        self.netlink.add_route(self.tun_index, IpAddr::V4(addr), 32)
+    /// Routes the client address `addr/32` to the TUN (replacing a stale route to it). Give
+    /// the session `mtu` when it is below the TUN's: the kernel then fragments or sends
+    /// "Fragmentation Needed" for that client alone (see [`Netlink::add_route`]).
+    pub fn add_v4(&mut self, addr: Ipv4Addr, mtu: Option<u16>) -> io::Result<()> {
+        self.netlink
+            .add_route(self.tun_index, IpAddr::V4(addr), 32, mtu.map(u32::from))
     }
 
     /// Removes the route of `addr/32`.
@@ -122,10 +125,15 @@ impl SessionRoutes {
         self.netlink.del_route(self.tun_index, IpAddr::V4(addr), 32)
     }
 
-    /// Routes the session's /64 containing `prefix` to the TUN.
-    pub fn add_v6(&mut self, prefix: Ipv6Addr) -> io::Result<()> {
-        self.netlink
-            .add_route(self.tun_index, IpAddr::V6(mask64(prefix)), 64)
+    /// Routes the session's /64 containing `prefix` to the TUN, with the session `mtu` if
+    /// given (at least 1280 for IPv6, RFC 8200 §5).
+    pub fn add_v6(&mut self, prefix: Ipv6Addr, mtu: Option<u16>) -> io::Result<()> {
+        self.netlink.add_route(
+            self.tun_index,
+            IpAddr::V6(mask64(prefix)),
+            64,
+            mtu.map(u32::from),
+        )
     }
 
     /// Removes the route of the /64 containing `prefix`.
@@ -136,9 +144,9 @@ impl SessionRoutes {
 
     /// Routes one IPv6 address `addr/128` to the TUN: a client address inside the LAN's
     /// on-link /64, made reachable with [`add_proxy_ndp`](Self::add_proxy_ndp).
-    pub fn add_host_v6(&mut self, addr: Ipv6Addr) -> io::Result<()> {
+    pub fn add_host_v6(&mut self, addr: Ipv6Addr, mtu: Option<u16>) -> io::Result<()> {
         self.netlink
-            .add_route(self.tun_index, IpAddr::V6(addr), 128)
+            .add_route(self.tun_index, IpAddr::V6(addr), 128, mtu.map(u32::from))
     }
 
     /// Removes the route of `addr/128`.

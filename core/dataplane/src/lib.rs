@@ -15,6 +15,27 @@
 //! - [`netlink`]: a minimal rtnetlink client for links, addresses, routes, proxy NDP.
 //! - [`sysctl`], [`lan`]: forwarding and proxy ARP/NDP, restored on shutdown.
 //! - [`ip`]: the header fields and checksums the rest reads.
+//!
+//! # How routerd drives it
+//!
+//! At start: [`HostSetup::apply`] (forwarding, proxy ARP/NDP; restored on drop),
+//! [`Tun::create`] (or [`Tun::create_multi_queue`]), [`Netlink::set_link_up`] with the TUN
+//! MTU and [`Netlink::add_address`] for the router's own addresses, then one
+//! [`SessionRoutes`] for the TUN, an [`AddressTable`], a [`SharedIpv4Pool`] (handed to each
+//! session's IPCP as its `AddressPool`) and a [`PrefixPool`] for IPv6.
+//!
+//! Per session, once IPCP/IPV6CP are open: `table.insert_v4(addr, id)` and
+//! `routes.add_v4(addr, Some(session_mtu))`; for IPv6 a /64 from the prefix pool,
+//! `table.insert_v6` and `routes.add_v6`, then an RA built by [`RouterAdvert::for_session`]
+//! and sent over the session whenever its [`RaSchedule`] says so (and after each Router
+//! Solicitation, recognised by [`ra::parse_router_solicitation`]). At teardown the same in
+//! reverse, and the pools get their addresses back.
+//!
+//! Per packet, TUN -> session: [`Tun::recv_batch`] into a reused [`PacketBatch`],
+//! [`AddressTable::route_from_tun`] for the session, [`clamp_mss`] with the session MTU,
+//! then the session's PPP engine. Session -> TUN: [`ra::parse_router_solicitation`] first,
+//! then [`AddressTable::check_from_session`] (anti-spoofing), [`clamp_mss`], [`Tun::send`].
+//! Drops are counted by reason in the table ([`AddressTable::drops`]).
 pub mod ip;
 pub mod lan;
 pub mod mss;

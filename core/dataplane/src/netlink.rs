@@ -41,6 +41,8 @@ const IFA_F_PERMANENT: u32 = 0x80;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
 const RTA_TABLE: u16 = 15;
+const RTA_METRICS: u16 = 8;
+const RTAX_MTU: u16 = 2;
 const RT_TABLE_MAIN: u8 = 254;
 const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_LINK: u8 = 253;
@@ -206,20 +208,29 @@ impl Netlink {
     }
 
     /// Routes `dst/prefix_len` to interface `ifindex` in the main table (scope link,
-    /// unicast); an existing route to the same destination is replaced.
-    pub fn add_route(&mut self, ifindex: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
+    /// unicast); an existing route to the same destination is replaced. With `mtu`, the route
+    /// carries that MTU (`RTAX_MTU`): the kernel then fragments IPv4 to it, or answers
+    /// "Fragmentation Needed" (RFC 1191 §4) / "Packet Too Big" (RFC 4443 §3.2) for traffic it
+    /// cannot fragment, so a session with a small MRU works behind a TUN of larger MTU.
+    pub fn add_route(
+        &mut self,
+        ifindex: u32,
+        dst: IpAddr,
+        prefix_len: u8,
+        mtu: Option<u32>,
+    ) -> io::Result<()> {
         self.route(
             RTM_NEWROUTE,
             NLM_F_CREATE | NLM_F_REPLACE,
             ifindex,
-            dst,
-            prefix_len,
+            (dst, prefix_len),
+            mtu,
         )
     }
 
     /// Removes the route `dst/prefix_len` through `ifindex`.
     pub fn del_route(&mut self, ifindex: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
-        self.route(RTM_DELROUTE, 0, ifindex, dst, prefix_len)
+        self.route(RTM_DELROUTE, 0, ifindex, (dst, prefix_len), None)
     }
 
     fn route(
@@ -227,8 +238,8 @@ impl Netlink {
         kind: u16,
         flags: u16,
         ifindex: u32,
-        dst: IpAddr,
-        prefix_len: u8,
+        (dst, prefix_len): (IpAddr, u8),
+        mtu: Option<u32>,
     ) -> io::Result<()> {
         let (family, octets) = family_octets(&dst);
         let mut m = Message::start(&mut self.msg, kind, flags);
@@ -247,12 +258,21 @@ impl Netlink {
         m.attr(RTA_DST, octets.as_slice());
         m.attr(RTA_OIF, &ifindex.to_ne_bytes());
         m.attr(RTA_TABLE, &u32::from(RT_TABLE_MAIN).to_ne_bytes());
+        if let Some(mtu) = mtu {
+            // RTA_METRICS nests one rtattr: RTAX_MTU.
+            let mut nested = [0u8; 8];
+            nested[0..2].copy_from_slice(&8u16.to_ne_bytes());
+            nested[2..4].copy_from_slice(&RTAX_MTU.to_ne_bytes());
+            nested[4..8].copy_from_slice(&mtu.to_ne_bytes());
+            m.attr(RTA_METRICS, &nested);
+        }
         let verb = if kind == RTM_NEWROUTE {
             "add"
         } else {
             "delete"
         };
-        self.request(|| format!("{verb} route {dst}/{prefix_len} dev {ifindex}"))
+        let mtu_text = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
+        self.request(|| format!("{verb} route {dst}/{prefix_len} dev {ifindex}{mtu_text}"))
     }
 
     /// Adds a proxy neighbour entry (`ip neigh add proxy ADDR dev IF`): with

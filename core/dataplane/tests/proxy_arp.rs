@@ -120,6 +120,7 @@ fn proxy_arp_client_address_from_the_lan_subnet_rfc1027() {
 
     let (ready_tx, ready_rx) = mpsc::channel();
     let router_body = router.spawn(move || {
+        let proxy_arp_before = sysctl::read(&["net", "ipv4", "conf", "vr", "proxy_arp"]).unwrap();
         let setup = HostSetup::apply(&HostConfig {
             lan_interface: Some("vr".into()),
             ipv4_forwarding: true,
@@ -132,7 +133,7 @@ fn proxy_arp_client_address_from_the_lan_subnet_rfc1027() {
         let mut nl = Netlink::open().unwrap();
         nl.set_link_up(index, Some(1400)).unwrap();
         let mut routes = SessionRoutes::new(nl, index, None);
-        routes.add_v4(client).unwrap();
+        routes.add_v4(client, None).unwrap();
         let mut table = AddressTable::new();
         table.insert_v4(client, SESSION).unwrap();
         ready_tx.send(()).unwrap();
@@ -158,7 +159,7 @@ fn proxy_arp_client_address_from_the_lan_subnet_rfc1027() {
         setup.restore().unwrap();
         assert_eq!(
             sysctl::read(&["net", "ipv4", "conf", "vr", "proxy_arp"]).unwrap(),
-            "0"
+            proxy_arp_before
         );
         seen
     });
@@ -219,7 +220,7 @@ fn proxy_ndp_client_address_in_the_lan_prefix_rfc4861_7_2_8() {
         let mut nl = Netlink::open().unwrap();
         nl.set_link_up(index, Some(1400)).unwrap();
         let mut routes = SessionRoutes::new(nl, index, Some(lan_index));
-        routes.add_host_v6(client).unwrap();
+        routes.add_host_v6(client, None).unwrap();
         routes.add_proxy_ndp(client).unwrap();
         let mut table = AddressTable::new();
         table.insert_v6(client, SESSION).unwrap();

@@ -95,8 +95,10 @@ fn setup_tun() -> (Tun, SessionRoutes, AddressTable<u32>) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut routes = SessionRoutes::new(nl, index, None);
-    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
-    routes.add_v6("2001:db8:99:5::".parse().unwrap()).unwrap();
+    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
+    routes
+        .add_v6("2001:db8:99:5::".parse().unwrap(), None)
+        .unwrap();
     let mut table = AddressTable::new();
     table
         .insert_v4(Ipv4Addr::new(10, 99, 0, 2), SESSION)
@@ -227,6 +229,58 @@ fn tun_batch_reads_until_empty() {
     });
 }
 
+/// A session whose MTU is below the TUN's gets a route with that MTU (RTAX_MTU), and the
+/// kernel fragments what it sends to that client (RFC 791 §2.3): a 1400-octet echo reply to
+/// a 1280-MTU session leaves the TUN as fragments of at most 1280 octets, each routed to the
+/// session by the table.
+#[test]
+fn session_route_mtu_makes_the_kernel_fragment_rfc791() {
+    require_root();
+    let ns = NetNs::new("mtu");
+    ns.run(|| {
+        let (tun, mut routes, mut table) = setup_tun();
+        let client = Ipv4Addr::new(10, 99, 0, 3);
+        routes.add_v4(client, Some(1280)).unwrap();
+        table.insert_v4(client, SESSION + 1).unwrap();
+        let shown = common::ip(&["route", "show", "10.99.0.3"]);
+        assert!(shown.contains("mtu 1280"), "{shown}");
+
+        let payload = vec![0x5a; 1400 - 28];
+        let mut icmp = icmp_echo(8, 0x0bad, 1, &payload);
+        let c = checksum(&[&icmp]);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let request = ipv4_packet(client.octets(), [10, 99, 0, 1], 1, &icmp);
+        assert_eq!(request.len(), 1400);
+        let mut octets = 0;
+        let mut fragments = 0;
+        // IPv4 addresses are usable at once: one request, so fragments of one reply.
+        tun.send(&request).unwrap();
+        read_until(&tun, |p| {
+            if p.len() < 20 || p[0] >> 4 != 4 || p[16..20] != client.octets() {
+                return false;
+            }
+            assert!(
+                p.len() <= 1280,
+                "{}-octet packet to a 1280-MTU session",
+                p.len()
+            );
+            assert_eq!(table.route_from_tun(p), Ok(SESSION + 1));
+            let frag = u16::from_be_bytes([p[6], p[7]]);
+            let offset = usize::from(frag & 0x1fff) * 8;
+            let more = frag & 0x2000 != 0;
+            octets += p.len() - 20;
+            fragments += 1;
+            // Done at the last fragment once everything before it arrived.
+            !more && octets == offset + p.len() - 20
+        });
+        assert!(
+            fragments >= 2,
+            "the reply was fragmented ({fragments} fragments)"
+        );
+        assert_eq!(octets, 1400 - 20);
+    });
+}
+
 /// A multi-queue TUN (IFF_MULTI_QUEUE) gives one descriptor per queue on one interface.
 #[test]
 fn tun_multi_queue() {
@@ -250,14 +304,14 @@ fn netlink_routes_and_errors() {
     let ns = NetNs::new("routes");
     let name = ns.run(|| {
         let (tun, mut routes, _table) = setup_tun();
-        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
-        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
+        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
+        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77), None).unwrap();
         routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
         let e = routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap_err();
         assert_eq!(NetlinkError::errno_of(&e), Some(libc::ESRCH), "{e}");
         assert!(e.to_string().contains("delete route 192.0.2.77/32"), "{e}");
         routes
-            .add_host_v6("2001:db8:99:7::9".parse().unwrap())
+            .add_host_v6("2001:db8:99:7::9".parse().unwrap(), None)
             .unwrap();
         // Proxy NDP without a LAN interface is refused before reaching the kernel.
         assert!(
@@ -291,11 +345,8 @@ fn host_setup_sets_and_restores_in_its_namespace() {
     ]);
     ns.run(|| {
         let before = sysctl::read(&["net", "ipv4", "conf", "dgdummy", "proxy_arp"]).unwrap();
-        let forward_before = sysctl::read(&["net", "ipv4", "ip_forward"]).unwrap();
-        assert_eq!(
-            forward_before, "0",
-            "a new namespace starts without forwarding"
-        );
+        // Whatever the namespace inherited, start from "off" so restoring is observable.
+        sysctl::write(&["net", "ipv4", "ip_forward"], "0").unwrap();
         let setup = HostSetup::apply(&HostConfig {
             lan_interface: Some("dgdummy".into()),
             ipv4_forwarding: true,

@@ -19,6 +19,7 @@
 pub mod accounting;
 pub mod api;
 pub mod config;
+pub mod daemon;
 pub mod store;
 pub mod time;
 pub mod users;

@@ -396,3 +396,41 @@ async fn socket_mode_stale_socket_and_refusals() {
     assert!(matches!(bind_unix(&file), Err(BindError::NotASocket(_))));
     assert_eq!(std::fs::read(&file).ok(), Some(b"keep".to_vec()));
 }
+
+#[tokio::test]
+async fn metrics_on_tcp_only_serve_metrics() {
+    use std::io::{Read, Write};
+    let control = std::sync::Arc::new(mgmt_support::FakeControl::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dialgate_routerd::api::serve_metrics(
+        listener,
+        control,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let get = move |path: &'static str| {
+        tokio::task::spawn_blocking(move || {
+            let mut s = std::net::TcpStream::connect(addr).expect("connect");
+            let _ = write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            );
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            out
+        })
+    };
+    let metrics = get("/metrics").await.expect("join");
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains("dialgate_sessions_up 2"), "{metrics}");
+    let status = get("/v1/status").await.expect("join");
+    assert!(status.starts_with("HTTP/1.1 404"), "{status}");
+    assert!(status.contains("{\"error\":"), "{status}");
+    let _ = stop.send(());
+    let _ = server.await;
+}

@@ -82,7 +82,8 @@ pub trait Control: Send + Sync + 'static {
     /// The kept configuration versions.
     fn history(&self) -> BoxFuture<'_, ApiResult<History>>;
 
-    /// Recent log lines, oldest first .
+    /// Recent log lines, oldest first: usually `Ok(ring.query(&query))` over the
+    /// [`super::logs::LogRing`] whose layer the daemon installed.
     fn logs(&self, query: LogQuery) -> BoxFuture<'_, ApiResult<Vec<LogLine>>>;
 
     /// The counters behind `GET /metrics`.

@@ -6,6 +6,8 @@
 //! - [`metrics`]: the Prometheus text exposition of a [`MetricsSnapshot`].
 //! - [`server`]: the unix socket ([`server::bind_unix`], mode 0660) and serving.
 //! - [`client`]: the client `routerctl` uses.
+//! - [`logs`]: the in-memory ring of recent log lines ([`logs::LogRing`]) and its `tracing`
+//!   layer; sessions log in a span with a `session` field so `/v1/logs?session=ID` filters.
 //!
 //! Routes (every body is JSON; every error is `{"error": "...", "detail": ...}`):
 //!
@@ -30,6 +32,7 @@
 pub mod client;
 pub mod control;
 pub mod http;
+pub mod logs;
 pub mod metrics;
 pub mod server;
 
@@ -41,4 +44,5 @@ pub use control::{
     SetPasswordRequest, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
 };
 pub use http::{metrics_router, router};
+pub use logs::{LogRing, SESSION_FIELD};
 pub use server::{bind_unix, serve_metrics, serve_unix};

@@ -140,6 +140,9 @@ pub struct SystemConfig {
     pub log_level: LogLevel,
     /// How many configuration versions the store keeps (1 to 1000).
     pub config_history: u32,
+    /// Keep only `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_NET_BIND_SERVICE` once started
+    /// (default true; see `daemon::caps`). Read at start-up only.
+    pub drop_capabilities: bool,
 }
 
 impl Default for SystemConfig {
@@ -150,6 +153,7 @@ impl Default for SystemConfig {
             state_dir: PathBuf::from("/var/lib/dialgate"),
             log_level: LogLevel::Info,
             config_history: 10,
+            drop_capabilities: true,
         }
     }
 }

@@ -1,0 +1,612 @@
+//! The routerd runtime: plugin instances as actors on tokio, sessions, the TUN data plane,
+//! configuration applied as a diff, accounting, and the management API's daemon side.
+//!
+//! - [`Daemon`]: starts everything from a [`Document`], applies configuration changes
+//!   ([`Daemon::apply`], rolled back on failure), and stops cleanly.
+//! - [`actor`]: one tokio task per plugin instance, the only caller of that instance; the
+//!   instance's host callbacks ([`actor::PluginHost`]) never block and never re-enter it.
+//! - [`session`]: a PPP engine per call (or a relay to a call on another link), teardown with
+//!   reasons, counters, accounting records.
+//! - [`dataplane`]: the TUN device, address -> session routes, kernel routes and sysctls.
+//! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP).
+//! - [`caps`]: dropping every capability but the three routerd needs.
+
+pub mod accounting;
+pub mod actor;
+pub mod buffers;
+pub mod caps;
+pub mod clock;
+pub mod dataplane;
+pub mod io;
+pub mod router;
+pub mod session;
+pub mod spec;
+pub mod tty;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dialgate_dataplane::SharedIpv4Pool;
+use dialgate_plugin_host::{LoadedPlugin, host_box};
+use tokio::sync::{Mutex as AsyncMutex, oneshot};
+use tokio::task::JoinHandle;
+
+use self::accounting::Accounting;
+use self::actor::{Actor, ActorMsg, Command, InstanceShared, InstanceState, PluginHost};
+use self::dataplane::DataPlane;
+use self::router::{Router, SessionView, lock};
+use self::spec::{LinkSpec, link_spec};
+use crate::config::{
+    Config, ConfigDiff, Document, LanConfig, LinkConfig, LinkRole, PluginConfig, PoolConfig,
+    PppSettings,
+};
+use crate::store::{Applied, ApplyError, ConfigStore};
+use crate::users::UserStore;
+
+/// How long stopping a plugin instance may take before its task is aborted.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a plugin instance's `start` may take before the apply fails.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How routerd runs.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Run without the TUN device (no IP data plane; sessions still negotiate). For tests
+    /// without root and for pure relay (PAC) boxes.
+    pub no_dataplane: bool,
+    /// Use this state directory instead of the configuration's `system.state_dir`.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Everything about a link that, when it changes, restarts the link's instance.
+#[derive(Debug, Clone, PartialEq)]
+struct Fingerprint {
+    link: LinkConfig,
+    plugin: PluginConfig,
+    plugin_path: PathBuf,
+    ppp: PppSettings,
+    pool: Option<PoolConfig>,
+    lan: Option<LanConfig>,
+}
+
+impl Fingerprint {
+    fn of(config: &Config, link: &LinkConfig, plugin: &PluginConfig) -> Self {
+        Fingerprint {
+            link: link.clone(),
+            plugin: plugin.clone(),
+            plugin_path: config.plugin_path(plugin),
+            ppp: config.effective_ppp(link),
+            pool: link.pool.as_deref().and_then(|p| config.pool(p)).cloned(),
+            lan: config.lan.clone(),
+        }
+    }
+}
+
+/// A running link: its plugin instance's actor.
+#[derive(Debug)]
+struct LinkSlot {
+    fingerprint: Fingerprint,
+    shared: Arc<InstanceShared>,
+    join: JoinHandle<()>,
+}
+
+impl LinkSlot {
+    fn is_running(&self) -> bool {
+        !self.join.is_finished()
+            && matches!(
+                *lock(&self.shared.state),
+                InstanceState::Running | InstanceState::Starting
+            )
+    }
+}
+
+/// A plugin from the configuration: loaded, or why not.
+#[derive(Debug, Clone)]
+pub struct PluginSlot {
+    /// Its configuration.
+    pub config: PluginConfig,
+    /// The file.
+    pub path: PathBuf,
+    /// The loaded library, or the load error.
+    pub loaded: Result<LoadedPlugin, String>,
+}
+
+/// What runs now.
+#[derive(Debug, Default)]
+struct Running {
+    config: Config,
+    plugins: HashMap<String, PluginSlot>,
+    pools: HashMap<String, (PoolConfig, Arc<SharedIpv4Pool>)>,
+    links: HashMap<String, LinkSlot>,
+    /// Links that failed to start, and why (shown by the API).
+    link_errors: HashMap<String, String>,
+}
+
+/// The daemon.
+#[derive(Debug)]
+pub struct Daemon {
+    /// Shared with every actor.
+    pub router: Arc<Router>,
+    running: AsyncMutex<Running>,
+    store: Arc<std::sync::Mutex<ConfigStore>>,
+    users: std::sync::Mutex<UserStore>,
+    state_dir: PathBuf,
+    started: Instant,
+    /// Serializes configuration changes.
+    apply_lock: AsyncMutex<()>,
+}
+
+fn create_state_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+impl Daemon {
+    /// Starts routerd with `initial`: opens (or creates) the configuration store in the state
+    /// directory, where `initial` becomes the current version when it differs; opens the
+    /// users and the accounting log; creates the data plane; starts every enabled link.
+    pub async fn start(initial: &Document, options: Options) -> Result<Arc<Daemon>, String> {
+        let config = initial.config();
+        let state_dir = options
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| config.system.state_dir.clone());
+        create_state_dir(&state_dir)
+            .map_err(|e| format!("state directory {}: {e}", state_dir.display()))?;
+        let store_dir = state_dir.join("config");
+        let mut store = ConfigStore::open_or_init(&store_dir, initial, "initial configuration")
+            .map_err(|e| format!("configuration store {}: {e}", store_dir.display()))?;
+        if store.current().text() != initial.text() {
+            store
+                .apply(
+                    initial,
+                    "routerd started with this configuration",
+                    |_, _| Ok::<(), String>(()),
+                )
+                .map_err(describe_apply_error)?;
+        }
+        let config = store.current().config().clone();
+        let users =
+            UserStore::open(&state_dir.join("users.toml")).map_err(|e| format!("users: {e}"))?;
+        let local_users = users.to_local_users().map_err(|e| format!("users: {e}"))?;
+        let accounting_path = if options.state_dir.is_some() {
+            state_dir.join(&config.accounting.path)
+        } else {
+            config.accounting_path()
+        };
+        let accounting = Accounting::start(&config.accounting, accounting_path);
+        let dataplane = if options.no_dataplane {
+            None
+        } else {
+            let dp = DataPlane::create(&config).map_err(|e| format!("data plane: {e}"))?;
+            Some(Arc::new(dp))
+        };
+        let router = Arc::new(Router::new(
+            dataplane.clone(),
+            local_users,
+            config.limits.clone(),
+            config.system.hostname.clone(),
+            accounting,
+        ));
+        if let Some(dp) = dataplane {
+            tokio::spawn(dp.run_reader(router.buffers.clone()));
+        }
+        let daemon = Arc::new(Daemon {
+            router,
+            running: AsyncMutex::new(Running::default()),
+            store: Arc::new(std::sync::Mutex::new(store)),
+            users: std::sync::Mutex::new(users),
+            state_dir,
+            started: Instant::now(),
+            apply_lock: AsyncMutex::new(()),
+        });
+        {
+            let mut running = daemon.running.lock().await;
+            if let Err(e) = daemon.reconcile(&mut running, &config).await {
+                // A link that does not start does not keep the others down.
+                tracing::error!("start-up: {e}");
+            }
+        }
+        Ok(daemon)
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The configuration store.
+    pub fn store(&self) -> std::sync::MutexGuard<'_, ConfigStore> {
+        lock(&self.store)
+    }
+
+    /// The users file.
+    pub fn users(&self) -> std::sync::MutexGuard<'_, UserStore> {
+        lock(&self.users)
+    }
+
+    /// Makes the running state match `target`: loads plugins, builds pools, stops the links
+    /// whose configuration changed (or that are gone), starts the missing ones. Links whose
+    /// settings did not change keep running with their sessions.
+    async fn reconcile(&self, running: &mut Running, target: &Config) -> Result<(), String> {
+        // 1. Everything that can fail without touching running links.
+        let mut plugins = HashMap::new();
+        for p in &target.plugins {
+            let path = target.plugin_path(p);
+            let reuse = running
+                .plugins
+                .get(&p.name)
+                .filter(|s| s.path == path && s.loaded.is_ok())
+                .map(|s| s.loaded.clone());
+            let loaded = match reuse {
+                Some(l) => l,
+                None if p.enabled => dialgate_plugin_host::load(&path).map_err(|e| e.to_string()),
+                None => Err("disabled".to_owned()),
+            };
+            plugins.insert(
+                p.name.clone(),
+                PluginSlot {
+                    config: p.clone(),
+                    path,
+                    loaded,
+                },
+            );
+        }
+        let mut pools = HashMap::new();
+        for p in &target.pools {
+            let pool = match running.pools.get(&p.name) {
+                Some((cfg, pool)) if cfg == p => pool.clone(),
+                _ => spec::build_pool(p)?,
+            };
+            pools.insert(p.name.clone(), (p.clone(), pool));
+        }
+        let mut wanted: Vec<(LinkSpec, Fingerprint, LoadedPlugin)> = Vec::new();
+        let mut errors = Vec::new();
+        for link in target.links.iter().filter(|l| l.enabled) {
+            let Some(plugin_cfg) = target.plugin(&link.plugin).filter(|p| p.enabled) else {
+                continue;
+            };
+            let loaded = match plugins.get(&plugin_cfg.name).map(|s| &s.loaded) {
+                Some(Ok(l)) => l.clone(),
+                Some(Err(e)) => {
+                    errors.push(format!(
+                        "link {:?}: plugin {}: {e}",
+                        link.name, plugin_cfg.name
+                    ));
+                    continue;
+                }
+                None => continue,
+            };
+            let pool_of = |n: &str| pools.get(n).map(|(_, p)| p.clone());
+            let spec = link_spec(target, link, &pool_of)?;
+            wanted.push((spec, Fingerprint::of(target, link, plugin_cfg), loaded));
+        }
+        if !errors.is_empty() {
+            running.plugins.extend(plugins);
+            return Err(errors.join("; "));
+        }
+        // 2. Stop links that are gone, changed, or no longer running (failed).
+        let keep: Vec<String> = running
+            .links
+            .iter()
+            .filter(|(name, slot)| {
+                slot.is_running()
+                    && wanted
+                        .iter()
+                        .any(|(s, f, _)| &s.name == *name && *f == slot.fingerprint)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        let stop: Vec<String> = running
+            .links
+            .keys()
+            .filter(|n| !keep.contains(n))
+            .cloned()
+            .collect();
+        for name in stop {
+            if let Some(slot) = running.links.remove(&name) {
+                stop_link(slot, "configuration changed").await;
+            }
+        }
+        running.plugins = plugins;
+        running.pools = pools;
+        running.link_errors.clear();
+        // 3. Start the missing links; dialing links first (relays look their targets up).
+        wanted.sort_by_key(|(s, _, _)| s.role != LinkRole::Dial);
+        let mut failed = None;
+        for (spec, fingerprint, loaded) in wanted {
+            if running.links.contains_key(&spec.name) {
+                continue;
+            }
+            let name = spec.name.clone();
+            match self.start_link(spec, fingerprint, &loaded).await {
+                Ok(slot) => {
+                    running.links.insert(name, slot);
+                }
+                Err(e) => {
+                    running.link_errors.insert(name.clone(), e.clone());
+                    failed.get_or_insert(format!("link {name:?}: {e}"));
+                }
+            }
+        }
+        // 4. Settings read by new sessions.
+        *self
+            .router
+            .limits
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = target.limits.clone();
+        *self
+            .router
+            .hostname
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = target.system.hostname.clone();
+        if running.config.accounting != target.accounting {
+            self.router
+                .accounting
+                .reconfigure(&target.accounting, self.accounting_path(target));
+        }
+        running.config = target.clone();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn accounting_path(&self, config: &Config) -> PathBuf {
+        if config.accounting.path.is_absolute() {
+            config.accounting.path.clone()
+        } else {
+            self.state_dir.join(&config.accounting.path)
+        }
+    }
+
+    async fn start_link(
+        &self,
+        spec: LinkSpec,
+        fingerprint: Fingerprint,
+        loaded: &LoadedPlugin,
+    ) -> Result<LinkSlot, String> {
+        let (shared, rx) = actor::instance_shared(spec.clone(), self.router.clone());
+        let host = host_box(PluginHost(shared.clone()));
+        let instance = loaded
+            .instantiate(&spec.instance_config, host)
+            .map_err(|e| e.to_string())?;
+        self.router.register_link(&spec.name, shared.env.tx.clone());
+        let join = tokio::spawn(Actor::new(instance, shared.clone(), rx).run());
+        // Wait for `start` to return, so that an apply fails when a link cannot start.
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let state = lock(&shared.state).clone();
+            match state {
+                InstanceState::Starting if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                InstanceState::Running => break,
+                other => {
+                    let slot = LinkSlot {
+                        fingerprint,
+                        shared,
+                        join,
+                    };
+                    stop_link(slot, "start failed").await;
+                    return Err(match other {
+                        InstanceState::Starting => "the plugin's start did not return".into(),
+                        InstanceState::Failed(m) | InstanceState::StartFailed(m) => m,
+                        _ => "stopped during start".into(),
+                    });
+                }
+            }
+        }
+        Ok(LinkSlot {
+            fingerprint,
+            shared,
+            join,
+        })
+    }
+
+    /// Applies `doc` through the store's transaction: the running state is reconciled to it;
+    /// when that fails the previous configuration is reconciled back and the store keeps the
+    /// previous version. Sessions on links the change does not touch stay up.
+    pub async fn apply(self: &Arc<Self>, doc: Document, reason: String) -> Result<Applied, String> {
+        let _serial = self.apply_lock.lock().await;
+        let this = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let store = this.store.clone();
+            let mut store = lock(&store);
+            store.apply(&doc, &reason, |diff, new| {
+                handle.block_on(this.apply_runtime(diff, new.config()))
+            })
+        })
+        .await
+        .map_err(|e| format!("apply task: {e}"))?;
+        result.map_err(describe_apply_error)
+    }
+
+    /// Applies kept version `version` again (see [`apply`](Self::apply)).
+    pub async fn rollback(self: &Arc<Self>, version: u64) -> Result<Applied, String> {
+        let _serial = self.apply_lock.lock().await;
+        let this = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let store = this.store.clone();
+            let mut store = lock(&store);
+            store.rollback(version, "", |diff, new| {
+                handle.block_on(this.apply_runtime(diff, new.config()))
+            })
+        })
+        .await
+        .map_err(|e| format!("rollback task: {e}"))?;
+        result.map_err(describe_apply_error)
+    }
+
+    async fn apply_runtime(&self, diff: &ConfigDiff, new: &Config) -> Result<(), String> {
+        let mut running = self.running.lock().await;
+        let old = running.config.clone();
+        for (changed, what) in [
+            (diff.tun, "[tun]"),
+            (diff.management, "[management]"),
+            (
+                old.system.state_dir != new.system.state_dir,
+                "system.state_dir",
+            ),
+            (
+                old.system.drop_capabilities != new.system.drop_capabilities,
+                "system.drop_capabilities",
+            ),
+        ] {
+            if changed {
+                tracing::warn!("{what} changed: takes effect when routerd restarts");
+            }
+        }
+        match self.reconcile(&mut running, new).await {
+            Ok(()) => {
+                tracing::info!("configuration applied");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("applying the configuration failed: {e}; rolling back");
+                if let Err(back) = self.reconcile(&mut running, &old).await {
+                    tracing::error!("rolling back: {back}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Live sessions.
+    pub fn sessions(&self) -> Vec<SessionView> {
+        lock(&self.router.sessions)
+            .values()
+            .map(|s| s.view())
+            .collect()
+    }
+
+    /// One session.
+    pub fn session(&self, id: u64) -> Option<SessionView> {
+        lock(&self.router.sessions).get(&id).map(|s| s.view())
+    }
+
+    /// Ends session `id` with `reason`; whether it existed.
+    pub async fn kill_session(&self, id: u64, reason: &str) -> bool {
+        let Some(link) = lock(&self.router.sessions).get(&id).map(|s| s.link.clone()) else {
+            return false;
+        };
+        let Some(tx) = self.router.link_tx(&link) else {
+            return false;
+        };
+        let (done, answer) = oneshot::channel();
+        let cmd = Command::Kill {
+            session: id,
+            reason: reason.to_owned(),
+            done,
+        };
+        if tx.send(ActorMsg::Command(cmd)).await.is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    /// Sends a raw frame on a link of a running link (diagnostics and tests).
+    pub async fn send_raw_frame(&self, link_name: &str, link: u64, frame: &[u8]) -> bool {
+        let Some(tx) = self.router.link_tx(link_name) else {
+            return false;
+        };
+        let cmd = Command::SendFrame {
+            link: dialgate_plugin_host::abi::LinkId(link),
+            buf: frame.to_vec(),
+        };
+        tx.send(ActorMsg::Command(cmd)).await.is_ok()
+    }
+
+    /// Each configured link: its instance state, or why it did not start.
+    pub async fn link_states(&self) -> Vec<(String, Result<InstanceState, String>)> {
+        let running = self.running.lock().await;
+        let mut out: Vec<(String, Result<InstanceState, String>)> = running
+            .links
+            .iter()
+            .map(|(n, s)| (n.clone(), Ok(lock(&s.shared.state).clone())))
+            .collect();
+        for (n, e) in &running.link_errors {
+            if !running.links.contains_key(n) {
+                out.push((n.clone(), Err(e.clone())));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The configured plugins and their load results.
+    pub async fn plugin_slots(&self) -> Vec<PluginSlot> {
+        let running = self.running.lock().await;
+        let mut v: Vec<PluginSlot> = running.plugins.values().cloned().collect();
+        v.sort_by(|a, b| a.config.name.cmp(&b.config.name));
+        v
+    }
+
+    /// The configuration running now.
+    pub async fn running_config(&self) -> Config {
+        self.running.lock().await.config.clone()
+    }
+
+    /// Stops every link (their sessions end with `reason`), restores the kernel settings and
+    /// flushes the accounting log.
+    pub async fn shutdown(&self, reason: &str) {
+        let mut running = self.running.lock().await;
+        let slots: Vec<LinkSlot> = running.links.drain().map(|(_, s)| s).collect();
+        for slot in slots {
+            stop_link(slot, reason).await;
+        }
+        if let Some(dp) = &self.router.dataplane {
+            dp.shutdown();
+        }
+        let acct = self.router.accounting.clone();
+        let _ = tokio::task::spawn_blocking(move || acct.flush_blocking()).await;
+    }
+}
+
+fn describe_apply_error(e: ApplyError<String>) -> String {
+    match e {
+        ApplyError::Invalid(errors) => errors.to_string(),
+        ApplyError::Store(e) => format!("configuration store: {e}"),
+        ApplyError::Rejected(e) => format!("applying failed and was rolled back: {e}"),
+        ApplyError::RestoreFailed { rejected, restore } => {
+            format!(
+                "applying failed ({rejected}) and restoring the previous file failed: {restore}"
+            )
+        }
+        ApplyError::Commit(e) => format!("the configuration runs but was not committed: {e}"),
+    }
+}
+
+async fn stop_link(slot: LinkSlot, reason: &str) {
+    let (done, answer) = oneshot::channel();
+    let cmd = Command::Stop {
+        reason: reason.to_owned(),
+        done,
+    };
+    let LinkSlot {
+        shared, mut join, ..
+    } = slot;
+    if shared.env.tx.send(ActorMsg::Command(cmd)).await.is_ok() {
+        let _ = tokio::time::timeout(STOP_TIMEOUT, answer).await;
+    }
+    if tokio::time::timeout(STOP_TIMEOUT, &mut join).await.is_err() {
+        tracing::warn!(
+            link = shared.env.spec.name,
+            "plugin instance did not stop: aborted"
+        );
+        join.abort();
+    }
+    let _ = lock(&shared.io).len();
+}

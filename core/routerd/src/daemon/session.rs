@@ -1,0 +1,1199 @@
+//! The sessions of one plugin instance: a PPP engine per call (terminate, or dial-out as a
+//! client), or a relay that passes frames untouched to a call on another link.
+//!
+//! [`Core`] is what the instance's host callbacks and its actor share (under one mutex): it
+//! never calls the plugin. Frames for the plugin, link parameters and hangups go to the
+//! [`Out`] queue, which the actor drains with plugin calls once no lock is held, so a plugin
+//! may call back into the host from inside any of those calls.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use dialgate_dataplane::ra::{ALL_NODES, RaSchedule, RouterAdvert, link_local};
+use dialgate_dataplane::{MssOutcome, clamp_mss};
+use dialgate_plugin_host::abi::{
+    Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
+};
+use dialgate_ppp::ncp::MppeKeyLength;
+use dialgate_ppp::{DownReason, Engine, Event, NetworkParams, Protocol, SendError};
+use tokio::sync::mpsc;
+
+use super::actor::{ActorMsg, RelayMsg};
+use super::dataplane::{FromSession, SessionRoute};
+use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
+use super::spec::{EngineTemplate, LinkSpec, random_u64};
+use crate::accounting::{Record, SessionStart, SessionStop};
+use crate::config::{LinkMode, LinkRole};
+use crate::time::Timestamp;
+
+/// Spare frame buffers an instance keeps.
+const SPARE_BUFFERS: usize = 256;
+/// Longest wait before redialling a dial-out link.
+const MAX_REDIAL_BACKOFF: Duration = Duration::from_secs(60);
+/// First wait before redialling.
+const MIN_REDIAL_BACKOFF: Duration = Duration::from_secs(1);
+/// Room for the PPP and MPPE headers around a datagram.
+const FRAME_OVERHEAD: usize = 16;
+
+/// Something for the actor to do with the plugin.
+#[derive(Debug)]
+pub enum Out {
+    /// `send_frame`.
+    Frame {
+        /// The link.
+        link: LinkId,
+        /// The frame.
+        buf: Vec<u8>,
+    },
+    /// `set_link_params`.
+    LinkParams {
+        /// The link.
+        link: LinkId,
+        /// The negotiated ACCMs.
+        params: LinkParams,
+    },
+    /// `hangup`.
+    Hangup {
+        /// The link.
+        link: LinkId,
+    },
+}
+
+/// The other end of a relay: an actor and a link of its plugin.
+#[derive(Debug, Clone)]
+pub struct RelayPeer {
+    /// The actor.
+    pub tx: mpsc::Sender<ActorMsg>,
+    /// Its link.
+    pub link: LinkId,
+}
+
+/// What the instance's sessions need besides their own state.
+#[derive(Debug)]
+pub struct Env {
+    /// The link.
+    pub spec: LinkSpec,
+    /// Everything shared.
+    pub router: Arc<Router>,
+    /// This instance's actor queue.
+    pub tx: mpsc::Sender<ActorMsg>,
+}
+
+impl Env {
+    fn route(&self, link: LinkId) -> SessionRoute {
+        SessionRoute {
+            tx: self.tx.clone(),
+            link,
+        }
+    }
+}
+
+/// Router Advertisements for a session's /64.
+#[derive(Debug)]
+struct Ra {
+    schedule: RaSchedule,
+    src: Ipv6Addr,
+    subnet: Ipv6Addr,
+}
+
+/// A session running the PPP engine.
+#[derive(Debug)]
+pub struct EngineSession {
+    engine: Engine,
+    /// Dial-out: the engine is the client.
+    client: bool,
+    /// Server: the client's address, routed to us. Client: our own address.
+    ipv4: Option<Ipv4Addr>,
+    /// Client: the server's address (routed to the TUN).
+    peer_v4: Option<Ipv4Addr>,
+    /// The /64 routed to the session.
+    v6: Option<Ipv6Addr>,
+    ra: Option<Ra>,
+    /// Largest IP datagram over the session.
+    mtu: u16,
+    /// The user counted against the per-user limit.
+    user_claimed: Option<String>,
+    /// Why the lower layer went down, as the plugin said.
+    lower_cause: Option<String>,
+}
+
+/// What a session is.
+#[derive(Debug)]
+pub enum Kind {
+    /// The PPP engine runs here.
+    Engine(Box<EngineSession>),
+    /// Frames go to the peer once the outgoing call is up.
+    Relay(Option<RelayPeer>),
+}
+
+/// One session.
+#[derive(Debug)]
+pub struct Session {
+    /// Registry entry.
+    pub shared: Arc<SessionShared>,
+    /// Engine or relay.
+    pub kind: Kind,
+    span: tracing::Span,
+    /// Why it is being ended, when not the engine's own reason (admin kill, limit).
+    end_reason: Option<String>,
+    /// The plugin still has the link (a hangup is due when the session ends).
+    link_up: bool,
+    /// An accounting start record was written.
+    accounted: bool,
+    /// The engine reported LinkDown: finish it.
+    ended: Option<String>,
+}
+
+/// The sessions, relay legs, timers and output of one plugin instance.
+#[derive(Debug, Default)]
+pub struct Core {
+    /// Sessions by the plugin's link id.
+    pub sessions: HashMap<LinkId, Session>,
+    /// Dialing relay links: our link -> the answering side's session link.
+    legs: HashMap<LinkId, RelayPeer>,
+    /// A relay call being dialled right now (set around the plugin's `dial`).
+    pub dialing_for: Option<RelayPeer>,
+    /// Relay calls dialled and not up yet.
+    pub dialed: HashMap<LinkId, RelayPeer>,
+    /// The plugin's timers.
+    pub timers: HashMap<TimerId, Instant>,
+    /// What the actor must do with the plugin.
+    pub outbox: VecDeque<Out>,
+    spare: Vec<Vec<u8>>,
+    rx: Vec<u8>,
+    /// Events may be pending.
+    pub dirty: bool,
+    /// Dial-out links: when to dial next.
+    pub redial_at: Option<Instant>,
+    redial_backoff: Duration,
+    /// Dial-out links: a call placed and not up yet.
+    pub dial_pending: Option<LinkId>,
+}
+
+fn mppe_name(len: MppeKeyLength) -> &'static str {
+    match len {
+        MppeKeyLength::Bits40 => "MPPE-40",
+        MppeKeyLength::Bits56 => "MPPE-56",
+        MppeKeyLength::Bits128 => "MPPE-128",
+    }
+}
+
+/// Octets MPPE adds inside the information field: its header and the inner protocol.
+const MPPE_OVERHEAD: u16 = 6;
+
+fn session_mtu(engine: &Engine) -> u16 {
+    let p = engine.link_params();
+    let base = p.tx_mru.min(p.rx_mru);
+    match engine.mppe() {
+        Some(_) => base.saturating_sub(MPPE_OVERHEAD),
+        None => base,
+    }
+}
+
+fn ipv6_prefix(subnet: Option<Ipv6Addr>) -> Option<crate::config::Ipv6Prefix> {
+    subnet.and_then(|s| crate::config::Ipv6Prefix::new(s, 64))
+}
+
+/// Moves the engine's queued control frames to the outbox.
+fn drain(engine: &mut Engine, link: LinkId, outbox: &mut VecDeque<Out>, spare: &mut Vec<Vec<u8>>) {
+    loop {
+        let mut buf = spare.pop().unwrap_or_else(|| Vec::with_capacity(2048));
+        if engine.poll_transmit(&mut buf) {
+            outbox.push_back(Out::Frame { link, buf });
+        } else {
+            spare.push(buf);
+            return;
+        }
+    }
+}
+
+impl Core {
+    /// A core for a link whose actor dials at start when `dials` is set.
+    pub fn new(dials: bool, now: Instant) -> Self {
+        Core {
+            rx: Vec::with_capacity(16 * 1024),
+            redial_at: dials.then_some(now),
+            redial_backoff: MIN_REDIAL_BACKOFF,
+            ..Core::default()
+        }
+    }
+
+    /// Takes back a frame buffer the plugin is done with.
+    pub fn recycle(&mut self, router: &Router, buf: Vec<u8>) {
+        if self.spare.len() < SPARE_BUFFERS {
+            self.spare.push(buf);
+        } else {
+            router.buffers.put(buf);
+        }
+    }
+
+    /// The earliest deadline: plugin timers, engine timers, RAs, the next redial.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let timers = self.timers.values().copied().min();
+        let sessions = self
+            .sessions
+            .values()
+            .filter_map(|s| match &s.kind {
+                Kind::Engine(es) => {
+                    let ra = es.ra.as_ref().and_then(|r| r.schedule.poll_timeout());
+                    [es.engine.poll_timeout(), ra].into_iter().flatten().min()
+                }
+                Kind::Relay(_) => None,
+            })
+            .min();
+        [timers, sessions, self.redial_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The plugin's timers due at `now`, removed.
+    pub fn due_timers(&mut self, now: Instant) -> Vec<TimerId> {
+        let due: Vec<TimerId> = self
+            .timers
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &due {
+            self.timers.remove(id);
+        }
+        due
+    }
+
+    /// A redial is due at `now`: clears it and says so.
+    pub fn take_redial(&mut self, now: Instant) -> bool {
+        if self.redial_at.is_some_and(|t| t <= now)
+            && self.dial_pending.is_none()
+            && self.sessions.is_empty()
+        {
+            self.redial_at = None;
+            return true;
+        }
+        false
+    }
+
+    /// Dialling failed: try again later, backing off.
+    pub fn dial_failed(&mut self, now: Instant) {
+        self.dial_pending = None;
+        self.redial_at = Some(now + self.redial_backoff);
+        self.redial_backoff = (self.redial_backoff * 2).min(MAX_REDIAL_BACKOFF);
+    }
+
+    /// The plugin reported a call up: start a session (or bind a relay leg).
+    pub fn link_up(
+        &mut self,
+        env: &Env,
+        now: Instant,
+        link: LinkId,
+        info: &LinkInfo<'_>,
+    ) -> Result<(), HostError> {
+        let spec = &env.spec;
+        let router = &env.router;
+        if self.sessions.contains_key(&link) || self.legs.contains_key(&link) {
+            return Err(HostError::Invalid {
+                message: format!("link {link} is already up").into(),
+            });
+        }
+        if spec.mode == LinkMode::Relay && spec.role == LinkRole::Dial {
+            // The outgoing leg of a relayed call.
+            let back = self
+                .dialing_for
+                .take()
+                .or_else(|| self.dialed.remove(&link))
+                .ok_or_else(|| HostError::Denied {
+                    message: "no relayed call is waiting for this link".into(),
+                })?;
+            let up = RelayMsg::Up {
+                link: back.link,
+                peer: RelayPeer {
+                    tx: env.tx.clone(),
+                    link,
+                },
+            };
+            if back.tx.try_send(ActorMsg::Relay(up)).is_err() {
+                return Err(HostError::Closed);
+            }
+            tracing::info!(link = %spec.name, id = link.0, "relay leg up");
+            self.legs.insert(link, back);
+            return Ok(());
+        }
+        let limits = router.limits();
+        let live = router.session_count();
+        if u64::try_from(live).unwrap_or(u64::MAX) >= u64::from(limits.max_sessions) {
+            router.stats.refused_limit.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(link = %spec.name, "call refused: {live} sessions (limits.max_sessions)");
+            return Err(HostError::Denied {
+                message: "session limit reached".into(),
+            });
+        }
+        if self.dial_pending == Some(link) || info.direction == Direction::Outgoing {
+            self.dial_pending = None;
+        }
+        let id = router.next_session_id();
+        let span = tracing::info_span!("session", id, link = %spec.name);
+        let mode = match (spec.mode, spec.role) {
+            (LinkMode::Relay, _) => SessionMode::Relay,
+            (LinkMode::Terminate, LinkRole::Dial) => SessionMode::Dial,
+            (LinkMode::Terminate, LinkRole::Answer) => SessionMode::Terminate,
+        };
+        let meta = SessionMeta {
+            peer: info.peer.as_str().to_owned(),
+            calling_number: info.calling_number.as_str().to_owned(),
+            called_number: info.called_number.as_str().to_owned(),
+            state: "establish".into(),
+            ..SessionMeta::default()
+        };
+        let shared = Arc::new(SessionShared {
+            id,
+            link: spec.name.clone(),
+            link_id: link.0,
+            plugin: spec.plugin.clone(),
+            mode,
+            started: Timestamp::now(),
+            started_at: now,
+            meta: std::sync::Mutex::new(meta),
+            counters: Default::default(),
+        });
+        let kind = match (spec.mode, &spec.engine) {
+            (LinkMode::Terminate, Some(template)) => {
+                let mut engine = Engine::new(template.engine_config(router), now);
+                engine.open(now);
+                engine.lower_up(now);
+                drain(&mut engine, link, &mut self.outbox, &mut self.spare);
+                Kind::Engine(Box::new(EngineSession {
+                    client: matches!(template, EngineTemplate::Client { .. }),
+                    mtu: session_mtu(&engine),
+                    engine,
+                    ipv4: None,
+                    peer_v4: None,
+                    v6: None,
+                    ra: None,
+                    user_claimed: None,
+                    lower_cause: None,
+                }))
+            }
+            (LinkMode::Terminate, None) => {
+                return Err(HostError::Internal {
+                    message: "terminating link without an engine template".into(),
+                });
+            }
+            (LinkMode::Relay, _) => {
+                let target = spec.relay_to.as_deref().unwrap_or_default();
+                let tx = router.link_tx(target).ok_or_else(|| HostError::Denied {
+                    message: format!("relay target link {target:?} is not running").into(),
+                })?;
+                let open = RelayMsg::Open {
+                    back: RelayPeer {
+                        tx: env.tx.clone(),
+                        link,
+                    },
+                };
+                tx.try_send(ActorMsg::Relay(open))
+                    .map_err(|_| HostError::Busy)?;
+                lock(&shared.meta).relayed_to = Some(format!("{target} (dialling)"));
+                Kind::Relay(None)
+            }
+        };
+        span.in_scope(|| {
+            tracing::info!(
+                peer = info.peer.as_str(),
+                direction = ?info.direction,
+                "session started ({mode:?})"
+            );
+        });
+        lock(&router.sessions).insert(id, shared.clone());
+        router
+            .stats
+            .sessions_started
+            .fetch_add(1, Ordering::Relaxed);
+        self.sessions.insert(
+            link,
+            Session {
+                shared,
+                kind,
+                span,
+                end_reason: None,
+                link_up: true,
+                accounted: false,
+                ended: None,
+            },
+        );
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The plugin reported a call down.
+    pub fn link_down(
+        &mut self,
+        env: &Env,
+        now: Instant,
+        link: LinkId,
+        cause: LinkDownCause,
+        message: &str,
+    ) {
+        let text = if message.is_empty() {
+            format!("{cause:?}")
+        } else {
+            format!("{cause:?}: {message}")
+        };
+        if let Some(back) = self
+            .legs
+            .remove(&link)
+            .or_else(|| self.dialed.remove(&link))
+        {
+            let down = RelayMsg::Down {
+                link: back.link,
+                reason: format!("relayed call down ({text})"),
+            };
+            let _ = back.tx.try_send(ActorMsg::Relay(down));
+            return;
+        }
+        if self.dial_pending == Some(link) {
+            tracing::info!(link = %env.spec.name, "dial failed: {text}");
+            self.dial_failed(now);
+            return;
+        }
+        let Some(s) = self.sessions.get_mut(&link) else {
+            return;
+        };
+        s.link_up = false;
+        match &mut s.kind {
+            Kind::Engine(es) => {
+                es.lower_cause = Some(text);
+                es.engine.lower_down(now);
+                self.dirty = true;
+            }
+            Kind::Relay(_) => {
+                s.end_reason.get_or_insert(format!("link down ({text})"));
+                self.finish(env, now, link);
+            }
+        }
+    }
+
+    /// A frame from the plugin.
+    pub fn deliver(
+        &mut self,
+        env: &Env,
+        now: Instant,
+        link: LinkId,
+        frame: &[u8],
+    ) -> Result<(), HostError> {
+        let router = &env.router;
+        if let Some(back) = self.legs.get(&link) {
+            let msg = RelayMsg::Frame {
+                link: back.link,
+                buf: router.buffers.copy_of(frame),
+            };
+            return back
+                .tx
+                .try_send(ActorMsg::Relay(msg))
+                .map_err(|_| HostError::Busy);
+        }
+        let Core {
+            sessions,
+            rx,
+            outbox,
+            spare,
+            ..
+        } = self;
+        let s = sessions.get_mut(&link).ok_or(HostError::Closed)?;
+        let c = &s.shared.counters;
+        match &mut s.kind {
+            Kind::Relay(peer) => {
+                c.frames_in.fetch_add(1, Ordering::Relaxed);
+                c.bytes_in.fetch_add(frame.len() as u64, Ordering::Relaxed);
+                let Some(peer) = peer else {
+                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                };
+                let msg = RelayMsg::Frame {
+                    link: peer.link,
+                    buf: router.buffers.copy_of(frame),
+                };
+                if peer.tx.try_send(ActorMsg::Relay(msg)).is_err() {
+                    c.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(())
+            }
+            Kind::Engine(es) => {
+                rx.clear();
+                rx.extend_from_slice(frame);
+                let id = s.shared.id;
+                let client_local = if es.client { es.ipv4 } else { None };
+                let mut solicited = false;
+                if let Some(d) = es.engine.handle_frame(now, rx)
+                    && (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
+                    && let Some(dp) = &router.dataplane
+                {
+                    solicited = dp.from_session(id, client_local, d.payload, es.mtu)
+                        == FromSession::RouterSolicitation;
+                }
+                if solicited && let Some(ra) = &mut es.ra {
+                    ra.schedule.on_solicitation(now);
+                }
+                drain(&mut es.engine, link, outbox, spare);
+                c.set_from_engine(&es.engine.counters());
+                self.dirty = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// A packet from the TUN for the session on `link`.
+    pub fn packet(&mut self, env: &Env, now: Instant, link: LinkId, mut buf: Vec<u8>) {
+        let router = &env.router;
+        let Core {
+            sessions,
+            outbox,
+            spare,
+            ..
+        } = self;
+        let Some(Session {
+            kind: Kind::Engine(es),
+            shared,
+            ..
+        }) = sessions.get_mut(&link)
+        else {
+            router.buffers.put(buf);
+            return;
+        };
+        let protocol = match buf.first().map(|b| b >> 4) {
+            Some(4) => Protocol::IPV4,
+            Some(6) => Protocol::IPV6,
+            _ => {
+                router.buffers.put(buf);
+                return;
+            }
+        };
+        if matches!(clamp_mss(&mut buf, es.mtu), MssOutcome::Clamped { .. })
+            && let Some(dp) = &router.dataplane
+        {
+            dp.stats.mss_clamped.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut out = spare.pop().unwrap_or_default();
+        out.resize(buf.len() + FRAME_OVERHEAD, 0);
+        match es.engine.send_datagram(now, protocol, &buf, &mut out) {
+            Ok(n) => {
+                out.truncate(n);
+                outbox.push_back(Out::Frame { link, buf: out });
+            }
+            Err(e) => {
+                if e == SendError::TooLarge
+                    && let Some(dp) = &router.dataplane
+                {
+                    dp.stats.drop_too_large.fetch_add(1, Ordering::Relaxed);
+                }
+                shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                spare.push(out);
+            }
+        }
+        shared.counters.set_from_engine(&es.engine.counters());
+        router.buffers.put(buf);
+    }
+
+    /// A message about a relayed call.
+    pub fn relay(&mut self, env: &Env, now: Instant, msg: RelayMsg) {
+        match msg {
+            RelayMsg::Open { .. } => {} // The actor handles it (it calls the plugin).
+            RelayMsg::Up { link, peer } => {
+                let Some(s) = self.sessions.get_mut(&link) else {
+                    let down = RelayMsg::Down {
+                        link: peer.link,
+                        reason: "the relayed session is gone".into(),
+                    };
+                    let _ = peer.tx.try_send(ActorMsg::Relay(down));
+                    return;
+                };
+                {
+                    let mut m = lock(&s.shared.meta);
+                    m.relayed_to = Some(format!(
+                        "{}/{}",
+                        env.spec.relay_to.as_deref().unwrap_or_default(),
+                        peer.link
+                    ));
+                    m.state = "relaying".into();
+                }
+                s.kind = Kind::Relay(Some(peer));
+                s.span.in_scope(|| tracing::info!("relay up"));
+                Self::account_start(env, s);
+            }
+            RelayMsg::Frame { link, buf } => {
+                if let Some(s) = self.sessions.get(&link) {
+                    let c = &s.shared.counters;
+                    c.frames_out.fetch_add(1, Ordering::Relaxed);
+                    c.bytes_out.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                    self.outbox.push_back(Out::Frame { link, buf });
+                } else if self.legs.contains_key(&link) {
+                    self.outbox.push_back(Out::Frame { link, buf });
+                } else {
+                    env.router.buffers.put(buf);
+                }
+            }
+            RelayMsg::Down { link, reason } => {
+                if self.legs.remove(&link).is_some() || self.dialed.remove(&link).is_some() {
+                    self.outbox.push_back(Out::Hangup { link });
+                } else if let Some(s) = self.sessions.get_mut(&link) {
+                    s.end_reason.get_or_insert(reason);
+                    self.finish(env, now, link);
+                }
+            }
+        }
+    }
+
+    /// A relay dial could not be placed: the answering side's session ends.
+    pub fn relay_dial_failed(back: &RelayPeer, why: &str) {
+        let down = RelayMsg::Down {
+            link: back.link,
+            reason: format!("relay dial failed: {why}"),
+        };
+        let _ = back.tx.try_send(ActorMsg::Relay(down));
+    }
+
+    /// Runs engine timers and Router Advertisements due at `now`.
+    pub fn timeouts(&mut self, now: Instant) {
+        let Core {
+            sessions,
+            outbox,
+            spare,
+            ..
+        } = self;
+        for (link, s) in sessions.iter_mut() {
+            let Kind::Engine(es) = &mut s.kind else {
+                continue;
+            };
+            if es.engine.poll_timeout().is_some_and(|t| t <= now) {
+                es.engine.handle_timeout(now);
+                self.dirty = true;
+            }
+            if let Some(ra) = &mut es.ra
+                && ra.schedule.poll_send(now, random_u64() as u32)
+            {
+                let advert = RouterAdvert::for_session(ra.subnet, Some(u32::from(es.mtu)));
+                let mut packet = vec![0u8; advert.buffer_len()];
+                if let Ok(n) = advert.emit(&mut packet, ra.src, ALL_NODES) {
+                    let mut out = spare.pop().unwrap_or_default();
+                    out.resize(n + FRAME_OVERHEAD, 0);
+                    match es.engine.send_datagram(
+                        now,
+                        Protocol::IPV6,
+                        packet.get(..n).unwrap_or_default(),
+                        &mut out,
+                    ) {
+                        Ok(len) => {
+                            out.truncate(len);
+                            outbox.push_back(Out::Frame {
+                                link: *link,
+                                buf: out,
+                            });
+                        }
+                        Err(_) => spare.push(out),
+                    }
+                }
+            }
+            drain(&mut es.engine, *link, outbox, spare);
+        }
+    }
+
+    /// Handles every pending engine event and ends the sessions that went down.
+    pub fn process(&mut self, env: &Env, now: Instant) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        let mut ended = Vec::new();
+        let Core {
+            sessions,
+            outbox,
+            spare,
+            ..
+        } = self;
+        for (link, s) in sessions.iter_mut() {
+            let Kind::Engine(_) = &s.kind else {
+                continue;
+            };
+            let span = s.span.clone();
+            let _enter = span.enter();
+            Self::events(env, now, *link, s, outbox);
+            if let Kind::Engine(es) = &mut s.kind {
+                drain(&mut es.engine, *link, outbox, spare);
+                s.shared.counters.set_from_engine(&es.engine.counters());
+            }
+            if s.ended.is_some() {
+                ended.push(*link);
+            }
+        }
+        for link in ended {
+            self.finish(env, now, link);
+        }
+    }
+
+    fn events(env: &Env, now: Instant, link: LinkId, s: &mut Session, outbox: &mut VecDeque<Out>) {
+        let router = &env.router;
+        let id = s.shared.id;
+        let Kind::Engine(es) = &mut s.kind else {
+            return;
+        };
+        while let Some(event) = es.engine.poll_event() {
+            match event {
+                Event::PhaseChanged { from, to } => {
+                    tracing::debug!("phase {from:?} -> {to:?}");
+                    lock(&s.shared.meta).state = format!("{to:?}").to_lowercase();
+                }
+                Event::LinkUp => {
+                    let p = es.engine.link_params();
+                    tracing::debug!(
+                        "LCP up: MRU {} (peer {}), ACCM tx {:#010x} rx {:#010x}",
+                        p.rx_mru,
+                        p.tx_mru,
+                        p.tx_accm,
+                        p.rx_accm
+                    );
+                    es.mtu = session_mtu(&es.engine);
+                    outbox.push_back(Out::LinkParams {
+                        link,
+                        params: LinkParams {
+                            tx_accm: p.tx_accm,
+                            rx_accm: p.rx_accm,
+                        },
+                    });
+                }
+                Event::Authenticated { user } => {
+                    tracing::info!(user = %user, "authenticated");
+                    if !es.client {
+                        if router.claim_user(&user) {
+                            es.user_claimed = Some(user.clone());
+                        } else {
+                            router
+                                .stats
+                                .refused_per_user
+                                .fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(user = %user, "per-user session limit reached");
+                            s.end_reason
+                                .get_or_insert("per-user session limit exceeded".into());
+                            es.engine.close(now, DownReason::AdminClose);
+                        }
+                    }
+                    lock(&s.shared.meta).user = user;
+                }
+                Event::NetworkUp { protocol, params } => match params {
+                    NetworkParams::Ipcp(ip) => {
+                        es.mtu = session_mtu(&es.engine);
+                        let result = if es.client {
+                            es.ipv4 = Some(ip.local);
+                            es.peer_v4 = ip.peer;
+                            match &router.dataplane {
+                                Some(dp) => {
+                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link))
+                                }
+                                None => Ok(()),
+                            }
+                        } else {
+                            es.ipv4 = ip.peer;
+                            match (&router.dataplane, ip.peer) {
+                                (Some(dp), Some(peer)) => {
+                                    dp.add_server_v4(id, peer, env.route(link))
+                                }
+                                _ => Ok(()),
+                            }
+                        };
+                        {
+                            let mut m = lock(&s.shared.meta);
+                            m.ipv4 = es.ipv4;
+                            m.peer_ipv4 = if es.client { ip.peer } else { Some(ip.local) };
+                            m.mtu = es.mtu;
+                        }
+                        tracing::info!(
+                            local = %ip.local,
+                            peer = ?ip.peer,
+                            mtu = es.mtu,
+                            "IPCP up"
+                        );
+                        if let Err(e) = result {
+                            tracing::warn!("cannot route the session: {e}");
+                            es.ipv4 = None;
+                            es.peer_v4 = None;
+                            s.end_reason.get_or_insert(format!("data plane: {e}"));
+                            es.engine.close(now, DownReason::AdminClose);
+                        } else if !s.accounted {
+                            s.accounted = true;
+                            Self::write_start(env, &s.shared);
+                        }
+                    }
+                    NetworkParams::Ipv6cp(v6) => {
+                        if !es.client
+                            && let Some(dp) = &router.dataplane
+                            && let Some(subnet) = dp.add_v6(id, env.route(link))
+                        {
+                            let mut schedule = RaSchedule::rfc_defaults();
+                            schedule.start(now);
+                            es.v6 = Some(subnet);
+                            es.ra = Some(Ra {
+                                schedule,
+                                src: link_local(v6.local),
+                                subnet,
+                            });
+                            lock(&s.shared.meta).ipv6_prefix = Some(subnet);
+                            tracing::info!(prefix = %subnet, "IPV6CP up: /64 delegated");
+                        } else {
+                            tracing::info!("IPV6CP up (no prefix delegated)");
+                        }
+                    }
+                    NetworkParams::Ccp(ccp) => {
+                        let text = ccp.mppe().map(|m| {
+                            format!(
+                                "{} {}",
+                                mppe_name(m.key_length),
+                                if m.stateless { "stateless" } else { "stateful" }
+                            )
+                        });
+                        es.mtu = session_mtu(&es.engine);
+                        tracing::info!("CCP up: {}", text.as_deref().unwrap_or("no MPPE"));
+                        let mut m = lock(&s.shared.meta);
+                        m.encryption = text;
+                        m.mtu = es.mtu;
+                    }
+                    other => tracing::info!("{protocol} up: {other:?}"),
+                },
+                Event::NetworkDown { protocol } => {
+                    tracing::info!("{protocol} down");
+                    if let Some(dp) = &router.dataplane {
+                        if protocol == Protocol::IPCP {
+                            let (v4, client) = if es.client {
+                                (None, es.ipv4.take().map(|l| (l, es.peer_v4.take())))
+                            } else {
+                                (es.ipv4.take(), None)
+                            };
+                            dp.remove_session(id, v4, None, client);
+                        } else if protocol == Protocol::IPV6CP {
+                            dp.remove_session(id, None, es.v6.take(), None);
+                            es.ra = None;
+                        }
+                    }
+                }
+                Event::LinkDown { reason } => {
+                    if matches!(reason, DownReason::AuthFailed(_)) {
+                        router.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let text = match (&s.end_reason, &es.lower_cause, &reason) {
+                        (Some(r), _, _) => r.clone(),
+                        (None, Some(cause), DownReason::LowerDown) => format!("{reason} ({cause})"),
+                        _ => reason.to_string(),
+                    };
+                    s.ended = Some(text);
+                }
+                other => tracing::debug!("{other:?}"),
+            }
+        }
+    }
+
+    fn write_start(env: &Env, shared: &SessionShared) {
+        let m = lock(&shared.meta).clone();
+        env.router.accounting.record(Record::Start(SessionStart {
+            time: Timestamp::now(),
+            session: shared.id,
+            user: m.user,
+            link: shared.link.clone(),
+            peer: (!m.peer.is_empty()).then_some(m.peer),
+            ipv4: m.ipv4,
+            ipv6_prefix: ipv6_prefix(m.ipv6_prefix),
+        }));
+    }
+
+    fn account_start(env: &Env, s: &mut Session) {
+        if !s.accounted {
+            s.accounted = true;
+            Self::write_start(env, &s.shared);
+        }
+    }
+
+    /// Ends the session on `link` now: routes, limits, registry, accounting, and a hangup
+    /// when the plugin still has the call.
+    pub fn finish(&mut self, env: &Env, now: Instant, link: LinkId) {
+        let Some(mut s) = self.sessions.remove(&link) else {
+            return;
+        };
+        let router = &env.router;
+        let id = s.shared.id;
+        let reason = s
+            .ended
+            .take()
+            .or_else(|| s.end_reason.take())
+            .unwrap_or_else(|| "ended".into());
+        match &mut s.kind {
+            Kind::Engine(es) => {
+                if let Some(dp) = &router.dataplane {
+                    let (v4, client) = if es.client {
+                        (None, es.ipv4.map(|l| (l, es.peer_v4)))
+                    } else {
+                        (es.ipv4, None)
+                    };
+                    if v4.is_some() || client.is_some() || es.v6.is_some() {
+                        dp.remove_session(id, v4, es.v6, client);
+                    }
+                }
+                if let Some(user) = es.user_claimed.take() {
+                    router.release_user(&user);
+                }
+                s.shared.counters.set_from_engine(&es.engine.counters());
+                if es.engine.mppe().is_some() || es.ipv4.is_some() {
+                    self.redial_backoff = MIN_REDIAL_BACKOFF;
+                }
+            }
+            Kind::Relay(peer) => {
+                if let Some(peer) = peer.take() {
+                    let down = RelayMsg::Down {
+                        link: peer.link,
+                        reason: reason.clone(),
+                    };
+                    let _ = peer.tx.try_send(ActorMsg::Relay(down));
+                }
+            }
+        }
+        lock(&router.sessions).remove(&id);
+        router.count_end(&reason);
+        let c = s.shared.counters.snapshot();
+        s.span.in_scope(|| {
+            tracing::info!(
+                reason = %reason,
+                bytes_in = c.bytes_in,
+                bytes_out = c.bytes_out,
+                "session ended"
+            );
+        });
+        if s.accounted {
+            let m = lock(&s.shared.meta).clone();
+            router.accounting.record(Record::Stop(SessionStop {
+                time: Timestamp::now(),
+                session: id,
+                user: m.user,
+                link: s.shared.link.clone(),
+                peer: (!m.peer.is_empty()).then_some(m.peer),
+                ipv4: m.ipv4,
+                ipv6_prefix: ipv6_prefix(m.ipv6_prefix),
+                started: s.shared.started,
+                duration_ms: u64::try_from(
+                    now.saturating_duration_since(s.shared.started_at)
+                        .as_millis(),
+                )
+                .unwrap_or(u64::MAX),
+                bytes_in: c.bytes_in,
+                bytes_out: c.bytes_out,
+                packets_in: c.packets_in,
+                packets_out: c.packets_out,
+                reason,
+            }));
+        }
+        if s.link_up {
+            self.outbox.push_back(Out::Hangup { link });
+        }
+        if env.spec.dials_on_start() {
+            self.redial_at = Some(now + self.redial_backoff);
+            self.redial_backoff = (self.redial_backoff * 2).min(MAX_REDIAL_BACKOFF);
+        }
+    }
+
+    /// Ends session `id` (admin kill): a terminating session closes LCP first (the link
+    /// goes down when the peer acks or after Max-Terminate); a relay ends at once.
+    pub fn kill(&mut self, env: &Env, now: Instant, id: u64, reason: &str) -> bool {
+        let Some(link) = self
+            .sessions
+            .iter()
+            .find(|(_, s)| s.shared.id == id)
+            .map(|(l, _)| *l)
+        else {
+            return false;
+        };
+        let Some(s) = self.sessions.get_mut(&link) else {
+            return false;
+        };
+        s.end_reason.get_or_insert_with(|| reason.to_owned());
+        match &mut s.kind {
+            Kind::Engine(es) => {
+                es.engine.close(now, DownReason::AdminClose);
+                self.dirty = true;
+            }
+            Kind::Relay(_) => self.finish(env, now, link),
+        }
+        true
+    }
+
+    /// Ends every session at once with `reason`: the instance is stopping (`hangup`: the
+    /// plugin can still be told) or failed (it cannot).
+    pub fn end_all(&mut self, env: &Env, now: Instant, reason: &str, hangup: bool) {
+        let links: Vec<LinkId> = self.sessions.keys().copied().collect();
+        for link in links {
+            if let Some(s) = self.sessions.get_mut(&link) {
+                s.end_reason.get_or_insert_with(|| reason.to_owned());
+                if !hangup {
+                    s.link_up = false;
+                }
+                if let Kind::Engine(es) = &mut s.kind {
+                    if hangup {
+                        // Tell the peer (Terminate-Request), then hang up right after.
+                        es.engine.close(now, DownReason::AdminClose);
+                        drain(&mut es.engine, link, &mut self.outbox, &mut self.spare);
+                    }
+                    s.ended = None;
+                }
+            }
+            self.finish(env, now, link);
+        }
+        for (link, back) in self.legs.drain().chain(self.dialed.drain()) {
+            if hangup {
+                self.outbox.push_back(Out::Hangup { link });
+            }
+            let down = RelayMsg::Down {
+                link: back.link,
+                reason: reason.to_owned(),
+            };
+            let _ = back.tx.try_send(ActorMsg::Relay(down));
+        }
+        self.redial_at = None;
+        if !hangup {
+            self.outbox.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AccountingConfig, LimitsConfig, PppSettings};
+    use crate::daemon::accounting::Accounting;
+    use dialgate_ppp::auth::{Credentials, LocalUsers};
+
+    fn env(limits: LimitsConfig) -> (Env, mpsc::Receiver<ActorMsg>) {
+        let accounting = Accounting::start(
+            &AccountingConfig {
+                enabled: false,
+                ..AccountingConfig::default()
+            },
+            std::path::PathBuf::from("/nonexistent"),
+        );
+        let router = Arc::new(Router::new(
+            None,
+            LocalUsers::new(),
+            limits,
+            "test".into(),
+            accounting,
+        ));
+        let (tx, rx) = mpsc::channel(8);
+        let spec = LinkSpec {
+            name: "out".into(),
+            plugin: "fake".into(),
+            role: LinkRole::Dial,
+            mode: LinkMode::Terminate,
+            relay_to: None,
+            instance_config: String::new(),
+            engine: Some(EngineTemplate::Client {
+                settings: PppSettings::default(),
+                credentials: Credentials::new("alice", "secret").unwrap(),
+            }),
+        };
+        (Env { spec, router, tx }, rx)
+    }
+
+    fn up(core: &mut Core, env: &Env, link: u64) -> Result<(), HostError> {
+        let info = LinkInfo::new(Direction::Outgoing, "peer");
+        core.link_up(env, Instant::now(), LinkId(link), &info)
+    }
+
+    #[test]
+    fn a_call_starts_an_engine_session_that_sends_lcp_configure_request() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 7).unwrap();
+        assert_eq!(env.router.session_count(), 1);
+        // RFC 1661 §5.1: the first frame is an LCP Configure-Request (C0 21, code 1).
+        match core.outbox.front() {
+            Some(Out::Frame { link, buf }) => {
+                assert_eq!(*link, LinkId(7));
+                let lcp = buf.iter().position(|b| *b == 0xc0).unwrap();
+                assert_eq!(buf.get(lcp..lcp + 3), Some(&[0xc0, 0x21, 1][..]));
+            }
+            other => panic!("expected a frame, got {other:?}"),
+        }
+        // The same link cannot come up twice.
+        assert!(up(&mut core, &env, 7).is_err());
+    }
+
+    #[test]
+    fn the_session_limit_refuses_calls() {
+        let (env, _rx) = env(LimitsConfig {
+            max_sessions: 1,
+            per_user_sessions: None,
+        });
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 1).unwrap();
+        assert!(matches!(
+            up(&mut core, &env, 2),
+            Err(HostError::Denied { .. })
+        ));
+        assert_eq!(env.router.stats.refused_limit.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_failed_plugin_ends_every_session_without_hangup() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 1).unwrap();
+        up(&mut core, &env, 2).unwrap();
+        core.end_all(
+            &env,
+            Instant::now(),
+            "plugin fake failed in send_frame: boom",
+            false,
+        );
+        assert!(core.sessions.is_empty());
+        assert_eq!(env.router.session_count(), 0);
+        assert!(
+            core.outbox.is_empty(),
+            "nothing more reaches a failed plugin"
+        );
+        let reasons = lock(&env.router.stats.end_reasons).clone();
+        assert_eq!(
+            reasons.get("plugin fake failed in send_frame: boom"),
+            Some(&2)
+        );
+    }
+
+    #[test]
+    fn stopping_terminates_then_hangs_up() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 3).unwrap();
+        core.outbox.clear();
+        core.end_all(&env, Instant::now(), "configuration changed", true);
+        // RFC 1661 §5.5: a Terminate-Request (code 5) goes out before the hangup.
+        let kinds: Vec<String> = core
+            .outbox
+            .iter()
+            .map(|o| match o {
+                Out::Frame { buf, .. } => {
+                    let lcp = buf.iter().position(|b| *b == 0xc0).unwrap_or(0);
+                    format!("lcp-{}", buf.get(lcp + 2).copied().unwrap_or(0))
+                }
+                Out::Hangup { .. } => "hangup".into(),
+                Out::LinkParams { .. } => "params".into(),
+            })
+            .collect();
+        assert_eq!(kinds, ["lcp-5", "hangup"]);
+    }
+
+    #[test]
+    fn the_per_user_limit_counts_authenticated_users() {
+        let (env, _rx) = env(LimitsConfig {
+            max_sessions: 10,
+            per_user_sessions: Some(1),
+        });
+        assert!(env.router.claim_user("alice"));
+        assert!(!env.router.claim_user("alice"));
+        assert!(env.router.claim_user("bob"));
+        env.router.release_user("alice");
+        assert!(env.router.claim_user("alice"));
+    }
+}

@@ -1,0 +1,153 @@
+//! routerd's runtime with the test plugins, in process and without root (no data plane):
+//! a dial-out link on the `echo` plugin runs sessions (which the engine finds looped back),
+//! and a plugin that panics ends its own sessions and is disabled while routerd and the
+//! other links go on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::actor::InstanceState;
+use dialgate_routerd::daemon::{Daemon, Options};
+use support::{TempDir, test_plugin, wait_for};
+
+fn config(dir: &TempDir, links: &str) -> Document {
+    let echo = test_plugin("echo");
+    let panics = test_plugin("panics");
+    let text = format!(
+        r#"
+[system]
+state_dir = "{state}"
+plugin_dir = "/nonexistent"
+drop_capabilities = false
+
+[management]
+socket = "{state}/routerd.sock"
+
+[ppp]
+echo_interval_secs = 0
+
+[[plugin]]
+name = "echo"
+file = "{echo}"
+
+[[plugin]]
+name = "panics"
+file = "{panics}"
+{links}
+"#,
+        state = dir.path().display(),
+        echo = echo.display(),
+        panics = panics.display(),
+    );
+    Document::parse("test.toml", text).expect("valid test configuration")
+}
+
+const DIAL_ECHO: &str = r#"
+[[link]]
+name = "loop"
+plugin = "echo"
+role = "dial"
+credentials = { user = "alice", password = "secret" }
+"#;
+
+const DIAL_PANICS: &str = r#"
+[[link]]
+name = "bomb"
+plugin = "panics"
+role = "dial"
+credentials = { user = "bob", password = "secret" }
+"#;
+
+async fn state_of(daemon: &Daemon, link: &str) -> Option<Result<InstanceState, String>> {
+    daemon
+        .link_states()
+        .await
+        .into_iter()
+        .find(|(n, _)| n == link)
+        .map(|(_, s)| s)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dial_link_on_echo_runs_sessions_with_end_reasons() {
+    let dir = TempDir::new("echo");
+    let doc = config(&dir, DIAL_ECHO);
+    let options = Options {
+        no_dataplane: true,
+        state_dir: Some(dir.path().to_path_buf()),
+    };
+    let daemon = Daemon::start(&doc, options).await.unwrap();
+    assert_eq!(
+        state_of(&daemon, "loop").await,
+        Some(Ok(InstanceState::Running))
+    );
+    // The echo plugin loops every frame back: the engine sees its own magic number and
+    // ends the session as looped back (RFC 1661 §6.4); routerd then dials again.
+    let ended = wait_for(Duration::from_secs(60), async || {
+        let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
+        m.get("link is looped back").copied()
+    })
+    .await;
+    assert!(ended.is_some(), "a looped-back session ended");
+    let started = daemon.router.stats.sessions_started.load(Ordering::Relaxed);
+    assert!(started >= 1);
+    // Redial: a second session starts.
+    let again = wait_for(Duration::from_secs(30), async || {
+        (daemon.router.stats.sessions_started.load(Ordering::Relaxed) > started).then_some(())
+    })
+    .await;
+    assert!(again.is_some(), "the dial-out link dialled again");
+    daemon.shutdown("test over").await;
+    assert_eq!(daemon.router.session_count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
+    let dir = TempDir::new("panics");
+    let doc = config(&dir, &format!("{DIAL_ECHO}{DIAL_PANICS}"));
+    let options = Options {
+        no_dataplane: true,
+        state_dir: Some(dir.path().to_path_buf()),
+    };
+    let daemon = Daemon::start(&doc, options).await.unwrap();
+    // The panics plugin brings dial-out links up like echo (the engine finds them looped
+    // back at once, and routerd dials again).
+    let dialled = wait_for(Duration::from_secs(10), async || {
+        let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
+        m.get("link is looped back").filter(|n| **n >= 2).copied()
+    })
+    .await;
+    assert!(dialled.is_some(), "both links ran sessions");
+    // A frame starting with PANIC makes its send_frame index out of bounds.
+    assert!(daemon.send_raw_frame("bomb", 1, b"PANIC now").await);
+    let failed = wait_for(Duration::from_secs(10), async || {
+        match state_of(&daemon, "bomb").await {
+            Some(Ok(InstanceState::Failed(m))) => Some(m),
+            _ => None,
+        }
+    })
+    .await
+    .expect("the instance is marked failed");
+    assert!(failed.contains("panics"), "{failed}");
+    assert!(daemon.sessions().iter().all(|s| s.link != "bomb"));
+    assert_eq!(
+        daemon.router.stats.plugin_failures.load(Ordering::Relaxed),
+        1
+    );
+    // routerd and the other link go on.
+    assert_eq!(
+        state_of(&daemon, "loop").await,
+        Some(Ok(InstanceState::Running))
+    );
+    let before = daemon.router.stats.sessions_started.load(Ordering::Relaxed);
+    let more = wait_for(Duration::from_secs(30), async || {
+        (daemon.router.stats.sessions_started.load(Ordering::Relaxed) > before).then_some(())
+    })
+    .await;
+    assert!(more.is_some(), "the echo link still runs sessions");
+    daemon.shutdown("test over").await;
+}
