@@ -112,10 +112,15 @@ impl SessionRoutes {
         }
     }
 
-    /// Routes the client address `addr/32` to the TUN (replacing a stale route to it). Give
-    /// the session `mtu` when it is below the TUN's: the kernel then fragments or sends
-    /// "Fragmentation Needed" for that client alone (see [`Netlink::add_route`]).
-    pub fn add_v4(&mut self, addr: Ipv4Addr, mtu: Option<u16>) -> io::Result<()> {
+    /// Routes the client address `addr/32` to the TUN (replacing a stale route to it).
+    pub fn add_v4(&mut self, addr: Ipv4Addr) -> io::Result<()> {
+        self.add_v4_mtu(addr, None)
+    }
+
+    /// [`add_v4`](Self::add_v4) with the session `mtu`, for a session whose MTU is below
+    /// the TUN's: the kernel then fragments or sends "Fragmentation Needed" for that client
+    /// alone (see [`Netlink::add_route`]).
+    pub fn add_v4_mtu(&mut self, addr: Ipv4Addr, mtu: Option<u16>) -> io::Result<()> {
         self.netlink
             .add_route(self.tun_index, IpAddr::V4(addr), 32, mtu.map(u32::from))
     }
@@ -125,9 +130,14 @@ impl SessionRoutes {
         self.netlink.del_route(self.tun_index, IpAddr::V4(addr), 32)
     }
 
-    /// Routes the session's /64 containing `prefix` to the TUN, with the session `mtu` if
-    /// given (at least 1280 for IPv6, RFC 8200 §5).
-    pub fn add_v6(&mut self, prefix: Ipv6Addr, mtu: Option<u16>) -> io::Result<()> {
+    /// Routes the session's /64 containing `prefix` to the TUN.
+    pub fn add_v6(&mut self, prefix: Ipv6Addr) -> io::Result<()> {
+        self.add_v6_mtu(prefix, None)
+    }
+
+    /// [`add_v6`](Self::add_v6) with the session `mtu` (at least 1280 for IPv6,
+    /// RFC 8200 §5).
+    pub fn add_v6_mtu(&mut self, prefix: Ipv6Addr, mtu: Option<u16>) -> io::Result<()> {
         self.netlink.add_route(
             self.tun_index,
             IpAddr::V6(mask64(prefix)),

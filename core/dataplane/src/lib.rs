@@ -25,8 +25,8 @@
 //! session's IPCP as its `AddressPool`) and a [`PrefixPool`] for IPv6.
 //!
 //! Per session, once IPCP/IPV6CP are open: `table.insert_v4(addr, id)` and
-//! `routes.add_v4(addr, Some(session_mtu))`; for IPv6 a /64 from the prefix pool,
-//! `table.insert_v6` and `routes.add_v6`, then an RA built by [`RouterAdvert::for_session`]
+//! `routes.add_v4_mtu(addr, Some(session_mtu))`; for IPv6 a /64 from the prefix pool,
+//! `table.insert_v6` and `routes.add_v6_mtu`, then an RA built by [`RouterAdvert::for_session`]
 //! and sent over the session whenever its [`RaSchedule`] says so (and after each Router
 //! Solicitation, recognised by [`ra::parse_router_solicitation`]). At teardown the same in
 //! reverse, and the pools get their addresses back.

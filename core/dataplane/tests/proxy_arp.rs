@@ -133,7 +133,7 @@ fn proxy_arp_client_address_from_the_lan_subnet_rfc1027() {
         let mut nl = Netlink::open().unwrap();
         nl.set_link_up(index, Some(1400)).unwrap();
         let mut routes = SessionRoutes::new(nl, index, None);
-        routes.add_v4(client, None).unwrap();
+        routes.add_v4(client).unwrap();
         let mut table = AddressTable::new();
         table.insert_v4(client, SESSION).unwrap();
         ready_tx.send(()).unwrap();

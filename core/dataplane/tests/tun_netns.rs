@@ -95,10 +95,8 @@ fn setup_tun() -> (Tun, SessionRoutes, AddressTable<u32>) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut routes = SessionRoutes::new(nl, index, None);
-    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
-    routes
-        .add_v6("2001:db8:99:5::".parse().unwrap(), None)
-        .unwrap();
+    routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
+    routes.add_v6("2001:db8:99:5::".parse().unwrap()).unwrap();
     let mut table = AddressTable::new();
     table
         .insert_v4(Ipv4Addr::new(10, 99, 0, 2), SESSION)
@@ -240,7 +238,7 @@ fn session_route_mtu_makes_the_kernel_fragment_rfc791() {
     ns.run(|| {
         let (tun, mut routes, mut table) = setup_tun();
         let client = Ipv4Addr::new(10, 99, 0, 3);
-        routes.add_v4(client, Some(1280)).unwrap();
+        routes.add_v4_mtu(client, Some(1280)).unwrap();
         table.insert_v4(client, SESSION + 1).unwrap();
         let shown = common::ip(&["route", "show", "10.99.0.3"]);
         assert!(shown.contains("mtu 1280"), "{shown}");
@@ -304,8 +302,8 @@ fn netlink_routes_and_errors() {
     let ns = NetNs::new("routes");
     let name = ns.run(|| {
         let (tun, mut routes, _table) = setup_tun();
-        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2), None).unwrap();
-        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77), None).unwrap();
+        routes.add_v4(Ipv4Addr::new(10, 99, 0, 2)).unwrap();
+        routes.add_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
         routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap();
         let e = routes.remove_v4(Ipv4Addr::new(192, 0, 2, 77)).unwrap_err();
         assert_eq!(NetlinkError::errno_of(&e), Some(libc::ESRCH), "{e}");
