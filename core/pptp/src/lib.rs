@@ -1,0 +1,13 @@
+//! Sans-IO PPTP (RFC 2637): the control connection over TCP port 1723 with its calls, and the
+//! enhanced GRE data channel of each call.
+//!
+//! Like `quinn-proto`, nothing here performs I/O or reads the clock: the owner feeds bytes
+//! and the current time in (`handle_*`), and takes bytes to send, deadlines and events out
+//! (`poll_*`).
+//!
+//! - [`gre::GreCall`]: one call's data channel (RFC 2637 §4): sequence numbers,
+//!   acknowledgments, the sliding window, the adaptive acknowledgment time-out, reordering,
+//!   and a compatibility mode for peers that run none of it.
+#![deny(unsafe_code)]
+
+pub mod gre;
