@@ -21,6 +21,7 @@ pub mod lcp;
 pub mod nbfcp;
 pub mod pap;
 pub mod ppp;
+pub mod pptp;
 
 /// Why bytes could not be parsed or emitted.
 ///
