@@ -227,7 +227,7 @@ impl DataPlane {
                 .map_err(|e| format!("address {addr}: {e}"))?;
             r.sessions.insert(session, route);
         }
-        if let Err(e) = lock(&self.kernel).add_v4(addr, self.route_mtu(mtu)) {
+        if let Err(e) = lock(&self.kernel).add_v4_mtu(addr, self.route_mtu(mtu)) {
             self.remove_session(session, Some(addr), None, None);
             return Err(format!("route {addr}/32: {e}"));
         }
@@ -257,7 +257,7 @@ impl DataPlane {
             .netlink()
             .add_address(self.ifindex, IpAddr::V4(local), 32)
             .and_then(|()| match peer {
-                Some(p) => k.add_v4(p, self.route_mtu(mtu)),
+                Some(p) => k.add_v4_mtu(p, self.route_mtu(mtu)),
                 None => Ok(()),
             });
         drop(k);
@@ -299,7 +299,7 @@ impl DataPlane {
         }
         // IPv6 links carry at least 1280 octets (RFC 8200 §5).
         let mtu = self.route_mtu(mtu.max(1280));
-        if let Err(e) = lock(&self.kernel).add_v6(subnet, mtu) {
+        if let Err(e) = lock(&self.kernel).add_v6_mtu(subnet, mtu) {
             tracing::warn!("route {subnet}/64: {e}");
             self.remove_session(session, None, Some(subnet), None);
             return None;
