@@ -256,3 +256,75 @@ capabilities! {
         const DIGITAL = 2;
     }
 }
+
+code_enum! {
+    /// Result Code of Outgoing-Call-Reply (RFC 2637 §2.8).
+    pub enum OutgoingCallResult: u8 {
+        /// 1, Connected: call established with no errors.
+        Connected = 1,
+        /// 2, General Error: outgoing call not established, see the Error Code.
+        GeneralError = 2,
+        /// 3, No Carrier: outgoing call failed due to no carrier detected.
+        NoCarrier = 3,
+        /// 4, Busy: outgoing call failed due to detection of a busy signal.
+        Busy = 4,
+        /// 5, No Dial Tone: outgoing call failed due to lack of a dial tone.
+        NoDialTone = 5,
+        /// 6, Time-out: outgoing call not established within the time allotted by the PAC.
+        TimeOut = 6,
+        /// 7, Do Not Accept: outgoing call administratively prohibited.
+        DoNotAccept = 7,
+    }
+}
+
+code_enum! {
+    /// Result Code of Incoming-Call-Reply (RFC 2637 §2.10).
+    pub enum IncomingCallResult: u8 {
+        /// 1, Connect: the PAC should answer the incoming call.
+        Connect = 1,
+        /// 2, General Error: the incoming call should not be established, see the Error Code.
+        GeneralError = 2,
+        /// 3, Do Not Accept: the PAC should not accept the incoming call.
+        DoNotAccept = 3,
+    }
+}
+
+code_enum! {
+    /// Result Code of Call-Disconnect-Notify (RFC 2637 §2.13).
+    pub enum DisconnectResult: u8 {
+        /// 1, Lost Carrier: call disconnected due to loss of carrier.
+        LostCarrier = 1,
+        /// 2, General Error: call disconnected for the reason in the Error Code.
+        GeneralError = 2,
+        /// 3, Admin Shutdown: call disconnected for administrative reasons.
+        AdminShutdown = 3,
+        /// 4, Request: call disconnected due to a received Call-Clear-Request.
+        Request = 4,
+    }
+}
+
+code_enum! {
+    /// Bearer Type of Outgoing-Call-Request and Call Bearer Type of Incoming-Call-Request
+    /// (RFC 2637 §2.7, §2.9).
+    pub enum BearerType: u32 {
+        /// 1, the call is (to be) on an analog channel.
+        Analog = 1,
+        /// 2, the call is (to be) on a digital channel.
+        Digital = 2,
+        /// 3, any type of channel (Outgoing-Call-Request only).
+        Any = 3,
+    }
+}
+
+code_enum! {
+    /// Framing Type of Outgoing-Call-Request and Incoming-Call-Connected (RFC 2637 §2.7,
+    /// §2.11).
+    pub enum FramingType: u32 {
+        /// 1, asynchronous framing.
+        Asynchronous = 1,
+        /// 2, synchronous framing.
+        Synchronous = 2,
+        /// 3, either (Outgoing-Call-Request only).
+        Any = 3,
+    }
+}

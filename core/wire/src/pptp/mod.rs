@@ -26,13 +26,19 @@
 use core::fmt;
 use core::ops::{Range, RangeFrom};
 
+mod call;
 mod codes;
 mod control;
 mod text;
 
+pub use call::{
+    CallClearRequest, CallDisconnectNotify, IncomingCallConnected, IncomingCallReply,
+    IncomingCallRequest, OutgoingCallReply, OutgoingCallRequest, SetLinkInfo, WanErrorNotify,
+};
 pub use codes::{
-    BearerCapabilities, EchoResult, FramingCapabilities, GeneralError, MessageType, StartResult,
-    StopReason, StopResult,
+    BearerCapabilities, BearerType, DisconnectResult, EchoResult, FramingCapabilities, FramingType,
+    GeneralError, IncomingCallResult, MessageType, OutgoingCallResult, StartResult, StopReason,
+    StopResult,
 };
 pub use control::{
     EchoReply, EchoRequest, StartControlConnectionReply, StartControlConnectionRequest,
@@ -448,6 +454,24 @@ messages! {
     EchoRequest,
     /// Echo-Reply (RFC 2637 §2.6).
     EchoReply,
+    /// Outgoing-Call-Request (RFC 2637 §2.7).
+    OutgoingCallRequest,
+    /// Outgoing-Call-Reply (RFC 2637 §2.8).
+    OutgoingCallReply,
+    /// Incoming-Call-Request (RFC 2637 §2.9).
+    IncomingCallRequest,
+    /// Incoming-Call-Reply (RFC 2637 §2.10).
+    IncomingCallReply,
+    /// Incoming-Call-Connected (RFC 2637 §2.11).
+    IncomingCallConnected,
+    /// Call-Clear-Request (RFC 2637 §2.12).
+    CallClearRequest,
+    /// Call-Disconnect-Notify (RFC 2637 §2.13).
+    CallDisconnectNotify,
+    /// WAN-Error-Notify (RFC 2637 §2.14).
+    WanErrorNotify,
+    /// Set-Link-Info (RFC 2637 §2.15).
+    SetLinkInfo,
 }
 
 impl Repr {

@@ -305,3 +305,259 @@ fn fixed_strings_rfc2637_2_1() {
     assert!(FixedStr::<4>::empty().is_empty());
     assert_eq!(FixedStr::<64>::default(), FixedStr::<64>::empty());
 }
+
+/// pptp-linux 1.10.0's Outgoing-Call-Request (reference captures, frame 10).
+fn pptp_linux_ocrq() -> Vec<u8> {
+    let mut body = vec![
+        0x80, 0x2f, 0, 0, // Call ID, Call Serial Number
+        0, 0, 0x09, 0x60, 0, 0x98, 0x96, 0x80, // Minimum BPS 2400, Maximum BPS 10^7
+        0, 0, 0, 3, 0, 0, 0, 3, // Bearer Type, Framing Type: any
+        0, 3, 0, 0, 0, 0, 0, 0, // window 3, delay 0, Phone Number Length 0, Reserved1
+    ];
+    body.extend([0; 128]);
+    message(7, &body)
+}
+
+#[test]
+fn outgoing_call_request_rfc2637_2_7() {
+    let Repr::OutgoingCallRequest(m) = round_trip(&pptp_linux_ocrq()) else {
+        panic!("not an OCRQ");
+    };
+    assert_eq!((m.call_id, m.call_serial_number), (0x802f, 0));
+    assert_eq!((m.minimum_bps, m.maximum_bps), (2400, 10_000_000));
+    assert_eq!(
+        (m.bearer_type, m.framing_type),
+        (BearerType::Any, FramingType::Any)
+    );
+    assert_eq!((m.receive_window, m.processing_delay), (3, 0));
+    assert_eq!(m.phone_number(), b"");
+
+    // A number to dial, a subaddress, and other codes, at the offsets of §2.7.
+    let mut body = vec![0, 1, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2];
+    body.extend([0, 64, 0, 5, 0, 4, 0, 0]);
+    body.extend(padded::<64>(b"5551234"));
+    body.extend(padded::<64>(b"sub"));
+    let Repr::OutgoingCallRequest(m) = round_trip(&message(7, &body)) else {
+        panic!()
+    };
+    assert_eq!((m.call_id, m.call_serial_number), (1, 2));
+    assert_eq!((m.minimum_bps, m.maximum_bps), (3, 4));
+    assert_eq!(m.bearer_type, BearerType::Analog);
+    assert_eq!(m.framing_type, FramingType::Synchronous);
+    assert_eq!((m.receive_window, m.processing_delay), (64, 5));
+    // Phone Number Length counts, not the NUL.
+    assert_eq!(m.phone_number(), b"5551");
+    assert_eq!(m.phone_number.trimmed(), b"5551234");
+    assert_eq!(m.subaddress.trimmed(), b"sub");
+    // A Phone Number Length beyond the field is clamped.
+    let huge = OutgoingCallRequest {
+        phone_number_len: 1000,
+        ..m
+    };
+    assert_eq!(huge.phone_number().len(), 64);
+    assert_eq!(BearerType::from(9), BearerType::Unknown(9));
+    assert_eq!(FramingType::from(0), FramingType::Unknown(0));
+}
+
+#[test]
+fn outgoing_call_reply_rfc2637_2_8() {
+    // pptpd 1.4.0's answer to the request above: Call ID 0 (reference captures, frame 12).
+    let body = [
+        0, 0, 0x80, 0x2f, 1, 0, 0, 0, 0, 0x98, 0x96, 0x80, 0, 3, 0, 0, 0, 0, 0, 0,
+    ];
+    let bytes = message(8, &body);
+    assert_eq!(bytes.len(), 32);
+    let Repr::OutgoingCallReply(m) = round_trip(&bytes) else {
+        panic!("not an OCRP");
+    };
+    assert_eq!(
+        m,
+        OutgoingCallReply {
+            call_id: 0,
+            peer_call_id: 0x802f,
+            result: OutgoingCallResult::Connected,
+            error: GeneralError::None,
+            cause_code: 0,
+            connect_speed: 10_000_000,
+            receive_window: 3,
+            processing_delay: 0,
+            physical_channel_id: 0,
+        }
+    );
+    let other = [
+        0, 7, 0, 9, 2, 5, 0x12, 0x34, 0, 0, 0, 1, 0, 2, 0, 3, 0xca, 0xfe, 0xba, 0xbe,
+    ];
+    let Repr::OutgoingCallReply(m) = round_trip(&message(8, &other)) else {
+        panic!()
+    };
+    assert_eq!((m.call_id, m.peer_call_id), (7, 9));
+    assert_eq!(m.result, OutgoingCallResult::GeneralError);
+    assert_eq!(m.error, GeneralError::BadCallId);
+    assert_eq!((m.cause_code, m.connect_speed), (0x1234, 1));
+    assert_eq!((m.receive_window, m.processing_delay), (2, 3));
+    assert_eq!(m.physical_channel_id, 0xcafe_babe);
+    for (code, result) in [
+        (1, OutgoingCallResult::Connected),
+        (2, OutgoingCallResult::GeneralError),
+        (3, OutgoingCallResult::NoCarrier),
+        (4, OutgoingCallResult::Busy),
+        (5, OutgoingCallResult::NoDialTone),
+        (6, OutgoingCallResult::TimeOut),
+        (7, OutgoingCallResult::DoNotAccept),
+        (8, OutgoingCallResult::Unknown(8)),
+    ] {
+        assert_eq!(OutgoingCallResult::from(code), result);
+        assert_eq!(u8::from(result), code);
+    }
+}
+
+#[test]
+fn incoming_call_request_rfc2637_2_9() {
+    let mut body = vec![0x12, 0x34, 0, 9, 0, 0, 0, 2, 0, 0, 0, 42, 0, 3, 0, 7];
+    body.extend(padded::<64>(b"100"));
+    body.extend(padded::<64>(b"5551234"));
+    body.extend(padded::<64>(b"x"));
+    let bytes = message(9, &body);
+    assert_eq!(bytes.len(), 220);
+    let Repr::IncomingCallRequest(m) = round_trip(&bytes) else {
+        panic!("not an ICRQ");
+    };
+    assert_eq!((m.call_id, m.call_serial_number), (0x1234, 9));
+    assert_eq!(m.bearer_type, BearerType::Digital);
+    assert_eq!(m.physical_channel_id, 42);
+    assert_eq!(m.dialed_number(), b"100");
+    assert_eq!(m.dialing_number(), b"5551234");
+    assert_eq!(m.subaddress.to_str(), Some("x"));
+}
+
+#[test]
+fn incoming_call_reply_rfc2637_2_10() {
+    let bytes = message(10, &[0, 5, 0x12, 0x34, 1, 0, 0, 64, 0, 2, 0, 0]);
+    assert_eq!(bytes.len(), 24);
+    assert_eq!(
+        round_trip(&bytes),
+        Repr::IncomingCallReply(IncomingCallReply {
+            call_id: 5,
+            peer_call_id: 0x1234,
+            result: IncomingCallResult::Connect,
+            error: GeneralError::None,
+            receive_window: 64,
+            transmit_delay: 2,
+        })
+    );
+    for (code, result) in [
+        (1, IncomingCallResult::Connect),
+        (2, IncomingCallResult::GeneralError),
+        (3, IncomingCallResult::DoNotAccept),
+        (4, IncomingCallResult::Unknown(4)),
+    ] {
+        assert_eq!(IncomingCallResult::from(code), result);
+        assert_eq!(u8::from(result), code);
+    }
+}
+
+#[test]
+fn incoming_call_connected_rfc2637_2_11() {
+    let bytes = message(11, &[0, 5, 0, 0, 0, 0, 0xfa, 0, 0, 16, 0, 1, 0, 0, 0, 1]);
+    assert_eq!(bytes.len(), 28);
+    assert_eq!(
+        round_trip(&bytes),
+        Repr::IncomingCallConnected(IncomingCallConnected {
+            peer_call_id: 5,
+            connect_speed: 64_000,
+            receive_window: 16,
+            transmit_delay: 1,
+            framing_type: FramingType::Asynchronous,
+        })
+    );
+}
+
+#[test]
+fn call_clear_request_rfc2637_2_12() {
+    // pptp-linux's last message before closing TCP (reference captures).
+    let bytes = message(12, &[0x80, 0x2f, 0, 0]);
+    assert_eq!(
+        round_trip(&bytes),
+        Repr::CallClearRequest(CallClearRequest { call_id: 0x802f })
+    );
+}
+
+#[test]
+fn call_disconnect_notify_rfc2637_2_13() {
+    let mut body = vec![0, 7, 4, 0, 0, 16, 0, 0];
+    body.extend(padded::<128>(b"rx 10 tx 12"));
+    let bytes = message(13, &body);
+    assert_eq!(bytes.len(), 148);
+    let Repr::CallDisconnectNotify(m) = round_trip(&bytes) else {
+        panic!("not a CDN");
+    };
+    assert_eq!(m.call_id, 7);
+    assert_eq!(m.result, DisconnectResult::Request);
+    assert_eq!(m.error, GeneralError::None);
+    assert_eq!(m.cause_code, 16);
+    assert_eq!(m.call_statistics.trimmed(), b"rx 10 tx 12");
+    for (code, result) in [
+        (1, DisconnectResult::LostCarrier),
+        (2, DisconnectResult::GeneralError),
+        (3, DisconnectResult::AdminShutdown),
+        (4, DisconnectResult::Request),
+        (0, DisconnectResult::Unknown(0)),
+    ] {
+        assert_eq!(DisconnectResult::from(code), result);
+        assert_eq!(u8::from(result), code);
+    }
+}
+
+#[test]
+fn wan_error_notify_rfc2637_2_14() {
+    let body = [
+        0, 9, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 6,
+    ];
+    let bytes = message(14, &body);
+    assert_eq!(bytes.len(), 40);
+    assert_eq!(
+        round_trip(&bytes),
+        Repr::WanErrorNotify(WanErrorNotify {
+            peer_call_id: 9,
+            crc_errors: 1,
+            framing_errors: 2,
+            hardware_overruns: 3,
+            buffer_overruns: 4,
+            timeout_errors: 5,
+            alignment_errors: 6,
+        })
+    );
+}
+
+#[test]
+fn set_link_info_rfc2637_2_15() {
+    let bytes = message(15, &[0, 9, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    assert_eq!(bytes.len(), 24);
+    assert_eq!(
+        round_trip(&bytes),
+        Repr::SetLinkInfo(SetLinkInfo {
+            peer_call_id: 9,
+            send_accm: 0xffff_ffff,
+            receive_accm: 0,
+        })
+    );
+}
+
+#[test]
+fn every_message_type_parses_with_zero_body_rfc2637_2() {
+    for t in 1u16..=15 {
+        let len = MessageType::from(t).fixed_len().unwrap();
+        let bytes = message(t, &vec![0; len - HEADER_LEN]);
+        let repr = round_trip(&bytes);
+        assert_eq!(repr.message_type(), MessageType::from(t));
+        assert!(
+            !MessageType::from(t)
+                .to_string()
+                .starts_with("Control-Message-Type")
+        );
+        // One octet short of the fixed length (and the octets present) is a bad length.
+        let mut short = bytes.clone();
+        short[..2].copy_from_slice(&((len - 1) as u16).to_be_bytes());
+        assert!(matches!(Repr::parse(&short), Err(Error::BadLength { .. })));
+    }
+}
