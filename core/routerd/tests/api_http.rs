@@ -434,3 +434,23 @@ async fn metrics_on_tcp_only_serve_metrics() {
     let _ = stop.send(());
     let _ = server.await;
 }
+
+#[test]
+fn a_stuck_client_does_not_block_shutdown() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let server = TestServer::start();
+    // Half a request, never finished; and an idle connection.
+    let mut stuck = std::os::unix::net::UnixStream::connect(&server.socket).expect("connect");
+    stuck
+        .write_all(b"POST /v1/config HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .expect("write");
+    let _idle = std::os::unix::net::UnixStream::connect(&server.socket).expect("connect");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(server.alive(), "other clients are still served");
+    let t = Instant::now();
+    drop(server);
+    let took = t.elapsed();
+    let bound = dialgate_routerd::api::server::SHUTDOWN_GRACE + Duration::from_secs(2);
+    assert!(took < bound, "shutdown took {took:?}");
+}

@@ -1,13 +1,22 @@
 //! Serving the management API: the unix socket and the TCP metrics listener.
 
 use core::future::Future;
+use core::pin::pin;
+use core::time::Duration;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tokio::net::{TcpListener, UnixListener};
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use super::control::Control;
 use super::http::{metrics_router, router};
@@ -82,16 +91,110 @@ pub fn bind_unix(path: &Path) -> Result<UnixListener, BindError> {
     Ok(listener)
 }
 
-/// Serves the management API on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// Connections served at the same time; further clients wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 128;
+
+/// A client must send a request's headers within this time, or is disconnected.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the shutdown signal, requests in flight get this long to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A listener the server accepts from.
+trait Accept: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    fn accept_io(&self) -> impl Future<Output = io::Result<Self::Io>> + Send;
+}
+
+impl Accept for UnixListener {
+    type Io = UnixStream;
+    async fn accept_io(&self) -> io::Result<UnixStream> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Accept for TcpListener {
+    type Io = TcpStream;
+    async fn accept_io(&self) -> io::Result<TcpStream> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+/// The accept loop: HTTP/1.1 only, [`MAX_CONNECTIONS`], [`HEADER_READ_TIMEOUT`], and a
+/// graceful shutdown bounded by [`SHUTDOWN_GRACE`].
+async fn serve<L: Accept>(
+    listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut shutdown = pin!(shutdown);
+    loop {
+        // Reap finished connection tasks so the set stays small.
+        while connections.try_join_next().is_some() {}
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let io = tokio::select! {
+            () = &mut shutdown => break,
+            io = listener.accept_io() => match io {
+                Ok(io) => io,
+                Err(e) => {
+                    // Out of descriptors or similar: back off instead of spinning.
+                    tracing::warn!(error = %e, "management API: accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT);
+            let conn = builder.serve_connection(TokioIo::new(io), service);
+            let mut conn = pin!(conn);
+            let result = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = async move { stop.wait_for(|stop| *stop).await.is_ok() } => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "management API: connection ended with an error");
+            }
+        });
+    }
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("management API: closing connections still open after the grace period");
+        connections.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Serves the management API on `listener` until `shutdown` completes, then gives requests
+/// in flight [`SHUTDOWN_GRACE`] to finish. The socket file stays; remove it at exit.
 pub async fn serve_unix(
     listener: UnixListener,
     control: Arc<dyn Control>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, router(control))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve(listener, router(control), shutdown).await
 }
 
 /// Serves `GET /metrics` (and JSON errors for anything else) on a TCP listener, for
@@ -101,7 +204,5 @@ pub async fn serve_metrics(
     control: Arc<dyn Control>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    axum::serve(listener, metrics_router(control))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve(listener, metrics_router(control), shutdown).await
 }

@@ -205,13 +205,20 @@ impl DataPlane {
         self.mtu
     }
 
+    /// The route MTU for a session: `mtu` when below the TUN's (the kernel then fragments or
+    /// answers "Fragmentation Needed" for that session alone).
+    fn route_mtu(&self, mtu: u16) -> Option<u16> {
+        (u32::from(mtu) < self.mtu).then_some(mtu)
+    }
+
     /// Routes `addr` (a client's address from a pool) to `session`: table entry and kernel
-    /// route `addr/32 dev TUN`.
+    /// route `addr/32 dev TUN` with the session's `mtu`.
     pub fn add_server_v4(
         &self,
         session: u64,
         addr: Ipv4Addr,
         route: SessionRoute,
+        mtu: u16,
     ) -> Result<(), String> {
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
@@ -220,7 +227,7 @@ impl DataPlane {
                 .map_err(|e| format!("address {addr}: {e}"))?;
             r.sessions.insert(session, route);
         }
-        if let Err(e) = lock(&self.kernel).add_v4(addr) {
+        if let Err(e) = lock(&self.kernel).add_v4_mtu(addr, self.route_mtu(mtu)) {
             self.remove_session(session, Some(addr), None, None);
             return Err(format!("route {addr}/32: {e}"));
         }
@@ -235,6 +242,7 @@ impl DataPlane {
         local: Ipv4Addr,
         peer: Option<Ipv4Addr>,
         route: SessionRoute,
+        mtu: u16,
     ) -> Result<(), String> {
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
@@ -249,7 +257,7 @@ impl DataPlane {
             .netlink()
             .add_address(self.ifindex, IpAddr::V4(local), 32)
             .and_then(|()| match peer {
-                Some(p) => k.add_v4(p),
+                Some(p) => k.add_v4_mtu(p, self.route_mtu(mtu)),
                 None => Ok(()),
             });
         drop(k);
@@ -278,7 +286,7 @@ impl DataPlane {
 
     /// Gives a session a /64 from the IPv6 prefix and routes it: `None` without a prefix or
     /// when every /64 is taken.
-    pub fn add_v6(&self, session: u64, route: SessionRoute) -> Option<Ipv6Addr> {
+    pub fn add_v6(&self, session: u64, route: SessionRoute, mtu: u16) -> Option<Ipv6Addr> {
         let subnet = lock(self.prefixes.as_ref()?).allocate()?;
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
@@ -289,7 +297,9 @@ impl DataPlane {
             }
             r.sessions.insert(session, route);
         }
-        if let Err(e) = lock(&self.kernel).add_v6(subnet) {
+        // IPv6 links carry at least 1280 octets (RFC 8200 §5).
+        let mtu = self.route_mtu(mtu.max(1280));
+        if let Err(e) = lock(&self.kernel).add_v6_mtu(subnet, mtu) {
             tracing::warn!("route {subnet}/64: {e}");
             self.remove_session(session, None, Some(subnet), None);
             return None;

@@ -484,6 +484,28 @@ impl Daemon {
         }
     }
 
+    /// Sets `user`'s password (only its NT hash is stored); new sessions use it at once.
+    /// Returns whether the user was created.
+    pub fn set_password(&self, user: &str, password: &str) -> Result<bool, String> {
+        let mut users = lock(&self.users);
+        let created = !users.contains(user);
+        users
+            .set_password(user, password)
+            .map_err(|e| e.to_string())?;
+        let local = users.to_local_users().map_err(|e| e.to_string())?;
+        self.router.set_users(local);
+        Ok(created)
+    }
+
+    /// Removes `user`; whether it existed. Its sessions stay up.
+    pub fn remove_user(&self, user: &str) -> Result<bool, String> {
+        let mut users = lock(&self.users);
+        let existed = users.remove(user).map_err(|e| e.to_string())?;
+        let local = users.to_local_users().map_err(|e| e.to_string())?;
+        self.router.set_users(local);
+        Ok(existed)
+    }
+
     /// Live sessions.
     pub fn sessions(&self) -> Vec<SessionView> {
         lock(&self.router.sessions)

@@ -75,6 +75,10 @@ pub struct SessionCounters {
     pub bytes_out: AtomicU64,
     /// Network datagrams received from the peer.
     pub packets_in: AtomicU64,
+    /// Octets of those datagrams (IP packets as they leave the session for the TUN).
+    pub data_bytes_in: AtomicU64,
+    /// Octets of the datagrams sent to the peer (IP packets as they came from the TUN).
+    pub data_bytes_out: AtomicU64,
     /// Network datagrams sent to the peer.
     pub packets_out: AtomicU64,
     /// Frames or datagrams dropped.
@@ -91,6 +95,8 @@ pub struct SessionCounts {
     pub bytes_out: u64,
     pub packets_in: u64,
     pub packets_out: u64,
+    pub data_bytes_in: u64,
+    pub data_bytes_out: u64,
     pub dropped: u64,
 }
 
@@ -105,6 +111,8 @@ impl SessionCounters {
             bytes_out: g(&self.bytes_out),
             packets_in: g(&self.packets_in),
             packets_out: g(&self.packets_out),
+            data_bytes_in: g(&self.data_bytes_in),
+            data_bytes_out: g(&self.data_bytes_out),
             dropped: g(&self.dropped),
         }
     }

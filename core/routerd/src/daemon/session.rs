@@ -181,15 +181,26 @@ fn mppe_name(len: MppeKeyLength) -> &'static str {
     }
 }
 
+/// Framing for relayed links: the ACCM the two ends negotiate is theirs, not ours, so a relay
+/// leg escapes every control character it sends (any peer decodes that) and accepts any it
+/// receives (RFC 1662 §7.1: the receive ACCM only says which unescaped characters to drop).
+const RELAY_LINK_PARAMS: LinkParams = LinkParams {
+    tx_accm: u32::MAX,
+    rx_accm: 0,
+};
+
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
 
+/// The largest IP datagram over the session: the smaller MRU, less MPPE's overhead when MPPE
+/// runs or is required (IPCP may open before CCP).
 fn session_mtu(engine: &Engine) -> u16 {
     let p = engine.link_params();
     let base = p.tx_mru.min(p.rx_mru);
-    match engine.mppe() {
-        Some(_) => base.saturating_sub(MPPE_OVERHEAD),
-        None => base,
+    if engine.mppe().is_some() || engine.config().requires_encryption() {
+        base.saturating_sub(MPPE_OVERHEAD)
+    } else {
+        base
     }
 }
 
@@ -318,6 +329,10 @@ impl Core {
                 return Err(HostError::Closed);
             }
             tracing::info!(link = %spec.name, id = link.0, "relay leg up");
+            self.outbox.push_back(Out::LinkParams {
+                link,
+                params: RELAY_LINK_PARAMS,
+            });
             self.legs.insert(link, back);
             return Ok(());
         }
@@ -395,6 +410,10 @@ impl Core {
                 tx.try_send(ActorMsg::Relay(open))
                     .map_err(|_| HostError::Busy)?;
                 lock(&shared.meta).relayed_to = Some(format!("{target} (dialling)"));
+                self.outbox.push_back(Out::LinkParams {
+                    link,
+                    params: RELAY_LINK_PARAMS,
+                });
                 Kind::Relay(None)
             }
         };
@@ -525,12 +544,15 @@ impl Core {
                 let id = s.shared.id;
                 let client_local = if es.client { es.ipv4 } else { None };
                 let mut solicited = false;
-                if let Some(d) = es.engine.handle_frame(now, rx)
-                    && (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
-                    && let Some(dp) = &router.dataplane
-                {
-                    solicited = dp.from_session(id, client_local, d.payload, es.mtu)
-                        == FromSession::RouterSolicitation;
+                if let Some(d) = es.engine.handle_frame(now, rx) {
+                    c.data_bytes_in
+                        .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
+                    if (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
+                        && let Some(dp) = &router.dataplane
+                    {
+                        solicited = dp.from_session(id, client_local, d.payload, es.mtu)
+                            == FromSession::RouterSolicitation;
+                    }
                 }
                 if solicited && let Some(ra) = &mut es.ra {
                     ra.schedule.on_solicitation(now);
@@ -580,6 +602,10 @@ impl Core {
             Ok(n) => {
                 out.truncate(n);
                 outbox.push_back(Out::Frame { link, buf: out });
+                shared
+                    .counters
+                    .data_bytes_out
+                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
             }
             Err(e) => {
                 if e == SendError::TooLarge
@@ -787,7 +813,7 @@ impl Core {
                             es.peer_v4 = ip.peer;
                             match &router.dataplane {
                                 Some(dp) => {
-                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link))
+                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link), es.mtu)
                                 }
                                 None => Ok(()),
                             }
@@ -795,7 +821,7 @@ impl Core {
                             es.ipv4 = ip.peer;
                             match (&router.dataplane, ip.peer) {
                                 (Some(dp), Some(peer)) => {
-                                    dp.add_server_v4(id, peer, env.route(link))
+                                    dp.add_server_v4(id, peer, env.route(link), es.mtu)
                                 }
                                 _ => Ok(()),
                             }
@@ -826,7 +852,7 @@ impl Core {
                     NetworkParams::Ipv6cp(v6) => {
                         if !es.client
                             && let Some(dp) = &router.dataplane
-                            && let Some(subnet) = dp.add_v6(id, env.route(link))
+                            && let Some(subnet) = dp.add_v6(id, env.route(link), es.mtu)
                         {
                             let mut schedule = RaSchedule::rfc_defaults();
                             schedule.start(now);

@@ -104,3 +104,101 @@ pub async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Two pty pairs whose masters are joined by a thread copying bytes both ways: a null-modem
+/// cable between the two slave devices ([`PtyCable::a`] and [`PtyCable::b`], by path).
+#[derive(Debug)]
+pub struct PtyCable {
+    a: PathBuf,
+    b: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    // Held open so that the masters do not see a hangup while no daemon has the slaves open.
+    _slaves: [std::os::fd::OwnedFd; 2],
+}
+
+impl PtyCable {
+    pub fn new() -> PtyCable {
+        use nix::pty::openpty;
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        use std::os::fd::AsFd;
+        let one = openpty(None, None).expect("openpty");
+        let two = openpty(None, None).expect("openpty");
+        for fd in [&one.master, &one.slave, &two.master, &two.slave] {
+            let mut t = tcgetattr(fd).unwrap();
+            cfmakeraw(&mut t);
+            tcsetattr(fd, SetArg::TCSANOW, &t).unwrap();
+        }
+        let a = nix::unistd::ttyname(one.slave.as_fd()).unwrap();
+        let b = nix::unistd::ttyname(two.slave.as_fd()).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let (ma, mb) = (one.master, two.master);
+        let thread = std::thread::spawn(move || pump(ma, mb, &flag));
+        PtyCable {
+            a,
+            b,
+            stop,
+            thread: Some(thread),
+            _slaves: [one.slave, two.slave],
+        }
+    }
+
+    /// One end (a slave device path).
+    pub fn a(&self) -> &Path {
+        &self.a
+    }
+
+    /// The other end.
+    pub fn b(&self) -> &Path {
+        &self.b
+    }
+}
+
+impl Drop for PtyCable {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn pump(a: std::os::fd::OwnedFd, b: std::os::fd::OwnedFd, stop: &std::sync::atomic::AtomicBool) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [
+            PollFd::new(a.as_fd(), PollFlags::POLLIN),
+            PollFd::new(b.as_fd(), PollFlags::POLLIN),
+        ];
+        if poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+            .collect();
+        for (i, (from, to)) in [(&a, &b), (&b, &a)].into_iter().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match nix::unistd::read(from.as_fd(), &mut buf) {
+                Ok(n) if n > 0 => {
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        match nix::unistd::write(to.as_fd(), rest) {
+                            Ok(w) => rest = &rest[w..],
+                            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! routerd with the serial plugin over ptys, in process and without root (no data plane):
+//! a client link and a server link joined by a pty "cable" negotiate MS-CHAPv2 and MPPE-128
+//! and get an address from the pool; sessions are killed, counted and accounted; a config
+//! change leaves untouched links' sessions up and a failed one rolls back; and a relay (PAC)
+//! passes a call untouched from one serial link to another.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use dialgate_routerd::accounting::{Record, log_files};
+use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::router::{SessionMode, SessionView};
+use dialgate_routerd::daemon::{Daemon, Options};
+use dialgate_routerd::users::UserStore;
+use support::{PtyCable, TempDir, cargo_build, library, test_plugin, wait_for};
+
+fn serial_plugin() -> std::path::PathBuf {
+    cargo_build(&["dialgate-plugin-serial"], &[]);
+    library("dialgate_plugin_serial")
+}
+
+fn head(dir: &TempDir) -> String {
+    format!(
+        r#"
+[system]
+state_dir = "{state}"
+plugin_dir = "/nonexistent"
+drop_capabilities = false
+
+[management]
+socket = "{state}/routerd.sock"
+
+[ppp]
+echo_interval_secs = 0
+
+[[pool]]
+name = "office"
+ranges = ["192.0.2.100-192.0.2.109"]
+local_address = "192.0.2.1"
+dns = ["192.0.2.53"]
+
+[[plugin]]
+name = "serial"
+file = "{serial}"
+
+[[plugin]]
+name = "init-fails"
+file = "{init_fails}"
+"#,
+        state = dir.path().display(),
+        serial = serial_plugin().display(),
+        init_fails = test_plugin("init-fails").display(),
+    )
+}
+
+fn server_link(name: &str, device: &std::path::Path, extra: &str) -> String {
+    format!(
+        r#"
+[[link]]
+name = "{name}"
+plugin = "serial"
+role = "answer"
+pool = "office"
+{extra}
+[[link.config.ports]]
+name = "{name}"
+device = "{device}"
+"#,
+        device = device.display()
+    )
+}
+
+fn client_link(name: &str, device: &std::path::Path) -> String {
+    format!(
+        r#"
+[[link]]
+name = "{name}"
+plugin = "serial"
+role = "dial"
+credentials = {{ user = "alice", password = "correct horse" }}
+[[link.config.ports]]
+name = "{name}"
+device = "{device}"
+role = "dial"
+"#,
+        device = device.display()
+    )
+}
+
+async fn start(dir: &TempDir, text: &str) -> std::sync::Arc<Daemon> {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("TEST_LOG").unwrap_or_default())
+            .try_init();
+    }
+    let doc = Document::parse("test.toml", text).expect("valid test configuration");
+    // The user exists before the links start (a first attempt must not fail auth).
+    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
+    users.set_password("alice", "correct horse").unwrap();
+    drop(users);
+    let options = Options {
+        no_dataplane: true,
+        state_dir: Some(dir.path().to_path_buf()),
+    };
+    Daemon::start(&doc, options).await.unwrap()
+}
+
+/// Both ends up: the server session (with the pool address) and the client session.
+async fn both_up(daemon: &Daemon, server: &str, client: &str) -> (SessionView, SessionView) {
+    wait_for(Duration::from_secs(30), async || {
+        let s = daemon.sessions();
+        let srv = s
+            .iter()
+            .find(|v| v.link == server && v.meta.ipv4.is_some())?;
+        let cli = s
+            .iter()
+            .find(|v| v.link == client && v.meta.ipv4.is_some())?;
+        (srv.meta.encryption.is_some() && cli.meta.encryption.is_some())
+            .then(|| (srv.clone(), cli.clone()))
+    })
+    .await
+    .expect("both sessions up within 30 s")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_links_negotiate_mschapv2_mppe128_and_an_address() {
+    let dir = TempDir::new("serial");
+    let cable = PtyCable::new();
+    let text = format!(
+        "{}{}{}",
+        head(&dir),
+        server_link("srv", cable.a(), ""),
+        client_link("cli", cable.b())
+    );
+    let daemon = start(&dir, &text).await;
+    let (srv, cli) = both_up(&daemon, "srv", "cli").await;
+    assert_eq!(srv.mode, SessionMode::Terminate);
+    assert_eq!(cli.mode, SessionMode::Dial);
+    assert_eq!(srv.meta.user, "alice");
+    assert_eq!(cli.meta.user, "alice");
+    let addr = srv.meta.ipv4.unwrap();
+    assert!((Ipv4Addr::new(192, 0, 2, 100)..=Ipv4Addr::new(192, 0, 2, 109)).contains(&addr));
+    assert_eq!(cli.meta.ipv4, Some(addr), "the client got the pool address");
+    assert_eq!(cli.meta.peer_ipv4, Some(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(srv.meta.encryption.as_deref(), Some("MPPE-128 stateless"));
+    assert_eq!(cli.meta.encryption.as_deref(), Some("MPPE-128 stateless"));
+    // MRU 1500 less MPPE's 6 octets.
+    assert_eq!(srv.meta.mtu, 1494);
+
+    // Frame counters agree: what one side sent, the other received, except the first
+    // Configure-Requests of an end whose peer had not opened its port yet (the cable drops
+    // them; LCP retransmits).
+    let agree = wait_for(Duration::from_secs(5), async || {
+        let s = daemon.session(srv.id)?.counters;
+        let c = daemon.session(cli.id)?.counters;
+        let close = |sent: u64, got: u64| got <= sent && sent - got <= 2;
+        (close(s.frames_out, c.frames_in) && close(c.frames_out, s.frames_in)).then_some(())
+    })
+    .await;
+    assert!(agree.is_some(), "counters agree on both ends");
+
+    // An admin kill ends the server session; the client sees the link go down and dials
+    // again, and a new pair of sessions comes up.
+    assert!(daemon.kill_session(srv.id, "admin kill").await);
+    assert!(!daemon.kill_session(999_999, "admin kill").await);
+    let gone = wait_for(Duration::from_secs(20), async || {
+        (daemon.session(srv.id).is_none() && daemon.session(cli.id).is_none()).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "both ends of the killed session ended");
+    let (srv2, cli2) = both_up(&daemon, "srv", "cli").await;
+    assert_ne!(srv2.id, srv.id);
+    assert_ne!(cli2.id, cli.id);
+    let reasons = daemon.router.stats.end_reasons.lock().unwrap().clone();
+    assert_eq!(reasons.get("admin kill"), Some(&1), "{reasons:?}");
+    assert!(
+        reasons.contains_key("peer terminated the link"),
+        "the client saw the Terminate-Request: {reasons:?}"
+    );
+
+    daemon.shutdown("test over").await;
+    // Every session that came up has a start and a stop record.
+    let mut starts = Vec::new();
+    let mut stops = Vec::new();
+    for file in log_files(&dir.path().join("accounting.jsonl"), 10) {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            match serde_json::from_str::<Record>(line).unwrap() {
+                Record::Start(s) => starts.push(s.session),
+                Record::Stop(s) => {
+                    if s.session == srv.id {
+                        assert_eq!(s.reason, "admin kill");
+                        assert_eq!(s.user, "alice");
+                        assert_eq!(s.ipv4, Some(addr));
+                        assert!(s.bytes_in > 0 && s.bytes_out > 0);
+                    }
+                    stops.push(s.session)
+                }
+            }
+        }
+    }
+    for id in [srv.id, cli.id, srv2.id, cli2.id] {
+        assert!(starts.contains(&id), "start record of session {id}");
+        assert!(stops.contains(&id), "stop record of session {id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_changes_apply_as_a_diff_and_a_failed_apply_rolls_back() {
+    let dir = TempDir::new("apply");
+    let one = PtyCable::new();
+    let two = PtyCable::new();
+    let base = format!(
+        "{}{}{}{}{}",
+        head(&dir),
+        server_link("srv1", one.a(), ""),
+        client_link("cli1", one.b()),
+        server_link("srv2", two.a(), ""),
+        client_link("cli2", two.b())
+    );
+    let daemon = start(&dir, &base).await;
+    let (s1, c1) = both_up(&daemon, "srv1", "cli1").await;
+    let (s2, c2) = both_up(&daemon, "srv2", "cli2").await;
+    let version = daemon.store().current_version();
+
+    // Change link srv2 only: its sessions restart, the srv1/cli1 pair stays up.
+    let changed = format!(
+        "{}{}{}{}{}",
+        head(&dir),
+        server_link("srv1", one.a(), ""),
+        client_link("cli1", one.b()),
+        server_link("srv2", two.a(), "[link.ppp]\nidle_timeout_secs = 3600\n"),
+        client_link("cli2", two.b())
+    );
+    let doc = Document::parse("changed.toml", changed).unwrap();
+    let applied = daemon
+        .apply(doc, "idle timeout on srv2".into())
+        .await
+        .unwrap();
+    assert_eq!(applied.version, version + 1);
+    assert!(applied.diff.links_affected.contains("srv2"));
+    assert!(daemon.session(s1.id).is_some(), "srv1's session untouched");
+    assert!(daemon.session(c1.id).is_some(), "cli1's session untouched");
+    assert!(daemon.session(s2.id).is_none(), "srv2's session restarted");
+    let (s2b, _) = both_up(&daemon, "srv2", "cli2").await;
+    assert_ne!(s2b.id, s2.id);
+    let _ = c2;
+
+    // A link whose plugin fails to initialise: the apply fails, the running configuration
+    // and the store stay as they were, and every session stays up.
+    let before = daemon.sessions().len();
+    let broken = format!(
+        "{}\n[[link]]\nname = \"bad\"\nplugin = \"init-fails\"\nrole = \"dial\"\n\
+         credentials = {{ user = \"x\", password = \"y\" }}\n",
+        std::fs::read_to_string(daemon.store().current_file()).unwrap()
+    );
+    let doc = Document::parse("broken.toml", broken).unwrap();
+    let err = daemon.apply(doc, "broken".into()).await.unwrap_err();
+    assert!(err.contains("rolled back"), "{err}");
+    assert_eq!(daemon.store().current_version(), version + 1);
+    assert!(daemon.session(s1.id).is_some());
+    assert!(daemon.session(s2b.id).is_some());
+    assert_eq!(daemon.sessions().len(), before);
+    assert!(
+        daemon
+            .running_config()
+            .await
+            .links
+            .iter()
+            .all(|l| l.name != "bad")
+    );
+
+    // Roll back to the first version: srv2 changes again, srv1 stays.
+    let applied = daemon.rollback(version).await.unwrap();
+    assert_eq!(applied.version, version + 2);
+    assert!(daemon.session(s1.id).is_some());
+    assert!(daemon.session(s2b.id).is_none());
+    daemon.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_passes_a_call_untouched_between_two_serial_links() {
+    let dir = TempDir::new("relay");
+    // client --cable1-- front (answer, relay) => back (dial, relay) --cable2-- server
+    let cable1 = PtyCable::new();
+    let cable2 = PtyCable::new();
+    let relay = format!(
+        r#"
+[[link]]
+name = "front"
+plugin = "serial"
+role = "answer"
+mode = "relay"
+relay_to = "back"
+[[link.config.ports]]
+name = "front"
+device = "{front}"
+
+[[link]]
+name = "back"
+plugin = "serial"
+role = "dial"
+mode = "relay"
+[[link.config.ports]]
+name = "back"
+device = "{back}"
+role = "dial"
+"#,
+        front = cable1.b().display(),
+        back = cable2.a().display(),
+    );
+    let text = format!(
+        "{}{}{}{}",
+        head(&dir),
+        client_link("client", cable1.a()),
+        relay,
+        server_link("server", cable2.b(), ""),
+    );
+    let daemon = start(&dir, &text).await;
+    let (srv, cli) = both_up(&daemon, "server", "client").await;
+    assert_eq!(cli.meta.ipv4, srv.meta.ipv4);
+    let front = daemon
+        .sessions()
+        .into_iter()
+        .find(|s| s.link == "front")
+        .expect("the relay session");
+    assert_eq!(front.mode, SessionMode::Relay);
+    assert_eq!(front.meta.state, "relaying");
+    assert!(
+        front
+            .meta
+            .relayed_to
+            .as_deref()
+            .unwrap()
+            .starts_with("back/")
+    );
+    // Untouched: every frame the relay received once the outgoing call was up went to the
+    // server as it was, and back; the octet counts match exactly. (Frames before that are
+    // dropped and counted, and the client's first Configure-Request may have gone out
+    // before the relay's port was open: LCP retransmits.)
+    let agree = wait_for(Duration::from_secs(5), async || {
+        let f = daemon.session(front.id)?;
+        let c = daemon.session(cli.id)?;
+        let s = daemon.session(srv.id)?;
+        (c.counters.bytes_out >= f.counters.bytes_in
+            && f.counters.frames_in - f.counters.dropped == s.counters.frames_in
+            && s.counters.bytes_out == f.counters.bytes_out
+            && f.counters.bytes_out == c.counters.bytes_in)
+            .then_some(())
+    })
+    .await;
+    let counts = |id| daemon.session(id).map(|s| s.counters);
+    assert!(
+        agree.is_some(),
+        "relay counters agree with both ends: client {:?} front {:?} server {:?}",
+        counts(cli.id),
+        counts(front.id),
+        counts(srv.id)
+    );
+    // Killing the relay session hangs up both legs at once (on local lines the ends learn
+    // it from their LCP keepalives, off in this test).
+    assert!(daemon.kill_session(front.id, "admin kill").await);
+    assert!(daemon.session(front.id).is_none());
+    let reasons = daemon.router.stats.end_reasons.lock().unwrap().clone();
+    assert_eq!(reasons.get("admin kill"), Some(&1), "{reasons:?}");
+    daemon.shutdown("test over").await;
+}
