@@ -13,6 +13,7 @@ use core::fmt;
 pub mod ccp;
 pub mod chap;
 pub mod cp;
+pub mod gre;
 pub mod hdlc;
 pub mod ipcp;
 pub mod ipv6cp;
