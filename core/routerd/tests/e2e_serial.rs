@@ -112,7 +112,7 @@ async fn start(dir: &TempDir, text: &str) -> std::sync::Arc<Daemon> {
 
 /// Both ends up: the server session (with the pool address) and the client session.
 async fn both_up(daemon: &Daemon, server: &str, client: &str) -> (SessionView, SessionView) {
-    wait_for(Duration::from_secs(30), async || {
+    wait_for(Duration::from_secs(60), async || {
         let s = daemon.sessions();
         let srv = s
             .iter()
@@ -124,7 +124,7 @@ async fn both_up(daemon: &Daemon, server: &str, client: &str) -> (SessionView, S
             .then(|| (srv.clone(), cli.clone()))
     })
     .await
-    .expect("both sessions up within 30 s")
+    .expect("both sessions up within 60 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,7 +252,6 @@ async fn config_changes_apply_as_a_diff_and_a_failed_apply_rolls_back() {
 
     // A link whose plugin fails to initialise: the apply fails, the running configuration
     // and the store stay as they were, and every session stays up.
-    let before = daemon.sessions().len();
     let broken = format!(
         "{}\n[[link]]\nname = \"bad\"\nplugin = \"init-fails\"\nrole = \"dial\"\n\
          credentials = {{ user = \"x\", password = \"y\" }}\n",
@@ -262,9 +261,9 @@ async fn config_changes_apply_as_a_diff_and_a_failed_apply_rolls_back() {
     let err = daemon.apply(doc, "broken".into()).await.unwrap_err();
     assert!(err.contains("rolled back"), "{err}");
     assert_eq!(daemon.store().current_version(), version + 1);
-    assert!(daemon.session(s1.id).is_some());
-    assert!(daemon.session(s2b.id).is_some());
-    assert_eq!(daemon.sessions().len(), before);
+    for id in [s1.id, c1.id, s2b.id] {
+        assert!(daemon.session(id).is_some(), "session {id} untouched");
+    }
     assert!(
         daemon
             .running_config()
