@@ -69,7 +69,9 @@ pub enum CompatPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GreConfig {
     /// Slots of the reorder buffer (rounded up to a power of two, at most 256; 0: no
-    /// reordering, out-of-order frames are delivered or dropped at once).
+    /// reordering, out-of-order frames are delivered or dropped at once). The pool,
+    /// `(slots + 1) * slot_size` octets, is allocated on a call's first out-of-order frame
+    /// and kept for the call's life; calls that never see one cost nothing.
     pub reorder_slots: u16,
     /// Octets per reorder slot: the largest PPP frame that can be held. Larger out-of-order
     /// frames are dropped (counted).
@@ -100,7 +102,7 @@ pub struct GreConfig {
 impl Default for GreConfig {
     fn default() -> Self {
         Self {
-            reorder_slots: 16,
+            reorder_slots: 8,
             slot_size: 1600,
             reorder_timeout: Duration::from_millis(100),
             compat: CompatPolicy::Auto,
