@@ -975,3 +975,206 @@ fn output_flood_is_bounded() {
     p.pump();
     assert!(matches!(closed(&p.take_b()), Some(CloseReason::Overload)));
 }
+
+#[test]
+fn echo_request_before_start_gets_not_connected_rfc2637_2_6() {
+    let now = Instant::now();
+    let mut b = ControlConnection::new(Role::Responder, config(2), now);
+    let mut bytes = Vec::new();
+    Repr::from(pptp::EchoRequest { identifier: 77 })
+        .push(&mut bytes)
+        .unwrap();
+    b.handle_bytes(now, &bytes);
+    let mut out = Vec::new();
+    b.poll_transmit(&mut out);
+    let Ok(Repr::EchoReply(reply)) = Repr::parse(&out) else {
+        panic!("{out:?}")
+    };
+    assert_eq!(reply.identifier, 77);
+    assert_eq!(reply.result, pptp::EchoResult::GeneralError);
+    assert_eq!(reply.error, GeneralError::NotConnected);
+    assert_eq!(b.counters().out_of_state, 1);
+}
+
+#[test]
+fn echo_request_answered_with_its_identifier_rfc2637_2_5() {
+    let mut p = Pair::established();
+    let mut bytes = Vec::new();
+    Repr::from(pptp::EchoRequest {
+        identifier: 0xdead_beef,
+    })
+    .push(&mut bytes)
+    .unwrap();
+    p.b.handle_bytes(p.now, &bytes);
+    let mut out = Vec::new();
+    p.b.poll_transmit(&mut out);
+    let Ok(Repr::EchoReply(reply)) = Repr::parse(&out) else {
+        panic!("{out:?}")
+    };
+    assert_eq!(reply.identifier, 0xdead_beef);
+    assert_eq!(reply.result, pptp::EchoResult::Ok);
+}
+
+#[test]
+fn call_operations_need_an_established_call_rfc2637_3_2() {
+    let now = Instant::now();
+    let mut a = ControlConnection::new(Role::Initiator, config(1), now);
+    assert_eq!(
+        a.place_outgoing_call(now, &OutgoingCallParams::default()),
+        Err(CallError::NotEstablished)
+    );
+    assert_eq!(
+        a.place_incoming_call(now, &IncomingCallParams::default()),
+        Err(CallError::NotEstablished)
+    );
+    let mut p = Pair::established();
+    let call =
+        p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+            .unwrap();
+    // Not up yet: no Set-Link-Info, no WAN-Error-Notify, no accepting our own request.
+    assert_eq!(p.a.set_link_info(call, 0, 0), Err(CallError::WrongState));
+    assert_eq!(
+        p.a.wan_error_notify(call, WanErrors::default()),
+        Err(CallError::WrongState)
+    );
+    assert_eq!(p.a.accept_call(p.now, call), Err(CallError::WrongState));
+    assert_eq!(
+        p.a.accept_call(p.now, CallId(call.0 ^ 1)),
+        Err(CallError::UnknownCall)
+    );
+    assert_eq!(
+        p.a.refuse_call(call, Refusal::Busy),
+        Err(CallError::WrongState)
+    );
+}
+
+#[test]
+fn abort_while_waiting_for_reply_rfc2637_3_2_4_2_and_3_2_3_1() {
+    let mut p = Pair::established();
+    p.take_a();
+    p.b_mute = true;
+    // PNS outgoing, wait_reply: Abort / Call-Clear-Request, wait_disconnect.
+    let out =
+        p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+            .unwrap();
+    // PAC incoming, wait_reply: Abort / Call-Disconnect-Notify, idle.
+    let inc =
+        p.a.place_incoming_call(p.now, &IncomingCallParams::default())
+            .unwrap();
+    p.pump();
+    p.take_wire();
+    p.a.clear_call(p.now, out, ClearCause::AdminShutdown)
+        .unwrap();
+    p.a.clear_call(p.now, inc, ClearCause::AdminShutdown)
+        .unwrap();
+    assert_eq!(
+        p.a.clear_call(p.now, out, ClearCause::AdminShutdown),
+        Err(CallError::WrongState),
+        "already clearing"
+    );
+    p.pump();
+    assert_eq!(
+        p.take_wire(),
+        [
+            (true, MessageType::CallClearRequest),
+            (true, MessageType::CallDisconnectNotify)
+        ]
+    );
+    assert_eq!(
+        downs(&p.take_a()),
+        [
+            (out, CallDownReason::Cleared),
+            (inc, CallDownReason::Cleared)
+        ]
+    );
+    assert_eq!(
+        p.a.call_state(out),
+        Some((CallRole::PnsOutgoing, CallState::WaitDisconnect))
+    );
+    assert_eq!(p.a.call_state(inc), None);
+}
+
+#[test]
+fn incoming_call_without_connected_times_out_rfc2637_3_2_3_2() {
+    let mut p = Pair::established();
+    p.take_a();
+    // B announces a call, A (PNS) accepts, B never sends Incoming-Call-Connected.
+    p.b.place_incoming_call(p.now, &IncomingCallParams::default())
+        .unwrap();
+    let mut out = Vec::new();
+    p.b.poll_transmit(&mut out);
+    p.a.handle_bytes(p.now, &out);
+    let (call, _) = requested(&{
+        let mut v = Vec::new();
+        while let Some(e) = p.a.poll_event() {
+            v.push(e);
+        }
+        v
+    })[0];
+    p.a.accept_call(p.now, call).unwrap();
+    assert_eq!(
+        p.a.call_state(call),
+        Some((CallRole::PnsIncoming, CallState::WaitConnect))
+    );
+    p.b_mute = true;
+    p.pump();
+    p.take_wire();
+    p.advance(Duration::from_secs(61));
+    assert_eq!(downs(&p.take_a()), [(call, CallDownReason::Timeout)]);
+    assert!(
+        p.take_wire()
+            .contains(&(true, MessageType::CallClearRequest))
+    );
+}
+
+#[test]
+fn clear_of_unknown_call_counted_rfc2637_2_12() {
+    let mut p = Pair::established();
+    let mut bytes = Vec::new();
+    Repr::from(pptp::CallClearRequest { call_id: 999 })
+        .push(&mut bytes)
+        .unwrap();
+    Repr::from(pptp::SetLinkInfo {
+        peer_call_id: 999,
+        send_accm: 0,
+        receive_accm: 0,
+    })
+    .push(&mut bytes)
+    .unwrap();
+    p.b.handle_bytes(p.now, &bytes);
+    assert_eq!(p.b.counters().unknown_call, 2);
+    assert_eq!(p.b.state(), State::Established);
+}
+
+#[test]
+fn disconnect_from_the_wrong_end_is_obeyed_rfc2637_2_13() {
+    // We are the PAC of a call and the PNS sends Call-Disconnect-Notify (only a PAC should):
+    // the call goes down anyway, counted.
+    let mut p = Pair::established();
+    p.take_b();
+    let call =
+        p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+            .unwrap();
+    p.pump();
+    let b_call = requested(&p.take_b())[0].0;
+    p.b.accept_call(p.now, b_call).unwrap();
+    p.pump();
+    p.take_b();
+    let mut bytes = Vec::new();
+    Repr::from(pptp::CallDisconnectNotify {
+        call_id: call.0,
+        result: pptp::DisconnectResult::LostCarrier,
+        error: GeneralError::None,
+        cause_code: 0,
+        call_statistics: pptp::FixedStr::empty(),
+    })
+    .push(&mut bytes)
+    .unwrap();
+    p.b.handle_bytes(p.now, &bytes);
+    p.pump();
+    assert_eq!(p.b.counters().wrong_direction, 1);
+    assert!(matches!(
+        downs(&p.take_b())[..],
+        [(c, CallDownReason::Disconnected { .. })] if c == b_call
+    ));
+}

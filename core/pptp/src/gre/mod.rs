@@ -25,9 +25,11 @@
 
 use std::time::{Duration, Instant};
 
+use dialgate_wire::gre;
+
 /// Room the caller leaves before a PPP frame for [`GreCall::encapsulate`]: the longest enhanced
 /// GRE header (RFC 2637 §4.1: 8 octets, sequence number, acknowledgment number).
-pub const HEADER_ROOM: usize = 16;
+pub const HEADER_ROOM: usize = gre::MAX_HEADER_LEN;
 
 /// Whether the RFC's flow control runs (RFC 2637 §4.2) or the call follows a peer that does
 /// not implement it.
@@ -67,7 +69,9 @@ pub enum CompatPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GreConfig {
     /// Slots of the reorder buffer (rounded up to a power of two, at most 256; 0: no
-    /// reordering, out-of-order frames are delivered or dropped at once).
+    /// reordering, out-of-order frames are delivered or dropped at once). The pool,
+    /// `(slots + 1) * slot_size` octets, is allocated on a call's first out-of-order frame
+    /// and kept for the call's life; calls that never see one cost nothing.
     pub reorder_slots: u16,
     /// Octets per reorder slot: the largest PPP frame that can be held. Larger out-of-order
     /// frames are dropped (counted).
@@ -98,7 +102,7 @@ pub struct GreConfig {
 impl Default for GreConfig {
     fn default() -> Self {
         Self {
-            reorder_slots: 16,
+            reorder_slots: 8,
             slot_size: 1600,
             reorder_timeout: Duration::from_millis(100),
             compat: CompatPolicy::Auto,
@@ -169,8 +173,8 @@ pub struct GreCounters {
 /// Why [`GreCall::handle_packet`] dropped a packet (each also counted in [`GreCounters`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RxDrop {
-    /// Not an enhanced GRE packet.
-    Malformed,
+    /// Not an enhanced GRE packet (RFC 2637 §4.1): why.
+    Malformed(gre::Error),
     /// The Key field's Call ID is not ours.
     WrongCall,
     /// A sequence number already delivered or held.
@@ -189,6 +193,8 @@ pub enum SendError {
     WindowFull,
     /// The buffer is shorter than [`HEADER_ROOM`] + the payload length.
     BufferTooSmall,
+    /// The frame is empty or longer than 65535 octets.
+    BadLength,
 }
 
 /// `a - b` in serial-number arithmetic: positive when `a` comes after `b` (wraps at 2^32).
@@ -420,6 +426,42 @@ impl GreCall {
         !self.window_full()
     }
 
+    /// Take one received enhanced GRE packet (the IP payload, RFC 2637 §4.1).
+    ///
+    /// Returns the PPP frame to deliver now, if this packet is the next in sequence (a slice
+    /// of `packet`, which may be decrypted in place); `None` if it was an acknowledgment only
+    /// or is held for reordering. After delivering it, drain
+    /// [`poll_deliver`](Self::poll_deliver): held frames it released follow it. Then call
+    /// [`poll_transmit`](Self::poll_transmit) and re-arm the timer from
+    /// [`poll_timeout`](Self::poll_timeout).
+    pub fn handle_packet<'a>(
+        &mut self,
+        now: Instant,
+        packet: &'a mut [u8],
+    ) -> Result<Option<&'a mut [u8]>, RxDrop> {
+        let (header_len, payload_len, call_id, sequence, ack) =
+            match gre::Packet::new_checked(&packet[..]) {
+                Ok(p) => (
+                    p.header_len(),
+                    usize::from(p.payload_len()),
+                    p.call_id(),
+                    p.sequence(),
+                    p.ack(),
+                ),
+                Err(e) => {
+                    self.counters.rx_packets += 1;
+                    self.counters.rx_malformed += 1;
+                    return Err(RxDrop::Malformed(e));
+                }
+            };
+        let Some(payload) = packet.get_mut(header_len..header_len + payload_len) else {
+            self.counters.rx_packets += 1;
+            self.counters.rx_malformed += 1;
+            return Err(RxDrop::Malformed(gre::Error::Truncated));
+        };
+        self.handle_parsed(now, call_id, sequence, ack, payload)
+    }
+
     /// [`handle_packet`](Self::handle_packet) for a caller that already parsed the
     /// enhanced GRE header (to find the call by its Key): the header's Call ID, Sequence and
     /// Acknowledgment Numbers, and the payload.
@@ -431,6 +473,7 @@ impl GreCall {
         ack: Option<u32>,
         payload: &'a mut [u8],
     ) -> Result<Option<&'a mut [u8]>, RxDrop> {
+        self.counters.rx_packets += 1;
         if call_id != self.params.local_call_id {
             self.counters.rx_wrong_call += 1;
             return Err(RxDrop::WrongCall);
@@ -445,7 +488,7 @@ impl GreCall {
             }
             // RFC 2637 §4.1: a payload is always sequenced.
             self.counters.rx_malformed += 1;
-            return Err(RxDrop::Malformed);
+            return Err(RxDrop::Malformed(gre::Error::PayloadWithoutSequence));
         };
         self.note_received(now, seq);
         let Some(next) = self.rx.next else {
@@ -674,6 +717,39 @@ impl GreCall {
         }
     }
 
+    /// Build a data packet in place: the PPP frame is in
+    /// `buf[HEADER_ROOM..HEADER_ROOM + payload_len]`; the header (with the acknowledgment we
+    /// owe, if any) goes right before it. Returns the packet to send, a sub-slice of `buf`.
+    ///
+    /// In [`Mode::Rfc`], fails with [`SendError::WindowFull`] when the window is full
+    /// (RFC 2637 §4.2); the frame is not consumed and no sequence number is used.
+    pub fn encapsulate<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        payload_len: usize,
+    ) -> Result<&'b [u8], SendError> {
+        if payload_len == 0 || payload_len > usize::from(u16::MAX) {
+            return Err(SendError::BadLength);
+        }
+        if buf.len() < HEADER_ROOM + payload_len {
+            return Err(SendError::BufferTooSmall);
+        }
+        let (seq, ack) = self.next_data(now)?;
+        let (head, tail) = buf.split_at_mut(HEADER_ROOM);
+        let repr = gre::Repr::data(
+            self.params.peer_call_id,
+            seq,
+            ack,
+            tail.get(..payload_len).unwrap_or_default(),
+        );
+        let start = HEADER_ROOM - repr.header_len();
+        // Cannot fail: the lengths were checked above.
+        let _ = repr.emit_header(head.get_mut(start..).unwrap_or_default());
+        buf.get(start..HEADER_ROOM + payload_len)
+            .ok_or(SendError::BufferTooSmall)
+    }
+
     /// The Sequence Number and the Acknowledgment Number to piggy-back for the next data
     /// packet, for a caller that emits the header itself ([`encapsulate`](Self::encapsulate)
     /// does both). Fails when the window is full (RFC 2637 §4.2).
@@ -720,6 +796,20 @@ impl GreCall {
         } else {
             since + self.ack_delay()
         })
+    }
+
+    /// An acknowledgment-only packet (RFC 2637 §4.2) written to the start of `buf` when one
+    /// is due; returns its length. Call after [`handle_packet`](Self::handle_packet) and
+    /// [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        if self.ack_deadline()? > now {
+            return None;
+        }
+        let repr = gre::Repr::ack_only(self.params.peer_call_id, self.rx.highest?);
+        let len = repr.emit(buf).ok()?;
+        self.take_ack();
+        self.counters.tx_ack_only += 1;
+        Some(len)
     }
 
     /// The Acknowledgment Number of an acknowledgment-only packet due now, if one is, for a

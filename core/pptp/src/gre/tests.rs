@@ -84,7 +84,9 @@ fn unsequenced_payload_dropped_rfc2637_4_1() {
     let mut payload = [1, 2, 3];
     assert_eq!(
         call.handle_parsed(now, LOCAL, None, None, &mut payload),
-        Err(RxDrop::Malformed)
+        Err(RxDrop::Malformed(
+            dialgate_wire::gre::Error::PayloadWithoutSequence
+        ))
     );
     assert_eq!(recv_ack(&mut call, now, None, None), Ok(vec![]));
     assert_eq!(call.counters().rx_ack_only, 1);
