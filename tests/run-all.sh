@@ -11,6 +11,18 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "system packages"
+# The end-to-end tests build network namespaces with iproute2's `ip`.
+if ! command -v ip >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+  else
+    echo "iproute2 (the ip command) is missing; install it or run as root" >&2
+    exit 1
+  fi
+fi
+
 step "toolchain components"
 if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
