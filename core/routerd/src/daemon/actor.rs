@@ -370,12 +370,31 @@ impl HostServices for PluginHost {
     }
 
     fn open_raw_ip(&self, protocol: u8, bind: Option<IpAddress>) -> Result<HandleId, HostError> {
-        let _ = bind;
-        // Raw IP sockets (GRE for PPTP) come with the PPTP plugin: the handle table and the
-        // reader/writer tasks are ready for another descriptor kind.
-        Err(HostError::Unsupported {
-            message: format!("raw IP sockets (protocol {protocol}) are not offered yet").into(),
-        })
+        let bind = bind.map(std::net::IpAddr::from);
+        let what = format!("raw IP socket for protocol {protocol}");
+        let fd = io::raw::open(protocol, bind).map_err(|e| io_error(&what, &e))?;
+        let fd = {
+            let _enter = self.0.rt.enter();
+            // SAFETY: the OwnedFd owns its descriptor for as long as the AsyncFd holds it and
+            // always returns that same descriptor.
+            let registered = unsafe { AsyncFd::register(fd) }.map_err(std::io::Error::from);
+            Arc::new(registered.map_err(|e| io_error(&what, &e))?)
+        };
+        let id = self.0.new_handle();
+        let mut io = lock(&self.0.io);
+        io.insert(id, IoKind::RawIp(fd.clone()), Vec::new());
+        let task = self.0.rt.spawn(io::raw_reader(
+            id,
+            fd,
+            self.0.env.tx.clone(),
+            self.0.env.router.buffers.clone(),
+        ));
+        io.add_task(id, task);
+        Ok(id)
+    }
+
+    fn send_to(&self, handle: HandleId, dst: IpAddress, bytes: &[u8]) -> Result<(), HostError> {
+        lock(&self.0.io).send_to(handle, dst.into(), bytes)
     }
 
     fn open_packet(&self, interface: &str, ethertype: u16) -> Result<HandleId, HostError> {

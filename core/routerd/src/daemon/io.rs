@@ -43,6 +43,8 @@ pub enum IoKind {
     Listener,
     /// A TCP connection being established (no data yet).
     Connecting,
+    /// A raw IP socket for one protocol (datagrams with [`IoTable::send_to`]).
+    RawIp(Arc<AsyncFd<OwnedFd>>),
 }
 
 /// The write side of a handle.
@@ -155,9 +157,9 @@ impl IoTable {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
                     Err(e) => Err(e),
                 },
-                IoKind::Listener => {
+                IoKind::Listener | IoKind::RawIp(_) => {
                     return Err(HostError::Invalid {
-                        message: "cannot write to a listener".into(),
+                        message: "not a stream: use send_to on raw IP sockets".into(),
                     });
                 }
                 IoKind::Connecting => Ok(0),
@@ -174,6 +176,175 @@ impl IoTable {
         }
         Ok(())
     }
+}
+
+impl IoTable {
+    /// Sends one datagram on a raw IP socket to `dst` (the kernel adds the IP header).
+    /// Never blocks: a full socket buffer answers [`HostError::Busy`] (drop and count).
+    pub fn send_to(
+        &self,
+        id: HandleId,
+        dst: std::net::IpAddr,
+        bytes: &[u8],
+    ) -> Result<(), HostError> {
+        let h = self.handles.get(&id).ok_or(HostError::Closed)?;
+        let IoKind::RawIp(fd) = &h.kind else {
+            return Err(HostError::Invalid {
+                message: "send_to needs a raw IP socket".into(),
+            });
+        };
+        match raw::send_to(fd.get_ref(), dst, bytes) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(HostError::Busy),
+            Err(e) => Err(HostError::Io {
+                errno: e.raw_os_error().unwrap_or(0),
+                message: format!("send to {dst}: {e}").into(),
+            }),
+        }
+    }
+}
+
+/// Raw IP sockets (GRE for PPTP): `socket(2)`, `bind(2)`, `sendto(2)` through libc.
+pub mod raw {
+    use std::io;
+    use std::net::IpAddr;
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+    fn sockaddr(addr: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+        // SAFETY: sockaddr_storage is plain old data; all zeroes is a valid value.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let len = match addr {
+            IpAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: 0,
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from_ne_bytes(a.octets()),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+                unsafe {
+                    std::ptr::write(
+                        (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>(),
+                        sin,
+                    )
+                };
+                std::mem::size_of::<libc::sockaddr_in>()
+            }
+            IpAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: 0,
+                    sin6_flowinfo: 0,
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.octets(),
+                    },
+                    sin6_scope_id: 0,
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+                unsafe {
+                    std::ptr::write(
+                        (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>(),
+                        sin6,
+                    )
+                };
+                std::mem::size_of::<libc::sockaddr_in6>()
+            }
+        };
+        (storage, len as libc::socklen_t)
+    }
+
+    /// A non-blocking raw socket for IP `protocol`, IPv6 when `bind` is an IPv6 address,
+    /// bound to `bind` if given. Needs `CAP_NET_RAW`.
+    pub fn open(protocol: u8, bind: Option<IpAddr>) -> io::Result<OwnedFd> {
+        let family = match bind {
+            Some(IpAddr::V6(_)) => libc::AF_INET6,
+            _ => libc::AF_INET,
+        };
+        // SAFETY: a plain socket(2) call; the result is checked.
+        let raw = unsafe {
+            libc::socket(
+                family,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::c_int::from(protocol),
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: socket(2) returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        if let Some(addr) = bind {
+            let (sa, len) = sockaddr(addr);
+            // SAFETY: binds our descriptor to a sockaddr that lives for the call.
+            let r = unsafe {
+                libc::bind(
+                    fd.as_raw_fd(),
+                    (&sa as *const libc::sockaddr_storage).cast(),
+                    len,
+                )
+            };
+            if r < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(fd)
+    }
+
+    /// Sends one datagram to `dst`.
+    pub fn send_to(fd: &impl AsFd, dst: IpAddr, bytes: &[u8]) -> io::Result<()> {
+        let (sa, len) = sockaddr(dst);
+        // SAFETY: sends a live buffer to a sockaddr that lives for the call.
+        let n = unsafe {
+            libc::sendto(
+                fd.as_fd().as_raw_fd(),
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_DONTWAIT,
+                (&sa as *const libc::sockaddr_storage).cast(),
+                len,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+/// Reads datagrams from a raw IP socket, queueing each to the actor. IPv4 datagrams come with
+/// their IP header; Linux gives IPv6 raw sockets the payload only.
+pub async fn raw_reader(
+    handle: HandleId,
+    fd: Arc<AsyncFd<OwnedFd>>,
+    tx: mpsc::Sender<ActorMsg>,
+    pool: BufPool,
+) {
+    let reason = loop {
+        let mut guard = match fd.readable().await {
+            Ok(g) => g,
+            Err(e) => break close_reason(&e),
+        };
+        let mut buf = pool.get();
+        buf.resize(buf.len().max(65_535), 0);
+        match guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut buf).map_err(io::Error::from))
+        {
+            Ok(Ok(n)) => {
+                buf.truncate(n);
+                if tx.send(ActorMsg::Data { handle, buf }).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => pool.put(buf),
+            Ok(Err(e)) => {
+                pool.put(buf);
+                break close_reason(&e);
+            }
+            Err(_would_block) => pool.put(buf),
+        }
+    };
+    let _ = tx.send(ActorMsg::Closed { handle, reason }).await;
 }
 
 fn close_reason(e: &io::Error) -> CloseReason {
@@ -410,5 +581,54 @@ pub async fn accept_loop<R: Registrar>(
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_root() -> bool {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() == 0 }
+    }
+
+    #[tokio::test]
+    async fn raw_ip_socket_sends_and_receives_datagrams_with_the_ipv4_header() {
+        if !is_root() {
+            eprintln!("skipped: raw sockets need CAP_NET_RAW");
+            return;
+        }
+        // Protocol 253 is reserved for experimentation (RFC 3692).
+        let lo = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+        let fd = raw::open(253, Some(lo)).unwrap();
+        // SAFETY: the OwnedFd owns its descriptor for the AsyncFd's lifetime.
+        let fd = Arc::new(unsafe { AsyncFd::register(fd) }.unwrap());
+        let (tx, mut rx) = mpsc::channel(4);
+        let reader = tokio::spawn(raw_reader(
+            HandleId(1),
+            fd.clone(),
+            tx,
+            BufPool::new(2048, 4),
+        ));
+        let mut table = IoTable::default();
+        table.insert(HandleId(1), IoKind::RawIp(fd), Vec::new());
+        table.send_to(HandleId(1), lo, b"dialgate").unwrap();
+        assert!(matches!(
+            table.write(HandleId(1), b"x"),
+            Err(HostError::Invalid { .. })
+        ));
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        let ActorMsg::Data { handle, buf } = got else {
+            panic!("expected data, got {got:?}");
+        };
+        assert_eq!(handle, HandleId(1));
+        assert_eq!(buf[0] >> 4, 4, "IPv4 header included");
+        assert_eq!(buf[9], 253, "protocol field");
+        assert!(buf.ends_with(b"dialgate"));
+        reader.abort();
     }
 }

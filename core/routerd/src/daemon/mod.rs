@@ -8,7 +8,9 @@
 //! - [`session`]: a PPP engine per call (or a relay to a call on another link), teardown with
 //!   reasons, counters, accounting records.
 //! - [`dataplane`]: the TUN device, address -> session routes, kernel routes and sysctls.
-//! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP).
+//! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP listeners and
+//!   connections, raw IP sockets); packet sockets and LAN-protocol registration answer
+//!   `Unsupported` for now.
 //! - [`caps`]: dropping every capability but the three routerd needs.
 
 pub mod accounting;
