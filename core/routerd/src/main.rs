@@ -10,9 +10,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use dialgate_routerd::api::LogRing;
 use dialgate_routerd::config::{DEFAULT_CONFIG, Document, LoadError};
+use dialgate_routerd::daemon::control::ApiServer;
 use dialgate_routerd::daemon::{self, Daemon, Options};
 use dialgate_routerd::store::ConfigStore;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// dialgate router daemon.
 #[derive(Debug, Parser)]
@@ -101,9 +105,11 @@ fn main() -> ExitCode {
     let system = &doc.config().system;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(system.log_level.as_str()));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    let logs = LogRing::default();
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(logs.layer())
         .init();
     // While the process is still single-threaded: the capability sets are per thread, and
     // every thread created from now on inherits the reduced ones.
@@ -132,6 +138,14 @@ fn main() -> ExitCode {
             Ok(d) => d,
             Err(e) => return fail(e),
         };
+        let management = daemon.running_config().await.management;
+        let api = match ApiServer::start(daemon.clone(), logs, &management).await {
+            Ok(api) => api,
+            Err(e) => {
+                daemon.shutdown("the management API did not start").await;
+                return fail(format!("management API: {e}"));
+            }
+        };
         tracing::info!(
             state_dir = %daemon.state_dir().display(),
             "routerd {} running",
@@ -139,6 +153,7 @@ fn main() -> ExitCode {
         );
         let reason = wait_for_signal().await;
         tracing::info!("{reason}: shutting down");
+        api.shutdown().await;
         daemon
             .shutdown(&format!("routerd shutting down ({reason})"))
             .await;

@@ -454,3 +454,66 @@ fn a_stuck_client_does_not_block_shutdown() {
     let bound = dialgate_routerd::api::server::SHUTDOWN_GRACE + Duration::from_secs(2);
     assert!(took < bound, "shutdown took {took:?}");
 }
+
+#[tokio::test]
+async fn management_server_runs_both_listeners_and_cleans_up() {
+    use dialgate_routerd::api::ManagementServer;
+    use dialgate_routerd::config::ManagementConfig;
+    let dir = TempDir::new("mgmt");
+    let config = ManagementConfig {
+        socket: dir.path().join("run/dialgate/routerd.sock"),
+        metrics_listen: Some("127.0.0.1:0".parse().expect("addr")),
+    };
+    let control = std::sync::Arc::new(mgmt_support::FakeControl::new());
+    let server = ManagementServer::start(&config, control.clone())
+        .await
+        .expect("start");
+    let mode = std::fs::metadata(dir.path().join("run/dialgate"))
+        .expect("socket dir created")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o750);
+    let status: Status = Client::new(server.socket())
+        .get("/v1/status")
+        .await
+        .expect("status");
+    assert_eq!(status.sessions.total, 2);
+    let addr = server.metrics_addr().expect("metrics bound");
+    let text = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    })
+    .await
+    .expect("join");
+    assert!(text.contains("dialgate_sessions_up 2"), "{text}");
+
+    // A second server on the same socket is refused while the first runs.
+    let again = ManagementServer::start(
+        &ManagementConfig {
+            socket: config.socket.clone(),
+            metrics_listen: None,
+        },
+        control.clone(),
+    )
+    .await;
+    assert!(matches!(again, Err(BindError::InUse(_))));
+    // A metrics address in use fails the start and leaves no socket behind.
+    let other = dir.path().join("other.sock");
+    let busy = ManagementServer::start(
+        &ManagementConfig {
+            socket: other.clone(),
+            metrics_listen: Some(addr),
+        },
+        control,
+    )
+    .await;
+    assert!(matches!(busy, Err(BindError::Metrics { .. })));
+    assert!(!other.exists());
+
+    server.stop().await;
+    assert!(!config.socket.exists(), "the socket is removed at stop");
+}

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Every event in that span (and its children) is recorded with `session: Some(42)`, and
-//! [`LogRing::query`] filters on it. Memory is bounded: the ring holds at most its capacity
+//! [`LogRing::query`] filters on it. A span *named* `session` may carry the id in a field
+//! named `id` instead (`info_span!("session", id, link = %name)`). Memory is bounded: the ring holds at most its capacity
 //! of lines, each message at most [`MAX_MESSAGE`] bytes and at most [`MAX_FIELDS`] fields of
 //! at most [`MAX_FIELD_VALUE`] bytes each.
 
@@ -125,6 +126,14 @@ struct Collect {
     message: Option<String>,
     session: Option<SessionId>,
     fields: Vec<(String, String)>,
+    /// Collecting a span named `session`: its `id` field is the session id.
+    session_span: bool,
+}
+
+impl Collect {
+    fn is_session_field(&self, field: &Field) -> bool {
+        field.name() == SESSION_FIELD || (self.session_span && field.name() == "id")
+    }
 }
 
 fn cut(mut s: String, max: usize) -> String {
@@ -157,7 +166,7 @@ impl Collect {
 
 impl Visit for Collect {
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if field.name() == SESSION_FIELD {
+        if self.is_session_field(field) {
             self.session = Some(value);
         } else {
             self.put(field, value.to_string());
@@ -165,14 +174,14 @@ impl Visit for Collect {
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        match (field.name() == SESSION_FIELD, u64::try_from(value)) {
+        match (self.is_session_field(field), u64::try_from(value)) {
             (true, Ok(id)) => self.session = Some(id),
             _ => self.put(field, value.to_string()),
         }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        match (field.name() == SESSION_FIELD, value.parse::<u64>()) {
+        match (self.is_session_field(field), value.parse::<u64>()) {
             (true, Ok(id)) => self.session = Some(id),
             _ => self.put(field, value.chars().take(MAX_MESSAGE + 1).collect()),
         }
@@ -214,7 +223,10 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut c = Collect::default();
+        let mut c = Collect {
+            session_span: attrs.metadata().name() == SESSION_FIELD,
+            ..Collect::default()
+        };
         attrs.record(&mut c);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(SpanFields {
@@ -234,6 +246,7 @@ where
             message: None,
             session: fields.session,
             fields: core::mem::take(&mut fields.fields),
+            session_span: span.name() == SESSION_FIELD,
         };
         values.record(&mut c);
         fields.session = c.session;
@@ -321,6 +334,23 @@ mod tests {
         assert_eq!(q(Some(7), Some(1)), ["address assigned"]);
         assert_eq!(q(None, Some(2)), ["address assigned", "peer vanished"]);
         assert!(q(Some(9), None).is_empty());
+    }
+
+    #[test]
+    fn a_span_named_session_carries_its_id() {
+        let (ring, ()) = with_ring(10, || {
+            let id = 12u64;
+            let span = tracing::info_span!("session", id, link = %"serial0");
+            span.in_scope(|| tracing::info!(id = 99u64, "lcp opened"));
+            let other = tracing::info_span!("plugin", id = 5u64);
+            other.in_scope(|| tracing::info!("not a session"));
+        });
+        let lines = ring.query(&LogQuery::default());
+        assert_eq!(lines[0].session, Some(12));
+        // An event's own `id` is just a field.
+        assert_eq!(lines[0].fields.get("id").map(|s| &s[..]), Some("99"));
+        assert_eq!(lines[1].session, None);
+        assert_eq!(lines[1].fields.get("id").map(|s| &s[..]), Some("5"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!   types shared with `routerctl`.
 //! - [`http`]: the routes ([`router`]), request checks and JSON errors.
 //! - [`metrics`]: the Prometheus text exposition of a [`MetricsSnapshot`].
-//! - [`server`]: the unix socket ([`server::bind_unix`], mode 0660) and serving.
+//! - [`server`]: the unix socket ([`server::bind_unix`], mode 0660) and serving;
+//!   [`ManagementServer`] runs both listeners of a `[management]` section.
 //! - [`client`]: the client `routerctl` uses.
 //! - [`logs`]: the in-memory ring of recent log lines ([`logs::LogRing`]) and its `tracing`
 //!   layer; sessions log in a span with a `session` field so `/v1/logs?session=ID` filters.
@@ -45,4 +46,4 @@ pub use control::{
 };
 pub use http::{metrics_router, router};
 pub use logs::{LogRing, SESSION_FIELD};
-pub use server::{bind_unix, serve_metrics, serve_unix};
+pub use server::{ManagementServer, bind_unix, serve_metrics, serve_unix};

@@ -5,6 +5,8 @@ use core::pin::pin;
 use core::time::Duration;
 use std::fs;
 use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use tokio::task::JoinSet;
 
 use super::control::Control;
 use super::http::{metrics_router, router};
+use crate::config::ManagementConfig;
 
 /// The socket file's mode: owner and group may connect.
 pub const SOCKET_MODE: u32 = 0o660;
@@ -33,6 +36,14 @@ pub enum BindError {
     /// Something that is not a socket is in the way; it is left alone.
     #[error("{}: exists and is not a socket", .0.display())]
     NotASocket(PathBuf),
+    /// The metrics listener could not be bound.
+    #[error("metrics listener {addr}: {source}")]
+    Metrics {
+        /// The configured address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
     /// A file operation failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -205,4 +216,91 @@ pub async fn serve_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     serve(listener, metrics_router(control), shutdown).await
+}
+
+/// The management API as the daemon runs it: the unix socket and, when configured, the TCP
+/// metrics listener, each served by its own task.
+#[derive(Debug)]
+pub struct ManagementServer {
+    socket: PathBuf,
+    metrics: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<io::Result<()>>,
+}
+
+impl ManagementServer {
+    /// Binds the socket (creating its directory with mode 0750 if missing, see [`bind_unix`])
+    /// and the metrics listener of `config`, and starts serving. Must be called inside a tokio
+    /// runtime.
+    pub async fn start(
+        config: &ManagementConfig,
+        control: Arc<dyn Control>,
+    ) -> Result<Self, BindError> {
+        if let Some(dir) = config.socket.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(io_err(dir))?;
+        }
+        let unix = bind_unix(&config.socket)?;
+        let tcp = match config.metrics_listen {
+            Some(addr) => match TcpListener::bind(addr).await {
+                Ok(l) => Some(l),
+                Err(source) => {
+                    let _ = fs::remove_file(&config.socket);
+                    return Err(BindError::Metrics { addr, source });
+                }
+            },
+            None => None,
+        };
+        let metrics = match &tcp {
+            Some(l) => l.local_addr().ok(),
+            None => None,
+        };
+        let (stop, stopped) = watch::channel(false);
+        let signal = move || {
+            let mut rx = stopped.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let mut tasks = JoinSet::new();
+        tasks.spawn(serve_unix(unix, control.clone(), signal()));
+        if let Some(tcp) = tcp {
+            tasks.spawn(serve_metrics(tcp, control, signal()));
+        }
+        tracing::info!(socket = %config.socket.display(), metrics = ?metrics, "management API listening");
+        Ok(ManagementServer {
+            socket: config.socket.clone(),
+            metrics,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The socket's path.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The metrics listener's bound address (useful with port 0), if any.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+    }
+
+    /// Stops accepting, lets requests in flight finish (at most [`SHUTDOWN_GRACE`]), and
+    /// removes the socket file.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "management API server failed");
+            }
+        }
+        let _ = fs::remove_file(&self.socket);
+    }
 }

@@ -16,6 +16,7 @@ pub mod actor;
 pub mod buffers;
 pub mod caps;
 pub mod clock;
+pub mod control;
 pub mod dataplane;
 pub mod io;
 pub mod router;

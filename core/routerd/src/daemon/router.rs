@@ -56,6 +56,9 @@ pub struct SessionMeta {
     pub ipv6_prefix: Option<Ipv6Addr>,
     /// The encryption in force, e.g. `MPPE-128 stateless`.
     pub encryption: Option<String>,
+    /// MPPE key bits and statelessness, when MPPE runs.
+    #[serde(skip)]
+    pub mppe: Option<(u16, bool)>,
     /// The relay's other link, `link/id`.
     pub relayed_to: Option<String>,
     /// MTU of IP datagrams over the session.
@@ -177,6 +180,21 @@ pub struct SessionView {
 }
 
 impl SessionShared {
+    /// Traffic as the API counts it: (bytes in, bytes out, packets in, packets out) of IP
+    /// datagrams for a terminated session, of PPP frames for a relayed one.
+    pub fn traffic(&self) -> [u64; 4] {
+        let c = self.counters.snapshot();
+        match self.mode {
+            SessionMode::Relay => [c.bytes_in, c.bytes_out, c.frames_in, c.frames_out],
+            _ => [
+                c.data_bytes_in,
+                c.data_bytes_out,
+                c.packets_in,
+                c.packets_out,
+            ],
+        }
+    }
+
     /// A snapshot for the API.
     pub fn view(&self) -> SessionView {
         SessionView {
@@ -210,6 +228,8 @@ pub struct RouterStats {
     pub plugin_failures: AtomicU64,
     /// Session-end reasons, counted.
     pub end_reasons: Mutex<BTreeMap<String, u64>>,
+    /// Traffic of ended sessions: (bytes in, bytes out, packets in, packets out) by plugin.
+    pub ended_traffic: Mutex<BTreeMap<String, [u64; 4]>>,
 }
 
 /// Everything the actors share.
@@ -360,6 +380,16 @@ impl Router {
             if *n == 0 {
                 per_user.remove(user);
             }
+        }
+    }
+
+    /// Adds an ended session's traffic to the totals.
+    pub fn add_ended_traffic(&self, s: &SessionShared) {
+        let [bi, bo, pi, po] = s.traffic();
+        let mut m = lock(&self.stats.ended_traffic);
+        let t = m.entry(s.plugin.clone()).or_insert([0; 4]);
+        for (acc, v) in t.iter_mut().zip([bi, bo, pi, po]) {
+            *acc = acc.saturating_add(v);
         }
     }
 

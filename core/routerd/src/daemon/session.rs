@@ -349,7 +349,7 @@ impl Core {
             self.dial_pending = None;
         }
         let id = router.next_session_id();
-        let span = tracing::info_span!("session", id, link = %spec.name);
+        let span = tracing::info_span!("session", session = id, link = %spec.name);
         let mode = match (spec.mode, spec.role) {
             (LinkMode::Relay, _) => SessionMode::Relay,
             (LinkMode::Terminate, LinkRole::Dial) => SessionMode::Dial,
@@ -880,6 +880,14 @@ impl Core {
                         tracing::info!("CCP up: {}", text.as_deref().unwrap_or("no MPPE"));
                         let mut m = lock(&s.shared.meta);
                         m.encryption = text;
+                        m.mppe = ccp.mppe().map(|p| {
+                            let bits = match p.key_length {
+                                MppeKeyLength::Bits40 => 40,
+                                MppeKeyLength::Bits56 => 56,
+                                MppeKeyLength::Bits128 => 128,
+                            };
+                            (bits, p.stateless)
+                        });
                         m.mtu = es.mtu;
                     }
                     other => tracing::info!("{protocol} up: {other:?}"),
@@ -982,6 +990,7 @@ impl Core {
         lock(&router.sessions).remove(&id);
         router.count_end(&reason);
         let c = s.shared.counters.snapshot();
+        router.add_ended_traffic(&s.shared);
         s.span.in_scope(|| {
             tracing::info!(
                 reason = %reason,

@@ -202,3 +202,73 @@ fn pump(a: std::os::fd::OwnedFd, b: std::os::fd::OwnedFd, stop: &std::sync::atom
         }
     }
 }
+
+/// A child process killed (SIGKILL) and reaped on drop unless it already exited.
+#[derive(Debug)]
+pub struct Child(pub Option<std::process::Child>);
+
+impl Child {
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.0.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for the exit status.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.0.as_mut()?;
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).ok()?);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.0 = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The path of one of routerd's binaries (cargo builds them for integration tests).
+pub fn binary(name: &str) -> PathBuf {
+    match name {
+        "routerd" => PathBuf::from(env!("CARGO_BIN_EXE_routerd")),
+        "routerctl" => PathBuf::from(env!("CARGO_BIN_EXE_routerctl")),
+        other => profile_dir().join(other),
+    }
+}
+
+/// Runs `routerctl --socket SOCKET ARGS...` (with `stdin` fed in) and returns the exit
+/// code and standard output.
+pub fn routerctl(socket: &Path, args: &[&str], stdin: &str) -> (i32, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(binary("routerctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("running routerctl");
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin.as_bytes());
+    }
+    let out = child.wait_with_output().expect("routerctl output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

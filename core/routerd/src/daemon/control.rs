@@ -1,0 +1,540 @@
+//! The daemon's side of the management API ([`Control`]), and serving it.
+//!
+//! Traffic counters of a terminated session count its network-layer datagrams (IP packets
+//! and their octets, as they cross the TUN), not PPP control traffic; those of a relayed
+//! session count the PPP frames it passed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::Daemon;
+use super::actor::InstanceState;
+use super::router::{SessionMode, SessionShared, lock};
+use crate::api::{
+    ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
+    Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot, PluginInfo,
+    PluginKind, PluginMetrics, PluginState, PluginSummary, SessionCounts, SessionInfo, SessionRole,
+    SessionState, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
+};
+use crate::config::Document;
+
+/// [`Control`] for a running [`Daemon`].
+#[derive(Debug, Clone)]
+pub struct DaemonControl {
+    daemon: Arc<Daemon>,
+    logs: LogRing,
+}
+
+impl DaemonControl {
+    /// Serves `daemon`; `logs` is the ring the process's `tracing` layer records into.
+    pub fn new(daemon: Arc<Daemon>, logs: LogRing) -> Self {
+        DaemonControl { daemon, logs }
+    }
+}
+
+fn traffic(t: [u64; 4]) -> Traffic {
+    Traffic {
+        bytes_in: t[0],
+        bytes_out: t[1],
+        packets_in: t[2],
+        packets_out: t[3],
+    }
+}
+
+fn add(a: &mut Traffic, b: Traffic) {
+    a.bytes_in = a.bytes_in.saturating_add(b.bytes_in);
+    a.bytes_out = a.bytes_out.saturating_add(b.bytes_out);
+    a.packets_in = a.packets_in.saturating_add(b.packets_in);
+    a.packets_out = a.packets_out.saturating_add(b.packets_out);
+}
+
+fn is_up(s: &SessionShared) -> bool {
+    let m = lock(&s.meta);
+    match s.mode {
+        SessionMode::Relay => m.state == "relaying",
+        _ => m.ipv4.is_some() || m.ipv6_prefix.is_some(),
+    }
+}
+
+fn session_info(s: &SessionShared) -> SessionInfo {
+    let m = lock(&s.meta).clone();
+    let up = match s.mode {
+        SessionMode::Relay => m.state == "relaying",
+        _ => m.ipv4.is_some() || m.ipv6_prefix.is_some(),
+    };
+    let state = if up {
+        SessionState::Up
+    } else {
+        match m.state.as_str() {
+            "authenticate" => SessionState::Authenticating,
+            "network" => SessionState::Network,
+            "terminate" | "dead" => SessionState::Closing,
+            _ => SessionState::Establishing,
+        }
+    };
+    SessionInfo {
+        id: s.id,
+        user: (!m.user.is_empty()).then_some(m.user),
+        link: s.link.clone(),
+        role: match s.mode {
+            SessionMode::Relay => SessionRole::Relay,
+            _ => SessionRole::Terminate,
+        },
+        peer: (!m.peer.is_empty()).then_some(m.peer),
+        ipv4: m.ipv4,
+        ipv6_prefix: m.ipv6_prefix,
+        encryption: match m.mppe {
+            Some((bits, stateless)) => Encryption::Mppe { bits, stateless },
+            None => Encryption::None,
+        },
+        traffic: traffic(s.traffic()),
+        started: s.started,
+        uptime_secs: s.started_at.elapsed().as_secs(),
+        state,
+    }
+}
+
+impl DaemonControl {
+    fn live(&self) -> Vec<Arc<SessionShared>> {
+        lock(&self.daemon.router.sessions)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn counts(&self) -> SessionCounts {
+        let mut c = SessionCounts::default();
+        for s in self.live() {
+            c.total += 1;
+            match s.mode {
+                SessionMode::Relay => c.relay += 1,
+                _ => c.terminate += 1,
+            }
+            if is_up(&s) {
+                c.up += 1;
+            }
+        }
+        c
+    }
+
+    async fn plugin_infos(&self) -> Vec<(PluginInfo, Traffic, u64)> {
+        let daemon = &self.daemon;
+        let config = daemon.running_config().await;
+        let slots = daemon.plugin_slots().await;
+        let links = daemon.link_states().await;
+        let live = self.live();
+        let ended = lock(&daemon.router.stats.ended_traffic).clone();
+        let mut out = Vec::new();
+        for p in &config.plugins {
+            let slot = slots.iter().find(|s| s.config.name == p.name);
+            let mut error = None;
+            let mut panics = 0;
+            let mut state = if !p.enabled {
+                PluginState::Disabled
+            } else {
+                PluginState::Running
+            };
+            let (version, abi_version, kind) = match slot.map(|s| &s.loaded) {
+                Some(Ok(l)) => {
+                    let info = l.info();
+                    let kind = match info.kind {
+                        dialgate_plugin_host::abi::PluginKind::LINK => PluginKind::Link,
+                        dialgate_plugin_host::abi::PluginKind::LAN_PROTOCOL => PluginKind::Lan,
+                        _ => PluginKind::Unknown,
+                    };
+                    (
+                        Some(info.version.clone()),
+                        Some(info.abi_version.to_string()),
+                        kind,
+                    )
+                }
+                Some(Err(e)) => {
+                    if p.enabled {
+                        state = PluginState::Failed;
+                        error = Some(e.clone());
+                    }
+                    (None, None, PluginKind::Unknown)
+                }
+                None => (None, None, PluginKind::Unknown),
+            };
+            for link in config.links.iter().filter(|l| l.plugin == p.name) {
+                match links.iter().find(|(n, _)| *n == link.name).map(|(_, s)| s) {
+                    Some(Ok(InstanceState::Failed(m))) => {
+                        panics += 1;
+                        state = PluginState::Failed;
+                        error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                    }
+                    Some(Ok(InstanceState::StartFailed(m))) | Some(Err(m)) => {
+                        state = PluginState::Failed;
+                        error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                    }
+                    _ => {}
+                }
+            }
+            let mine: Vec<&Arc<SessionShared>> =
+                live.iter().filter(|s| s.plugin == p.name).collect();
+            let mut t = traffic(ended.get(&p.name).copied().unwrap_or([0; 4]));
+            for s in &mine {
+                add(&mut t, traffic(s.traffic()));
+            }
+            out.push((
+                PluginInfo {
+                    name: p.name.clone(),
+                    file: config.plugin_path(p).display().to_string(),
+                    version,
+                    abi_version,
+                    kind,
+                    state,
+                    error,
+                    sessions: mine.len() as u64,
+                },
+                t,
+                panics,
+            ));
+        }
+        out
+    }
+
+    async fn apply_doc(&self, doc: Document, reason: String) -> ApiResult<ApplyResult> {
+        match self.daemon.apply(doc, reason).await {
+            Ok(applied) => Ok(ApplyResult {
+                version: applied.version,
+                changes: describe_diff(&applied.diff),
+            }),
+            Err(e) => Err(ApiError::internal(e)),
+        }
+    }
+}
+
+impl Control for DaemonControl {
+    fn status(&self) -> BoxFuture<'_, ApiResult<Status>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let plugins = self
+                .plugin_infos()
+                .await
+                .into_iter()
+                .map(|(p, _, _)| PluginSummary {
+                    name: p.name,
+                    state: p.state,
+                })
+                .collect();
+            let mut interfaces = Vec::new();
+            match &self.daemon.router.dataplane {
+                Some(dp) => interfaces.push(InterfaceStatus {
+                    name: dp.tun_name().to_owned(),
+                    role: "tun".into(),
+                    up: true,
+                    mtu: Some(dp.mtu()),
+                    error: None,
+                }),
+                None => interfaces.push(InterfaceStatus {
+                    name: config.tun.name.clone(),
+                    role: "tun".into(),
+                    up: false,
+                    mtu: None,
+                    error: Some("routerd runs without a data plane (--no-dataplane)".into()),
+                }),
+            }
+            if let Some(lan) = &config.lan {
+                let exists = dialgate_dataplane::netlink::ifindex(&lan.interface);
+                interfaces.push(InterfaceStatus {
+                    name: lan.interface.clone(),
+                    role: "lan".into(),
+                    up: exists.is_ok(),
+                    mtu: None,
+                    error: exists.err().map(|e| e.to_string()),
+                });
+            }
+            Ok(Status {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                uptime_secs: self.daemon.uptime().as_secs(),
+                config_version: self.daemon.store().current_version(),
+                sessions: self.counts(),
+                plugins,
+                interfaces,
+            })
+        })
+    }
+
+    fn sessions(&self) -> BoxFuture<'_, ApiResult<Vec<SessionInfo>>> {
+        Box::pin(async move { Ok(self.live().iter().map(|s| session_info(s)).collect()) })
+    }
+
+    fn session(&self, id: u64) -> BoxFuture<'_, ApiResult<SessionInfo>> {
+        Box::pin(async move {
+            let s = lock(&self.daemon.router.sessions).get(&id).cloned();
+            s.map(|s| session_info(&s))
+                .ok_or_else(|| ApiError::not_found(format!("no session {id}")))
+        })
+    }
+
+    fn kill_session(&self, id: u64) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            if self.daemon.kill_session(id, "admin").await {
+                Ok(())
+            } else {
+                Err(ApiError::not_found(format!("no session {id}")))
+            }
+        })
+    }
+
+    fn users(&self) -> BoxFuture<'_, ApiResult<Vec<UserEntry>>> {
+        Box::pin(async move {
+            let per_user = lock(&self.daemon.router.per_user).clone();
+            Ok(self
+                .daemon
+                .users()
+                .list()
+                .into_iter()
+                .map(|u| UserEntry {
+                    sessions: per_user.get(&u.name).copied().map_or(0, u64::from),
+                    name: u.name,
+                    weak_cleartext_secret: u.has_weak_cleartext_secret,
+                })
+                .collect())
+        })
+    }
+
+    fn set_password(&self, user: String, password: String) -> BoxFuture<'_, ApiResult<UserSet>> {
+        Box::pin(async move {
+            let created = self
+                .daemon
+                .set_password(&user, &password)
+                .map_err(ApiError::bad_request)?;
+            Ok(UserSet {
+                name: user,
+                created,
+            })
+        })
+    }
+
+    fn remove_user(&self, user: String) -> BoxFuture<'_, ApiResult<()>> {
+        Box::pin(async move {
+            match self.daemon.remove_user(&user) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(ApiError::not_found(format!("no user {user:?}"))),
+                Err(e) => Err(ApiError::internal(e)),
+            }
+        })
+    }
+
+    fn plugins(&self) -> BoxFuture<'_, ApiResult<Vec<PluginInfo>>> {
+        Box::pin(async move {
+            Ok(self
+                .plugin_infos()
+                .await
+                .into_iter()
+                .map(|(p, _, _)| p)
+                .collect())
+        })
+    }
+
+    fn config(&self) -> BoxFuture<'_, ApiResult<ConfigShow>> {
+        Box::pin(async move {
+            let store = self.daemon.store();
+            Ok(ConfigShow {
+                version: store.current_version(),
+                toml: store.current().text().to_owned(),
+            })
+        })
+    }
+
+    fn check_config(&self, toml: String) -> BoxFuture<'_, ApiResult<CheckReport>> {
+        Box::pin(async move {
+            let current = self.daemon.store().current().clone();
+            Ok(check_document(&toml, Some(&current)))
+        })
+    }
+
+    fn apply_config(&self, request: ApplyRequest) -> BoxFuture<'_, ApiResult<ApplyResult>> {
+        Box::pin(async move {
+            let current = self.daemon.store().current_version();
+            if let Some(base) = request.base_version
+                && base != current
+            {
+                return Err(ApiError::conflict(format!(
+                    "the current configuration is version {current}, not {base}"
+                )));
+            }
+            let doc = Document::parse(crate::api::API_DOCUMENT_NAME, request.toml)?;
+            let reason = request
+                .reason
+                .unwrap_or_else(|| "applied through the management API".into());
+            self.apply_doc(doc, reason).await
+        })
+    }
+
+    fn rollback(&self, version: u64) -> BoxFuture<'_, ApiResult<ApplyResult>> {
+        Box::pin(async move {
+            let kept = self
+                .daemon
+                .store()
+                .history()
+                .iter()
+                .any(|v| v.version == version);
+            if !kept {
+                return Err(ApiError::not_found(format!(
+                    "configuration version {version} is not kept"
+                )));
+            }
+            match self.daemon.rollback(version).await {
+                Ok(applied) => Ok(ApplyResult {
+                    version: applied.version,
+                    changes: describe_diff(&applied.diff),
+                }),
+                Err(e) => Err(ApiError::internal(e)),
+            }
+        })
+    }
+
+    fn history(&self) -> BoxFuture<'_, ApiResult<History>> {
+        Box::pin(async move {
+            let store = self.daemon.store();
+            Ok(History {
+                current: store.current_version(),
+                versions: store.history().to_vec(),
+            })
+        })
+    }
+
+    fn logs(&self, query: LogQuery) -> BoxFuture<'_, ApiResult<Vec<LogLine>>> {
+        Box::pin(async move { Ok(self.logs.query(&query)) })
+    }
+
+    fn metrics(&self) -> BoxFuture<'_, ApiResult<MetricsSnapshot>> {
+        Box::pin(async move {
+            let router = &self.daemon.router;
+            let plugins = self.plugin_infos().await;
+            let mut total = Traffic::default();
+            for (_, t, _) in &plugins {
+                add(&mut total, *t);
+            }
+            let mut drops = BTreeMap::new();
+            if let Some(dp) = &router.dataplane {
+                let c = dp.stats.snapshot();
+                for (k, v) in [
+                    ("no_session", c.drop_no_session),
+                    ("spoofed", c.drop_spoofed),
+                    ("malformed", c.drop_malformed),
+                    ("queue_full", c.drop_queue_full),
+                    ("tun_write", c.drop_tun_write),
+                    ("too_large", c.drop_too_large),
+                ] {
+                    drops.insert(k.to_owned(), v);
+                }
+            }
+            let lost = router.accounting.lost.load(Ordering::Relaxed);
+            if lost > 0 {
+                drops.insert("accounting_records".into(), lost);
+            }
+            let mut auth_failures = BTreeMap::new();
+            auth_failures.insert(
+                "rejected".to_owned(),
+                router.stats.auth_failures.load(Ordering::Relaxed),
+            );
+            auth_failures.insert(
+                "per_user_limit".to_owned(),
+                router.stats.refused_per_user.load(Ordering::Relaxed),
+            );
+            Ok(MetricsSnapshot {
+                uptime_secs: self.daemon.uptime().as_secs(),
+                sessions: self.counts(),
+                sessions_started: router.stats.sessions_started.load(Ordering::Relaxed),
+                sessions_ended: lock(&router.stats.end_reasons).clone(),
+                traffic: total,
+                drops,
+                auth_failures,
+                plugins: plugins
+                    .into_iter()
+                    .map(|(p, t, panics)| PluginMetrics {
+                        name: p.name,
+                        state: p.state,
+                        sessions: p.sessions,
+                        traffic: t,
+                        errors: 0,
+                        panics,
+                    })
+                    .collect(),
+            })
+        })
+    }
+}
+
+/// The management API's listeners; dropping it (or [`ApiServer::shutdown`]) stops them.
+#[derive(Debug)]
+pub struct ApiServer {
+    stop: Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    socket: std::path::PathBuf,
+}
+
+impl ApiServer {
+    /// Binds the API socket (`management.socket`; its directory is created, mode 0755, if
+    /// missing) and the metrics listener (`management.metrics_listen`, if set), and serves
+    /// them for `daemon`.
+    pub async fn start(
+        daemon: Arc<Daemon>,
+        logs: LogRing,
+        management: &crate::config::ManagementConfig,
+    ) -> Result<ApiServer, String> {
+        use std::os::unix::fs::DirBuilderExt;
+        let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon, logs));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let socket = management.socket.clone();
+        if let Some(dir) = socket.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let listener = crate::api::bind_unix(&socket).map_err(|e| e.to_string())?;
+        let mut tasks = Vec::new();
+        let s = stop.clone();
+        let c = control.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move { s.notified().await };
+            if let Err(e) = crate::api::serve_unix(listener, c, shutdown).await {
+                tracing::error!("management API: {e}");
+            }
+        }));
+        if let Some(addr) = management.metrics_listen {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics listener {addr}: {e}"))?;
+            let s = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move { s.notified().await };
+                if let Err(e) = crate::api::serve_metrics(listener, control, shutdown).await {
+                    tracing::error!("metrics listener: {e}");
+                }
+            }));
+        }
+        tracing::info!(socket = %socket.display(), "management API listening");
+        Ok(ApiServer {
+            stop,
+            tasks,
+            socket,
+        })
+    }
+
+    /// Stops serving and removes the socket file.
+    pub async fn shutdown(mut self) {
+        self.stop.notify_waiters();
+        for t in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.stop.notify_waiters();
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
