@@ -368,3 +368,59 @@ role = "dial"
     assert_eq!(reasons.get("admin kill"), Some(&1), "{reasons:?}");
     daemon.shutdown("test over").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_timeout_ends_the_session_with_its_reason() {
+    let dir = TempDir::new("timeout");
+    let cable = PtyCable::new();
+    let text = format!(
+        "{}{}{}",
+        head(&dir),
+        server_link("srv", cable.a(), "[link.ppp]\nsession_timeout_secs = 1\n"),
+        client_link("cli", cable.b())
+    );
+    let daemon = start(&dir, &text).await;
+    let (srv, _) = both_up(&daemon, "srv", "cli").await;
+    let ended = wait_for(Duration::from_secs(20), async || {
+        daemon.session(srv.id).is_none().then_some(())
+    })
+    .await;
+    assert!(ended.is_some(), "the session timed out");
+    let reasons = daemon.router.stats.end_reasons.lock().unwrap().clone();
+    assert!(reasons.contains_key("session timeout"), "{reasons:?}");
+    daemon.shutdown("test over").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_user_limit_ends_a_second_session_of_the_same_user() {
+    let dir = TempDir::new("peruser");
+    let one = PtyCable::new();
+    let two = PtyCable::new();
+    let text = format!(
+        "{}\n[limits]\nper_user_sessions = 1\n{}{}{}{}",
+        head(&dir),
+        server_link("srv1", one.a(), ""),
+        client_link("cli1", one.b()),
+        server_link("srv2", two.a(), ""),
+        client_link("cli2", two.b())
+    );
+    let daemon = start(&dir, &text).await;
+    let refused = wait_for(Duration::from_secs(60), async || {
+        let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
+        m.get("per-user session limit exceeded").copied()
+    })
+    .await;
+    assert!(refused.is_some(), "a second session of alice was refused");
+    // Exactly one server session of alice is up at a time.
+    let up: Vec<_> = daemon
+        .sessions()
+        .into_iter()
+        .filter(|s| s.link.starts_with("srv") && s.meta.user == "alice" && s.meta.ipv4.is_some())
+        .collect();
+    assert!(up.len() <= 1, "{up:?}");
+    assert_eq!(
+        daemon.router.per_user.lock().unwrap().get("alice"),
+        Some(&1)
+    );
+    daemon.shutdown("test over").await;
+}

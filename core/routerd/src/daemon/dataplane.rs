@@ -156,9 +156,16 @@ impl DataPlane {
                 None => None,
             };
         let ipv6 = lan.and_then(|l| l.ipv6_prefix);
+        // Forwarding serves the clients of answering links; a box that only dials out keeps
+        // the kernel's setting.
+        let serves = config.links.iter().any(|l| {
+            l.enabled
+                && l.role == crate::config::LinkRole::Answer
+                && l.mode == crate::config::LinkMode::Terminate
+        });
         let host = HostSetup::apply(&HostConfig {
             lan_interface: lan.map(|l| l.interface.clone()),
-            ipv4_forwarding: true,
+            ipv4_forwarding: serves || lan.is_some(),
             ipv6_forwarding: ipv6.is_some(),
             proxy_arp: lan.is_some_and(|l| l.proxy_arp),
             proxy_ndp: false,
