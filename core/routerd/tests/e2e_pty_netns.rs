@@ -280,6 +280,7 @@ socket = "{socket}"
 [lan]
 interface = "{v_srv}"
 proxy_arp = true
+ipv6_prefix = "2001:db8:77::/48"
 
 [[pool]]
 name = "lan"
@@ -385,6 +386,17 @@ role = "dial"
         );
     }
 
+    // IPV6CP: the server delegated a /64 of its prefix to the session and routes it to its
+    // TUN; its Router Advertisements went over the session (counted below).
+    let prefix = a.ipv6_prefix.expect("a /64 delegated");
+    assert_eq!(prefix.segments()[..3], [0x2001, 0xdb8, 0x77]);
+    let out = Command::new("ip")
+        .args(["-n", &srv_ns, "-6", "route", "show", "dev", "dialgate0"])
+        .output()
+        .unwrap();
+    let routes = String::from_utf8_lossy(&out.stdout);
+    assert!(routes.contains(&format!("{prefix}/64")), "{routes}");
+
     // The client reaches the LAN through its session (a dial link routes only the server's
     // own address by itself; the LAN route is the operator's).
     let cli_ns = lab.ns("cli").to_owned();
@@ -434,8 +446,10 @@ role = "dial"
             up(&b_socket).map(|s| s.traffic)
         )
     });
-    // 2 x 5 echo requests of 84 octets each (20 IP + 8 ICMP + 56 data), and the replies.
+    // 2 x 5 echo requests of 84 octets each (20 IP + 8 ICMP + 56 data); the replies, and
+    // at least one Router Advertisement the other way.
     assert_eq!(ta.bytes_in, 10 * 84, "{ta:?} {tb:?}");
+    assert!(ta.packets_out > 10, "{ta:?}");
 
     // Clean shutdown of both daemons.
     for mut p in lab.processes.drain(..) {

@@ -365,6 +365,12 @@ impl DataPlane {
         let version = match client_local {
             Some(local) => match ip::version(packet) {
                 Ok(IpVersion::V4) if ip::ipv4_destination(packet) == Some(local) => IpVersion::V4,
+                Ok(IpVersion::V6) => {
+                    // A dial-out session routes IPv4 only (a server's Router Advertisement
+                    // arrives here): nothing on this side is addressed by it.
+                    self.stats.drop_no_session.fetch_add(1, Ordering::Relaxed);
+                    return FromSession::Dropped;
+                }
                 Ok(_) => {
                     self.stats.drop_spoofed.fetch_add(1, Ordering::Relaxed);
                     return FromSession::Dropped;

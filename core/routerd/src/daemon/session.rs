@@ -715,6 +715,10 @@ impl Core {
                                 link: *link,
                                 buf: out,
                             });
+                            s.shared
+                                .counters
+                                .data_bytes_out
+                                .fetch_add(n as u64, Ordering::Relaxed);
                         }
                         Err(_) => spare.push(out),
                     }

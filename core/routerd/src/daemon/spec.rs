@@ -126,6 +126,9 @@ impl EngineTemplate {
                     request_dns: true,
                     request_nbns: false,
                 }));
+                // IPV6CP too, so a server can delegate a /64 (announced by RA); a server
+                // without IPv6 Protocol-Rejects it and IPv4 runs alone.
+                c.ipv6cp = Some(Ipv6cpConfig::default());
             }
         }
         c
