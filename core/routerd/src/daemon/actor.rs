@@ -549,7 +549,8 @@ impl Actor {
         lock(&self.shared.core).end_all(env, clock::now(), &reason, false);
     }
 
-    /// Performs queued plugin work and handles engine events until nothing is left.
+    /// Performs queued plugin work and handles engine events until nothing is left (or a
+    /// bounded amount of it: then the actor wakes itself to go on after other messages).
     fn flush(&mut self) {
         for _ in 0..100_000 {
             let item = {
@@ -581,6 +582,7 @@ impl Actor {
                 }
             }
         }
+        self.shared.wake.notify_one();
     }
 
     fn on_deadline(&mut self) {

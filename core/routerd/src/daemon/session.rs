@@ -1235,4 +1235,44 @@ mod tests {
         env.router.release_user("alice");
         assert!(env.router.claim_user("alice"));
     }
+
+    fn rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Memory of idle sessions: `cargo test -p dialgate-routerd --release --lib
+    /// idle_session_memory -- --ignored --nocapture` prints the RSS growth per 1,000
+    /// sessions (each an engine that sent its Configure-Request, its registry entry and
+    /// counters).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn idle_session_memory() {
+        const N: u64 = 10_000;
+        let (env, _rx) = env(LimitsConfig {
+            max_sessions: 1_000_000,
+            per_user_sessions: None,
+        });
+        let mut core = Core::new(false, Instant::now());
+        let before = rss_kib();
+        for link in 0..N {
+            up(&mut core, &env, link).unwrap();
+            // As the actor does once the plugin took the frames.
+            while let Some(out) = core.outbox.pop_front() {
+                if let Out::Frame { buf, .. } = out {
+                    core.recycle(&env.router, buf);
+                }
+            }
+        }
+        let after = rss_kib();
+        let per_thousand = (after.saturating_sub(before)) * 1000 / N;
+        println!(
+            "{N} idle sessions: RSS {before} KiB -> {after} KiB, {per_thousand} KiB per 1,000 sessions"
+        );
+        assert_eq!(env.router.session_count(), N as usize);
+    }
 }
