@@ -12,13 +12,20 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "system packages"
-# The end-to-end tests build network namespaces with iproute2's `ip`.
-if ! command -v ip >/dev/null; then
+# Debian packages the tests need, one per line in tests/apt-packages.txt (`#` comments).
+# Installed only when one is missing, so a prepared machine needs no network.
+mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/apt-packages.txt)
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   else
-    echo "iproute2 (the ip command) is missing; install it or run as root" >&2
+    echo "missing Debian packages: ${missing[*]}; install them or run as root" >&2
     exit 1
   fi
 fi
