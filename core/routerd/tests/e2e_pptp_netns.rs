@@ -429,7 +429,9 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         "server -> client GRE: {keys:?}"
     );
     let packets = gre.lines().count();
-    eprintln!("control messages (src, type, call, peer call, reason, result):\n{control}{packets} GRE packets");
+    eprintln!(
+        "control messages (src, type, call, peer call, reason, result):\n{control}{packets} GRE packets"
+    );
     assert!(
         packets >= 30,
         "{packets} GRE packets (15 pings each way and PPP)"
