@@ -29,15 +29,6 @@ use support::{Child, PtyCable, TempDir, binary, cargo_build, library, routerctl}
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
-
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("running ip");
     assert!(
@@ -237,8 +228,7 @@ fn start_routerd(lab: &mut Lab, role: &str, config: &Path, log: &Path) {
 
 #[test]
 fn client_pings_the_servers_lan_through_two_routerds_over_a_pty() {
-    if !is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN)");
+    if !dialgate_test_support::require_root("network namespaces and the TUN device") {
         return;
     }
     cargo_build(&["dialgate-plugin-serial"], &[]);
