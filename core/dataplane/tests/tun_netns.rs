@@ -466,3 +466,61 @@ fn kernel_solicits_and_autoconfigures_from_our_router_advert_rfc4861_6_2() {
         assert!(default.contains("via fe80::200:ff:fe00:1"), "{default}");
     });
 }
+
+/// Routes a dial-out session adds carry its address as preferred source (`RTA_PREFSRC`), and
+/// never take over an existing route to the same destination: that one stays, the add fails
+/// with EEXIST.
+#[test]
+fn netlink_routes_from_a_source_never_take_over() {
+    if !require_root() {
+        return;
+    }
+    let ns = NetNs::new("prefsrc");
+    ns.run(|| {
+        let (tun, mut routes, _table) = setup_tun();
+        let index = tun.ifindex().unwrap();
+        let src4 = IpAddr::V4(Ipv4Addr::new(10, 99, 0, 1));
+        let src6: IpAddr = "2001:db8:99::1".parse().unwrap();
+        let nl = routes.netlink();
+        let lan = IpAddr::V4(Ipv4Addr::new(10, 98, 0, 0));
+        nl.add_route_from(index, lan, 24, src4, Some(1400)).unwrap();
+        let shown = common::ip(&["-4", "route", "show", "10.98.0.0/24"]);
+        assert!(
+            shown.contains(&format!("dev {}", tun.name())) && shown.contains("src 10.99.0.1"),
+            "{shown}"
+        );
+        let again = nl.add_route_from(index, lan, 24, src4, None).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists, "{again}");
+        assert!(again.to_string().contains("src 10.99.0.1"), "{again}");
+
+        // The box's own default route stays.
+        common::ip(&["route", "add", "default", "dev", "lo"]);
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let e = nl.add_route_from(index, any, 0, src4, None).unwrap_err();
+        assert_eq!(NetlinkError::errno_of(&e), Some(libc::EEXIST), "{e}");
+        let default = common::ip(&["-4", "route", "show", "default"]);
+        assert!(default.contains("dev lo"), "{default}");
+        assert!(!default.contains(tun.name()), "{default}");
+
+        // IPv6: a default route through the TUN from the session's address.
+        nl.add_route_from(
+            index,
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            0,
+            src6,
+            Some(1400),
+        )
+        .unwrap();
+        let v6 = common::ip(&["-6", "route", "show", "default"]);
+        assert!(
+            v6.contains(&format!("dev {}", tun.name())) && v6.contains("src 2001:db8:99::1"),
+            "{v6}"
+        );
+        nl.del_route(index, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+            .unwrap();
+        nl.del_route(index, lan, 24).unwrap();
+        let left = common::ip(&["-6", "route", "show", "default"])
+            + &common::ip(&["-4", "route", "show", "10.98.0.0/24"]);
+        assert!(!left.contains(tun.name()), "{left}");
+    });
+}

@@ -20,7 +20,7 @@ use dialgate_ppp::ncp::{IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig};
 
 use super::router::Router;
 use crate::config::{
-    Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings,
+    Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings, RoutePrefix,
 };
 
 /// How a terminating link's sessions run their engine.
@@ -152,6 +152,8 @@ pub struct LinkSpec {
     pub instance_config: String,
     /// Terminating links: how sessions run.
     pub engine: Option<EngineTemplate>,
+    /// Dialing links: networks routed through the session once it is up.
+    pub routes: Vec<RoutePrefix>,
 }
 
 impl LinkSpec {
@@ -266,5 +268,6 @@ pub fn link_spec(
         relay_to: link.relay_to.clone(),
         instance_config: instance_config(plugin, link),
         engine,
+        routes: link.routes.clone(),
     })
 }
