@@ -9,8 +9,7 @@
 //!   reasons, counters, accounting records.
 //! - [`dataplane`]: the TUN device, address -> session routes, kernel routes and sysctls.
 //! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP listeners and
-//!   connections, raw IP sockets); packet sockets and LAN-protocol registration answer
-//!   `Unsupported` for now.
+//!   connections, raw IP sockets, packet sockets).
 //! - [`caps`]: dropping every capability but the three routerd needs.
 
 pub mod accounting;

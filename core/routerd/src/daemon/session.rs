@@ -839,9 +839,14 @@ impl Core {
                 dp.remove_client_v6(id);
             }
             let default = ra.router_lifetime > 0;
-            if let Err(e) =
-                dp.add_client_v6(id, addr, env.route(link), es.mtu, &env.spec.routes, default)
-            {
+            if let Err(e) = dp.add_client_v6(
+                id,
+                addr,
+                env.route(link),
+                es.mtu,
+                env.spec.routes(),
+                default,
+            ) {
                 tracing::warn!("cannot use IPv6 address {addr}: {e}");
                 return;
             }
@@ -945,7 +950,7 @@ impl Core {
                                     ip.peer,
                                     env.route(link),
                                     es.mtu,
-                                    &env.spec.routes,
+                                    env.spec.routes(),
                                 ),
                                 None => Ok(()),
                             }
@@ -1275,8 +1280,8 @@ mod tests {
             engine: Some(EngineTemplate::Client {
                 settings: PppSettings::default(),
                 credentials: Credentials::new("alice", "secret").unwrap(),
+                routes: Vec::new(),
             }),
-            routes: Vec::new(),
         };
         (Env { spec, router, tx }, rx)
     }

@@ -43,6 +43,8 @@ pub enum EngineTemplate {
         settings: PppSettings,
         /// Our credentials.
         credentials: Credentials,
+        /// Networks routed through the session once it is up (`link.routes`).
+        routes: Vec<RoutePrefix>,
     },
 }
 
@@ -115,6 +117,7 @@ impl EngineTemplate {
             EngineTemplate::Client {
                 settings,
                 credentials,
+                ..
             } => {
                 settings.apply_to(&mut c);
                 c.peer = Some(PeerRole {
@@ -152,11 +155,18 @@ pub struct LinkSpec {
     pub instance_config: String,
     /// Terminating links: how sessions run.
     pub engine: Option<EngineTemplate>,
-    /// Dialing links: networks routed through the session once it is up.
-    pub routes: Vec<RoutePrefix>,
 }
 
 impl LinkSpec {
+    /// The networks a dialing link routes through its session (`link.routes`); none for
+    /// other links.
+    pub fn routes(&self) -> &[RoutePrefix] {
+        match &self.engine {
+            Some(EngineTemplate::Client { routes, .. }) => routes,
+            _ => &[],
+        }
+    }
+
     /// Whether the actor places a call as soon as it starts (and again after each one ends).
     pub fn dials_on_start(&self) -> bool {
         self.role == LinkRole::Dial && self.mode == LinkMode::Terminate
@@ -257,6 +267,7 @@ pub fn link_spec(
             Some(EngineTemplate::Client {
                 settings,
                 credentials,
+                routes: link.routes.clone(),
             })
         }
     };
@@ -268,6 +279,5 @@ pub fn link_spec(
         relay_to: link.relay_to.clone(),
         instance_config: instance_config(plugin, link),
         engine,
-        routes: link.routes.clone(),
     })
 }
