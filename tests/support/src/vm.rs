@@ -142,16 +142,6 @@ pub fn ip(args: &[&str]) -> Result<(), VmError> {
     }
 }
 
-/// Whether this process runs as root (the VM needs namespaces and a tap device).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
-
 /// A network namespace made for one test, with its loopback up; deleted on drop (with every
 /// interface in it).
 #[derive(Debug)]

@@ -10,7 +10,8 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use dialgate_test_support::vm::{Netns, Vm, VmImage, VmOptions, is_root};
+use dialgate_test_support::require_root;
+use dialgate_test_support::vm::{Netns, Vm, VmImage, VmOptions};
 use dialgate_wire::pptp::{
     BearerCapabilities, FixedStr, FramingCapabilities, PROTOCOL_VERSION, Repr,
     StartControlConnectionRequest, StartResult, StopControlConnectionRequest, StopReason,
