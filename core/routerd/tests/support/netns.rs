@@ -1,6 +1,7 @@
 //! Network namespaces for the root end-to-end tests: a [`Lab`] of uniquely named namespaces
 //! (deleted on drop, with the processes started in them), veth pairs, ICMP and ICMPv6 pingers
-//! that run inside a namespace, and routerd processes with their logs.
+//! that run inside a namespace, and routerd processes with their logs. Tests using them start
+//! with `dialgate_test_support::require_root` (no silent skip without root).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -11,19 +12,6 @@ use std::time::{Duration, Instant};
 use dialgate_routerd::api::SessionInfo;
 
 use super::{Child, binary, routerctl};
-
-/// Whether the test runs as root (namespaces, TUN devices and raw sockets need it). A test
-/// must not return early on it (it would pass without running): use
-/// `dialgate_test_support::require_root`, which fails the test without root unless
-/// `DIALGATE_SKIP_ROOT_TESTS=1` opts out.
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
 
 /// Runs `ip ARGS...` and fails the test with its error output if it fails.
 pub fn ip(args: &[&str]) {
