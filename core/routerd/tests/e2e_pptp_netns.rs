@@ -30,7 +30,7 @@ use std::time::Duration;
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, in_netns, ip, is_root, ping_in, raw_send, raw_socket, sessions, tcp_from, wait_until,
+    Lab, in_netns, ip, ping_in, raw_send, raw_socket, sessions, tcp_from, wait_until,
 };
 use support::{Child, TempDir, cargo_build, library, routerctl};
 
@@ -219,8 +219,7 @@ fn tshark(file: &Path, args: &[&str]) -> String {
 
 #[test]
 fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
-    if !is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN, raw GRE sockets)");
+    if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
         return;
     }
     cargo_build(&["dialgate-plugin-pptp"], &[]);

@@ -11,8 +11,14 @@
 //!   acknowledgement numbers; the PPP frame itself is parsed by `dialgate_wire::ppp`;
 //! - [`walk::pptp_segments`] gives the TCP payloads of the control connection (port 1723).
 //!
+//! [`vm`] boots the interop VM (Debian's kernel with pppd, pptpd and pptp-linux, built by
+//! `tests/vm/build.sh`) under QEMU on a tap device in a network namespace.
+//!
 //! [`ref_ppp_frames`] and friends combine both steps and panic with the file name on any
 //! error: a test that cannot read its vectors fails loudly.
+//!
+//! [`require_root`] fails a root-only test run without root, unless the environment opts
+//! out with `DIALGATE_SKIP_ROOT_TESTS=1`.
 #![deny(unsafe_code)]
 
 use std::fmt;
@@ -20,9 +26,12 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub mod pcap;
+pub mod root;
+pub mod vm;
 pub mod walk;
 
 pub use dialgate_wire::ppp::{Header, Protocol};
+pub use root::{SKIP_ROOT_TESTS_ENV, require_root};
 pub use walk::{GrePacket, TcpSegment};
 
 /// Environment variable naming the captures directory, overriding the search.

@@ -819,15 +819,9 @@ pub async fn accept_loop<R: Registrar>(
 mod tests {
     use super::*;
 
-    fn is_root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-
     #[tokio::test]
     async fn raw_ip_socket_sends_and_receives_datagrams_with_the_ipv4_header() {
-        if !is_root() {
-            eprintln!("skipped: raw sockets need CAP_NET_RAW");
+        if !dialgate_test_support::require_root("a raw IP socket (CAP_NET_RAW)") {
             return;
         }
         // Protocol 253 is reserved for experimentation (RFC 3692).

@@ -1,8 +1,9 @@
 //! Network namespaces for the root end-to-end tests: a [`Lab`] of uniquely named namespaces
-//! (deleted on drop, with the processes started in them), veth pairs, an ICMP pinger that runs
-//! inside a namespace, and routerd processes with their logs.
+//! (deleted on drop, with the processes started in them), veth pairs, ICMP and ICMPv6 pingers
+//! that run inside a namespace, and routerd processes with their logs. Tests using them start
+//! with `dialgate_test_support::require_root` (no silent skip without root).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -11,16 +12,6 @@ use std::time::{Duration, Instant};
 use dialgate_routerd::api::SessionInfo;
 
 use super::{Child, binary, routerctl};
-
-/// Whether the test runs as root (namespaces, TUN devices and raw sockets need it).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
 
 /// Runs `ip ARGS...` and fails the test with its error output if it fails.
 pub fn ip(args: &[&str]) {
@@ -217,6 +208,118 @@ pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
     })
     .join()
     .expect("ping thread")
+}
+
+/// Sends ICMPv6 echo requests (RFC 4443 §4.1) from `src` to `dst` inside network namespace
+/// `ns` and counts the replies; the kernel fills in the checksum of raw ICMPv6 sockets.
+pub fn ping6_in(ns: &str, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {path}");
+        // SAFETY: a plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6) };
+        assert!(fd >= 0, "raw ICMPv6 socket");
+        let sockaddr = |a: Ipv6Addr| libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr {
+                s6_addr: a.octets(),
+            },
+            sin6_scope_id: 0,
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let local = sockaddr(src);
+        // SAFETY: binds fd to a sockaddr_in6 that lives on the stack for the call.
+        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in6).cast(), len) };
+        assert_eq!(r, 0, "bind to {src}");
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: sets a timeval option from a live local.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        let remote = sockaddr(dst);
+        let ident: u16 = 0x4436;
+        let mut answered = std::collections::BTreeSet::new();
+        for seq in 1..=count {
+            let mut icmp = vec![128u8, 0, 0, 0];
+            icmp.extend_from_slice(&ident.to_be_bytes());
+            icmp.extend_from_slice(&seq.to_be_bytes());
+            icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
+            // SAFETY: sends a live buffer to a live sockaddr_in6.
+            let n = unsafe {
+                libc::sendto(
+                    fd,
+                    icmp.as_ptr().cast(),
+                    icmp.len(),
+                    0,
+                    (&remote as *const libc::sockaddr_in6).cast(),
+                    len,
+                )
+            };
+            assert_eq!(n, icmp.len() as isize, "sendto");
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && !answered.contains(&seq) {
+                let mut buf = [0u8; 2048];
+                let mut from = sockaddr(Ipv6Addr::UNSPECIFIED);
+                let mut from_len = len;
+                // SAFETY: receives into a live buffer and a live sockaddr_in6 of the given
+                // lengths.
+                let n = unsafe {
+                    libc::recvfrom(
+                        fd,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut libc::sockaddr_in6).cast(),
+                        &mut from_len,
+                    )
+                };
+                if n <= 0 {
+                    continue;
+                }
+                // Raw ICMPv6 sockets deliver the message without the IPv6 header.
+                let icmp = &buf[..n as usize];
+                if icmp.len() >= 8
+                    && icmp[0] == 129
+                    && Ipv6Addr::from(from.sin6_addr.s6_addr) == dst
+                    && icmp[4..6] == ident.to_be_bytes()
+                {
+                    answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
+                }
+            }
+        }
+        // SAFETY: closes the socket this thread opened.
+        unsafe { libc::close(fd) };
+        u16::try_from(answered.len()).unwrap_or(u16::MAX)
+    })
+    .join()
+    .expect("ping6 thread")
+}
+
+/// `ip ARGS` output (stdout), failing the test if it fails.
+pub fn ip_out(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The Internet checksum (RFC 1071).
