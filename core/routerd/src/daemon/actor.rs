@@ -195,9 +195,15 @@ impl InstanceShared {
 impl Registrar for InstanceShared {
     fn register_tcp(&self, stream: TcpStream) -> HandleId {
         let id = self.new_handle();
-        let stream = Arc::new(stream);
+        lock(&self.io).insert(id, IoKind::Tcp(Arc::new(stream)), Vec::new());
+        id
+    }
+
+    fn start_tcp(&self, id: HandleId) {
         let mut io = lock(&self.io);
-        io.insert(id, IoKind::Tcp(stream.clone()), Vec::new());
+        let Some(stream) = io.tcp(id) else {
+            return; // Closed meanwhile.
+        };
         if let Some(out) = io.set_kind(id, IoKind::Tcp(stream.clone())) {
             let r = self.rt.spawn(io::tcp_reader(
                 id,
@@ -211,7 +217,6 @@ impl Registrar for InstanceShared {
             io.add_task(id, r);
             io.add_task(id, w);
         }
-        id
     }
 }
 
