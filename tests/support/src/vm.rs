@@ -201,6 +201,12 @@ impl Netns {
         }
     }
 
+    /// Sends `count` ICMP echo requests (RFC 792) with 56 data octets from `src` to `dst`
+    /// inside this namespace, one a second at most, and counts the matching echo replies.
+    pub fn ping(&self, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> Result<u16, VmError> {
+        self.run_in(move || icmp_echo(src, dst, count))?
+    }
+
     /// Creates tap device `dev` with `addr/prefix` and brings it up.
     pub fn add_tap(&self, dev: &str, addr: Ipv4Addr, prefix: u8) -> Result<(), VmError> {
         self.ip(&["tuntap", "add", "dev", dev, "mode", "tap"])?;
@@ -215,6 +221,75 @@ impl Drop for Netns {
             .args(["netns", "del", &self.name])
             .status();
     }
+}
+
+/// The Internet checksum (RFC 1071) of `data`.
+fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The body of [`Netns::ping`], on a thread inside the namespace.
+fn icmp_echo(src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> Result<u16, VmError> {
+    use nix::sys::socket::{
+        AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType, SockaddrIn, bind, recvfrom,
+        sendto, setsockopt, socket, sockopt,
+    };
+    use std::net::SocketAddrV4;
+    use std::os::fd::AsRawFd;
+    let err =
+        |what: &str, e: nix::Error| VmError::Host(format!("ping {src} -> {dst}: {what}: {e}"));
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::Icmp,
+    )
+    .map_err(|e| err("raw ICMP socket", e))?;
+    bind(fd.as_raw_fd(), &SockaddrIn::from(SocketAddrV4::new(src, 0)))
+        .map_err(|e| err("bind", e))?;
+    let tick = nix::sys::time::TimeVal::new(0, 200_000);
+    setsockopt(&fd, sockopt::ReceiveTimeout, &tick).map_err(|e| err("SO_RCVTIMEO", e))?;
+    let ident = (std::process::id() & 0xffff) as u16;
+    let to = SockaddrIn::from(SocketAddrV4::new(dst, 0));
+    let mut replies = 0;
+    for seq in 1..=count {
+        let mut echo = vec![8, 0, 0, 0];
+        echo.extend_from_slice(&ident.to_be_bytes());
+        echo.extend_from_slice(&seq.to_be_bytes());
+        echo.extend((0..56u8).map(|i| i.wrapping_mul(7)));
+        let sum = internet_checksum(&echo);
+        echo[2..4].copy_from_slice(&sum.to_be_bytes());
+        sendto(fd.as_raw_fd(), &echo, &to, MsgFlags::empty()).map_err(|e| err("sendto", e))?;
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut buf = [0u8; 1500];
+        while Instant::now() < deadline {
+            let Ok((n, Some(from))) = recvfrom::<SockaddrIn>(fd.as_raw_fd(), &mut buf) else {
+                continue;
+            };
+            // A raw ICMP socket reads the IP header too.
+            let packet = &buf[..n];
+            let ihl = usize::from(packet.first().copied().unwrap_or(0) & 0x0f) * 4;
+            let Some(icmp) = packet.get(ihl..ihl + 8) else {
+                continue;
+            };
+            let reply = icmp[0] == 0
+                && icmp[4..6] == ident.to_be_bytes()
+                && icmp[6..8] == seq.to_be_bytes()
+                && from.ip() == dst;
+            if reply && packet.get(ihl + 8..) == echo.get(8..) {
+                replies += 1;
+                break;
+            }
+        }
+    }
+    Ok(replies)
 }
 
 /// How to boot the VM.

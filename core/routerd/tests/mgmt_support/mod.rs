@@ -419,6 +419,7 @@ impl Control for FakeControl {
                         restarts: p.restarts,
                     })
                     .collect(),
+                plugin_counters: Vec::new(),
             })
         })
     }
