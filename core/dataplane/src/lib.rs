@@ -51,6 +51,6 @@ pub use lan::{HostConfig, HostSetup, SessionRoutes};
 pub use mss::{MssOutcome, clamp_mss};
 pub use netlink::Netlink;
 pub use pool::{Ipv4Pool, Ipv4Range, PoolError, SharedIpv4Pool};
-pub use ra::{Ipv6Prefix, PrefixPool, RaSchedule, RouterAdvert};
+pub use ra::{Ipv6Prefix, PrefixPool, RaSchedule, RouterAdvert, RsSchedule};
 pub use table::{AddressTable, DropCounts, DropReason};
 pub use tun::{PacketBatch, Tun};

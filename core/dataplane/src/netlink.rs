@@ -24,6 +24,7 @@ const NLMSG_ERROR: u16 = 2;
 const NLM_F_REQUEST: u16 = 0x01;
 const NLM_F_ACK: u16 = 0x04;
 const NLM_F_REPLACE: u16 = 0x100;
+const NLM_F_EXCL: u16 = 0x200;
 const NLM_F_CREATE: u16 = 0x400;
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
@@ -40,6 +41,7 @@ const IFA_F_NODAD: u32 = 0x02;
 const IFA_F_PERMANENT: u32 = 0x80;
 const RTA_DST: u16 = 1;
 const RTA_OIF: u16 = 4;
+const RTA_PREFSRC: u16 = 7;
 const RTA_TABLE: u16 = 15;
 const RTA_METRICS: u16 = 8;
 const RTAX_MTU: u16 = 2;
@@ -224,13 +226,38 @@ impl Netlink {
             NLM_F_CREATE | NLM_F_REPLACE,
             ifindex,
             (dst, prefix_len),
+            None,
+            mtu,
+        )
+    }
+
+    /// Routes `dst/prefix_len` to interface `ifindex` with the preferred source address
+    /// `src` (`RTA_PREFSRC`: what the kernel picks as source for traffic it originates on
+    /// this route), unless a route to the same destination (and metric) already exists in
+    /// the main table: then it fails with `AlreadyExists` and leaves that route alone, so a
+    /// dial-out session never takes over, say, the box's own default route (pppd's
+    /// `defaultroute` behaves the same). `mtu` as in [`add_route`](Self::add_route).
+    pub fn add_route_from(
+        &mut self,
+        ifindex: u32,
+        dst: IpAddr,
+        prefix_len: u8,
+        src: IpAddr,
+        mtu: Option<u32>,
+    ) -> io::Result<()> {
+        self.route(
+            RTM_NEWROUTE,
+            NLM_F_CREATE | NLM_F_EXCL,
+            ifindex,
+            (dst, prefix_len),
+            Some(src),
             mtu,
         )
     }
 
     /// Removes the route `dst/prefix_len` through `ifindex`.
     pub fn del_route(&mut self, ifindex: u32, dst: IpAddr, prefix_len: u8) -> io::Result<()> {
-        self.route(RTM_DELROUTE, 0, ifindex, (dst, prefix_len), None)
+        self.route(RTM_DELROUTE, 0, ifindex, (dst, prefix_len), None, None)
     }
 
     fn route(
@@ -239,6 +266,7 @@ impl Netlink {
         flags: u16,
         ifindex: u32,
         (dst, prefix_len): (IpAddr, u8),
+        src: Option<IpAddr>,
         mtu: Option<u32>,
     ) -> io::Result<()> {
         let (family, octets) = family_octets(&dst);
@@ -258,6 +286,9 @@ impl Netlink {
         m.attr(RTA_DST, octets.as_slice());
         m.attr(RTA_OIF, &ifindex.to_ne_bytes());
         m.attr(RTA_TABLE, &u32::from(RT_TABLE_MAIN).to_ne_bytes());
+        if let Some(src) = src {
+            m.attr(RTA_PREFSRC, family_octets(&src).1.as_slice());
+        }
         if let Some(mtu) = mtu {
             // RTA_METRICS nests one rtattr: RTAX_MTU.
             let mut nested = [0u8; 8];
@@ -272,7 +303,10 @@ impl Netlink {
             "delete"
         };
         let mtu_text = mtu.map(|m| format!(" mtu {m}")).unwrap_or_default();
-        self.request(|| format!("{verb} route {dst}/{prefix_len} dev {ifindex}{mtu_text}"))
+        let src_text = src.map(|s| format!(" src {s}")).unwrap_or_default();
+        self.request(|| {
+            format!("{verb} route {dst}/{prefix_len} dev {ifindex}{src_text}{mtu_text}")
+        })
     }
 
     /// Adds a proxy neighbour entry (`ip neigh add proxy ADDR dev IF`): with

@@ -11,6 +11,8 @@
 //!   (RFC 4861 §6.1.1), which is answered with an RA.
 //! - [`RaSchedule`]: when to send (RFC 4861 §6.2.4 initial burst, §6.2.6 rate limit),
 //!   sans-IO: time is a parameter.
+//! - The host side, for dial-out sessions: [`RouterSolicitation::emit`] and [`RsSchedule`]
+//!   (RFC 4861 §6.3.7) ask for an RA, which [`RouterAdvert::parse`] reads.
 //!
 //! Everything here is a pure function of its arguments and never panics on input.
 
@@ -557,6 +559,87 @@ impl<'a> Writer<'a> {
     }
 }
 
+impl RouterSolicitation {
+    /// Length of the packet [`emit`](Self::emit) writes: the IPv6 header and an RS without
+    /// options.
+    pub const BUFFER_LEN: usize = ip::IPV6_HEADER + 8;
+
+    /// Writes a Router Solicitation (RFC 4861 §4.1) as a host sends it over PPP: from
+    /// [`source`](Self::source) (the link-local address from the interface identifier
+    /// IPV6CP negotiated, see [`link_local`]) to [`ALL_ROUTERS`], hop limit 255, without the
+    /// Source Link-Layer Address option (a PPP link has no link-layer address); returns the
+    /// packet length.
+    pub fn emit(&self, buf: &mut [u8]) -> Result<usize, NdError> {
+        let out = buf
+            .get_mut(..Self::BUFFER_LEN)
+            .ok_or(NdError::BufferTooSmall)?;
+        out.fill(0);
+        let (header, icmp) = out.split_at_mut(ip::IPV6_HEADER);
+        write_ipv6_header(header, icmp.len(), self.source, ALL_ROUTERS);
+        // Type, code, checksum, 4 reserved octets (RFC 4861 §4.1).
+        icmp[0] = TYPE_ROUTER_SOLICITATION;
+        let checksum = icmpv6_checksum(&self.source, &ALL_ROUTERS, icmp);
+        icmp.get_mut(2..4)
+            .ok_or(NdError::BufferTooSmall)?
+            .copy_from_slice(&checksum.to_be_bytes());
+        Ok(Self::BUFFER_LEN)
+    }
+}
+
+/// The all-routers multicast address `ff02::2` (RFC 4291 §2.7.1), where hosts send Router
+/// Solicitations.
+pub const ALL_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+
+/// RFC 4861 §10: MAX_RTR_SOLICITATIONS.
+pub const MAX_RTR_SOLICITATIONS: u8 = 3;
+/// RFC 4861 §10: RTR_SOLICITATION_INTERVAL.
+pub const RTR_SOLICITATION_INTERVAL: Duration = Duration::from_secs(4);
+
+/// When a host (a dial-out session) sends Router Solicitations (RFC 4861 §6.3.7), sans-IO
+/// like [`RaSchedule`]: [`start`](Self::start) when IPV6CP opens, then at
+/// [`poll_timeout`](Self::poll_timeout) ask [`poll_send`](Self::poll_send);
+/// [`advertised`](Self::advertised) once a valid RA arrived. At most
+/// [`MAX_RTR_SOLICITATIONS`], [`RTR_SOLICITATION_INTERVAL`] apart.
+///
+/// The random delay before the first one (§6.3.7, up to 1 s) spreads the solicitations of
+/// many hosts coming up on one link at once; a PPP link has one host, so it goes out at once.
+#[derive(Debug, Clone, Default)]
+pub struct RsSchedule {
+    next: Option<Instant>,
+    left: u8,
+}
+
+impl RsSchedule {
+    /// IPV6CP opened: the first RS is due now.
+    pub fn start(&mut self, now: Instant) {
+        self.next = Some(now);
+        self.left = MAX_RTR_SOLICITATIONS;
+    }
+
+    /// A valid RA arrived (or the session went down): no more solicitations.
+    pub fn advertised(&mut self) {
+        self.next = None;
+        self.left = 0;
+    }
+
+    /// When [`poll_send`](Self::poll_send) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// Whether an RS is due at `now`; if so it counts as sent.
+    pub fn poll_send(&mut self, now: Instant) -> bool {
+        match self.next {
+            Some(due) if due <= now && self.left > 0 => {
+                self.left -= 1;
+                self.next = (self.left > 0).then(|| now + RTR_SOLICITATION_INTERVAL);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 /// RFC 4861 §10: MAX_INITIAL_RTR_ADVERTISEMENTS.
 pub const MAX_INITIAL_RTR_ADVERTISEMENTS: u8 = 3;
 /// RFC 4861 §10: MAX_INITIAL_RTR_ADVERT_INTERVAL.
@@ -857,6 +940,57 @@ mod tests {
         for len in 0..rs.len() {
             assert_eq!(parse_router_solicitation(&rs[..len]), None);
         }
+    }
+
+    #[test]
+    fn emitted_router_solicitation_is_valid_rfc4861_4_1() {
+        let ll = link_local(0x0123_4567_89ab_cdef);
+        let mut buf = [0xaau8; 64];
+        let n = RouterSolicitation { source: ll }.emit(&mut buf).unwrap();
+        assert_eq!(n, 48);
+        let rs = &buf[..n];
+        // IPv6 header: version 6, payload 8, next header ICMPv6, hop limit 255, to ff02::2.
+        assert_eq!(rs[0], 0x60);
+        assert_eq!(&rs[4..8], &[0, 8, 58, 255]);
+        assert_eq!(&rs[8..24], &ll.octets());
+        assert_eq!(&rs[24..40], &v6("ff02::2").octets());
+        // Type 133, code 0, reserved zero, no options.
+        assert_eq!(rs[40], 133);
+        assert_eq!(rs[41], 0);
+        assert_eq!(&rs[44..48], &[0, 0, 0, 0]);
+        assert!(verify_checksum(rs));
+        // The server side accepts it (§6.1.1).
+        assert_eq!(
+            parse_router_solicitation(rs),
+            Some(RouterSolicitation { source: ll })
+        );
+        assert_eq!(
+            RouterSolicitation { source: ll }.emit(&mut [0u8; 47]),
+            Err(NdError::BufferTooSmall)
+        );
+    }
+
+    #[test]
+    fn solicitations_three_4_s_apart_until_advertised_rfc4861_6_3_7() {
+        let t0 = Instant::now();
+        let mut s = RsSchedule::default();
+        assert_eq!(s.poll_timeout(), None);
+        assert!(!s.poll_send(t0));
+        s.start(t0);
+        assert!(s.poll_send(t0));
+        assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(4)));
+        assert!(!s.poll_send(t0 + Duration::from_secs(3)));
+        assert!(s.poll_send(t0 + Duration::from_secs(4)));
+        assert!(s.poll_send(t0 + Duration::from_secs(8)));
+        // MAX_RTR_SOLICITATIONS sent: nothing more is due.
+        assert_eq!(s.poll_timeout(), None);
+        assert!(!s.poll_send(t0 + Duration::from_secs(60)));
+        // An RA stops them early.
+        s.start(t0);
+        assert!(s.poll_send(t0));
+        s.advertised();
+        assert_eq!(s.poll_timeout(), None);
+        assert!(!s.poll_send(t0 + Duration::from_secs(4)));
     }
 
     #[test]

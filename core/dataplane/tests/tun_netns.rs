@@ -1,5 +1,6 @@
 //! The TUN device, rtnetlink and sysctls against the real kernel, each test in a network
-//! namespace of its own. Needs root; fails (does not skip) without it.
+//! namespace of its own. Needs root; fails without it
+//! unless `DIALGATE_SKIP_ROOT_TESTS=1` opts out.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -112,7 +113,9 @@ fn setup_tun() -> (Tun, SessionRoutes, AddressTable<u32>) {
 /// and the table maps it to the session (RFC 792 echo; the WireGuard-style data path).
 #[test]
 fn tun_ipv4_echo_both_ways_rfc792() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("echo4");
     ns.run(|| {
         let (tun, _routes, table) = setup_tun();
@@ -157,7 +160,9 @@ fn tun_ipv4_echo_both_ways_rfc792() {
 /// /64 to the router's address; the reply is routed by the /64 route.
 #[test]
 fn tun_ipv6_echo_both_ways_rfc4443_4() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("echo6");
     ns.run(|| {
         let (tun, _routes, table) = setup_tun();
@@ -185,7 +190,9 @@ fn tun_ipv6_echo_both_ways_rfc4443_4() {
 /// clamping or the table work on the batch in place.
 #[test]
 fn tun_batch_reads_until_empty() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("batch");
     ns.run(|| {
         let (tun, _routes, table) = setup_tun();
@@ -233,7 +240,9 @@ fn tun_batch_reads_until_empty() {
 /// session by the table.
 #[test]
 fn session_route_mtu_makes_the_kernel_fragment_rfc791() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("mtu");
     ns.run(|| {
         let (tun, mut routes, mut table) = setup_tun();
@@ -282,7 +291,9 @@ fn session_route_mtu_makes_the_kernel_fragment_rfc791() {
 /// A multi-queue TUN (IFF_MULTI_QUEUE) gives one descriptor per queue on one interface.
 #[test]
 fn tun_multi_queue() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("mq");
     let (name, count) = ns.run(|| {
         let queues = Tun::create_multi_queue("dgmq%d", 3).unwrap();
@@ -298,7 +309,9 @@ fn tun_multi_queue() {
 /// lengths; re-adding replaces, deleting a missing route reports ESRCH with the request.
 #[test]
 fn netlink_routes_and_errors() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("routes");
     let name = ns.run(|| {
         let (tun, mut routes, _table) = setup_tun();
@@ -335,7 +348,9 @@ fn netlink_routes_and_errors() {
 /// never leaks to the host's namespace.
 #[test]
 fn host_setup_sets_and_restores_in_its_namespace() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let host_before = sysctl::read(&["net", "ipv4", "ip_forward"]).unwrap();
     let ns = NetNs::new("sysctl");
     ns.ip(&[
@@ -400,7 +415,9 @@ fn host_setup_sets_and_restores_in_its_namespace() {
 /// This checks the RA's checksum and layout independently of our own parser.
 #[test]
 fn kernel_solicits_and_autoconfigures_from_our_router_advert_rfc4861_6_2() {
-    require_root();
+    if !require_root() {
+        return;
+    }
     let ns = NetNs::new("slaac");
     ns.run(|| {
         let tun = Tun::create("dgra%d").unwrap();
@@ -447,5 +464,63 @@ fn kernel_solicits_and_autoconfigures_from_our_router_advert_rfc4861_6_2() {
         }
         let default = common::ip(&["-6", "route", "show", "default"]);
         assert!(default.contains("via fe80::200:ff:fe00:1"), "{default}");
+    });
+}
+
+/// Routes a dial-out session adds carry its address as preferred source (`RTA_PREFSRC`), and
+/// never take over an existing route to the same destination: that one stays, the add fails
+/// with EEXIST.
+#[test]
+fn netlink_routes_from_a_source_never_take_over() {
+    if !require_root() {
+        return;
+    }
+    let ns = NetNs::new("prefsrc");
+    ns.run(|| {
+        let (tun, mut routes, _table) = setup_tun();
+        let index = tun.ifindex().unwrap();
+        let src4 = IpAddr::V4(Ipv4Addr::new(10, 99, 0, 1));
+        let src6: IpAddr = "2001:db8:99::1".parse().unwrap();
+        let nl = routes.netlink();
+        let lan = IpAddr::V4(Ipv4Addr::new(10, 98, 0, 0));
+        nl.add_route_from(index, lan, 24, src4, Some(1400)).unwrap();
+        let shown = common::ip(&["-4", "route", "show", "10.98.0.0/24"]);
+        assert!(
+            shown.contains(&format!("dev {}", tun.name())) && shown.contains("src 10.99.0.1"),
+            "{shown}"
+        );
+        let again = nl.add_route_from(index, lan, 24, src4, None).unwrap_err();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists, "{again}");
+        assert!(again.to_string().contains("src 10.99.0.1"), "{again}");
+
+        // The box's own default route stays.
+        common::ip(&["route", "add", "default", "dev", "lo"]);
+        let any = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let e = nl.add_route_from(index, any, 0, src4, None).unwrap_err();
+        assert_eq!(NetlinkError::errno_of(&e), Some(libc::EEXIST), "{e}");
+        let default = common::ip(&["-4", "route", "show", "default"]);
+        assert!(default.contains("dev lo"), "{default}");
+        assert!(!default.contains(tun.name()), "{default}");
+
+        // IPv6: a default route through the TUN from the session's address.
+        nl.add_route_from(
+            index,
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            0,
+            src6,
+            Some(1400),
+        )
+        .unwrap();
+        let v6 = common::ip(&["-6", "route", "show", "default"]);
+        assert!(
+            v6.contains(&format!("dev {}", tun.name())) && v6.contains("src 2001:db8:99::1"),
+            "{v6}"
+        );
+        nl.del_route(index, IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0)
+            .unwrap();
+        nl.del_route(index, lan, 24).unwrap();
+        let left = common::ip(&["-6", "route", "show", "default"])
+            + &common::ip(&["-4", "route", "show", "10.98.0.0/24"]);
+        assert!(!left.contains(tun.name()), "{left}");
     });
 }

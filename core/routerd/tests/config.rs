@@ -666,6 +666,100 @@ fn links_reference_known_plugins_and_sensible_roles() {
 }
 
 #[test]
+fn dialing_links_name_routes_through_their_session() {
+    let text = full_with(
+        "password = \"s3cret\" }\n",
+        "password = \"s3cret\" }\nroutes = [\"192.168.7.0/24\", \"0.0.0.0/0\", \"2001:db8:100::/56\"]\n",
+    );
+    let cfg = parse(&text).unwrap();
+    let routes: Vec<String> = cfg.links[2]
+        .routes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(routes, ["192.168.7.0/24", "0.0.0.0/0", "2001:db8:100::/56"]);
+    // Serialized back the way they were written.
+    let again: Config = toml::from_str(&toml::to_string(&cfg).unwrap()).unwrap();
+    assert_eq!(again, cfg);
+
+    // Malformed prefixes are reported at the value, with the fix for host bits.
+    let text = full_with(
+        "password = \"s3cret\" }\n",
+        "password = \"s3cret\" }\nroutes = [\"192.168.7.0/24\", \"192.168.7.1/24\"]\n",
+    );
+    let (line, col) = pos(&text, "\"192.168.7.1/24\"");
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(&format!("routerd.toml:{line}:{col}: link[2].routes[1]:")),
+        "{e:?}"
+    );
+    assert!(e[0].contains("did you mean 192.168.7.0/24?"), "{e:?}");
+    for bad in ["\"10.0.0.0/33\"", "\"eth0\"", "\"::/129\"", "24"] {
+        let text = full_with(
+            "password = \"s3cret\" }\n",
+            &format!("password = \"s3cret\" }}\nroutes = [{bad}]\n"),
+        );
+        let e = errors(&text);
+        assert!(e[0].contains("link[2].routes[0]"), "{bad}: {e:?}");
+    }
+
+    // Duplicates.
+    let text = full_with(
+        "password = \"s3cret\" }\n",
+        "password = \"s3cret\" }\nroutes = [\"10.1.0.0/16\", \"10.2.0.0/16\", \"10.1.0.0/16\"]\n",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].ends_with("link[2].routes[2]: duplicate route 10.1.0.0/16 (also routes[0])"),
+        "{e:?}"
+    );
+
+    // Routes belong on dialing terminating links only.
+    let text = full_with(
+        "pool = \"isp\"\n",
+        "pool = \"isp\"\nroutes = [\"10.9.0.0/16\"]\n",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("link[1].routes: routes are for dialing links"),
+        "{e:?}"
+    );
+    let text = full_with(
+        "mode = \"relay\"\n\n",
+        "mode = \"relay\"\nroutes = [\"10.9.0.0/16\"]\n\n",
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("link[4].routes: a relay link carries no IP: remove routes"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn default_config_examples_are_valid_once_uncommented() {
+    let (head, examples) = DEFAULT_CONFIG
+        .split_once("# --- Examples")
+        .expect("the default configuration has an examples section");
+    let examples = examples.split_once('\n').map_or("", |(_, rest)| rest);
+    let uncommented: Vec<&str> = examples
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .or_else(|| l.strip_prefix('#'))
+                .unwrap_or(l)
+        })
+        .collect();
+    let text = format!("{head}\n{}\n", uncommented.join("\n"));
+    let cfg = parse(&text).unwrap_or_else(|e| panic!("{e:#?}\n{text}"));
+    let dial = cfg.links.iter().find(|l| l.role == LinkRole::Dial).unwrap();
+    assert!(!dial.routes.is_empty(), "the dial example shows routes");
+}
+
+#[test]
 fn relay_links_are_checked() {
     let text = full_with("relay_to = \"to-pns\"", "relay_to = \"nowhere\"");
     let (line, col) = pos(&text, "\"nowhere\"");

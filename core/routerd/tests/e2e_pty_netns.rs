@@ -5,260 +5,86 @@
 //! through the server's TUN, kernel forwarding and proxy ARP; the byte counters both daemons
 //! report through routerctl agree.
 //!
+//! The client reaches the LAN through the routes its link names (`routes = [...]`),
+//! installed by routerd B once IPCP is up and removed when the session ends. Over IPv6, B
+//! takes the server's Router Advertisement, forms its address from the delegated /64 and its
+//! IPV6CP interface identifier, and pings the LAN host's IPv6 address through the session.
+//!
 //! ```text
 //!  netns cli                     netns srv                              netns lan
-//!  routerd B (dial) --pty cable-- routerd A (answer, pool 10.77.0.10-20)
+//!  routerd B (dial) --pty cable-- routerd A (answer, pool 10.77.0.10-20, /64s of 2001:db8:77::/48)
 //!  dialgate0 10.77.0.1x/32        dialgate0, forwarding, proxy ARP on vS -- vL 10.77.0.2/24
-//!                                 vS 10.77.0.1/24
+//!            2001:db8:77:N::iid   vS 10.77.0.1/24, 2001:db8:ff::1/64         2001:db8:ff::2/64
+//!  routes 10.77.0.0/24, 2001:db8:ff::/64 via dialgate0
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use dialgate_routerd::api::{Encryption, SessionInfo, SessionState};
+use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
-use support::{Child, PtyCable, TempDir, binary, cargo_build, library, routerctl};
+use support::netns::{Lab, ip, ip_out, ping_in, ping6_in, sessions, wait_until};
+use support::{PtyCable, TempDir, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        == Some("0")
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("running ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The namespaces and the processes running in them; dropping it kills the processes and
-/// deletes the namespaces (with their interfaces).
-struct Lab {
-    namespaces: Vec<String>,
-    processes: Vec<Child>,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let id = format!(
-            "{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut lab = Lab {
-            namespaces: Vec::new(),
-            processes: Vec::new(),
-        };
-        for role in ["srv", "cli", "lan"] {
-            let name = format!("dg{tag}-{role}-{id}");
-            ip(&["netns", "add", &name]);
-            lab.namespaces.push(name.clone());
-            ip(&["-n", &name, "link", "set", "lo", "up"]);
-        }
-        lab
-    }
-
-    fn ns(&self, role: &str) -> &str {
-        let i = ["srv", "cli", "lan"]
-            .iter()
-            .position(|r| *r == role)
-            .unwrap();
-        &self.namespaces[i]
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for mut p in self.processes.drain(..) {
-            let _ = p.terminate(Duration::from_secs(5));
-        }
-        for ns in &self.namespaces {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-/// Sends ICMP echo requests from `src` to `dst` inside network namespace `ns` and counts the
-/// replies (RFC 792), in a thread that enters the namespace.
-fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).unwrap();
-        use std::os::fd::AsRawFd;
-        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
-        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns {path}");
-        // SAFETY: a plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-        assert!(fd >= 0, "raw ICMP socket");
-        let sockaddr = |a: Ipv4Addr| libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(a.octets()),
-            },
-            sin_zero: [0; 8],
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let local = sockaddr(src);
-        // SAFETY: binds fd to a sockaddr_in that lives on the stack for the call.
-        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) };
-        assert_eq!(r, 0, "bind to {src}");
-        let timeout = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 200_000,
-        };
-        // SAFETY: sets a timeval option from a live local.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        let remote = sockaddr(dst);
-        let ident: u16 = 0x4447;
-        let mut answered = std::collections::BTreeSet::new();
-        for seq in 1..=count {
-            let mut icmp = vec![8u8, 0, 0, 0];
-            icmp.extend_from_slice(&ident.to_be_bytes());
-            icmp.extend_from_slice(&seq.to_be_bytes());
-            icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
-            let sum = checksum(&icmp);
-            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-            // SAFETY: sends a live buffer to a live sockaddr_in.
-            let n = unsafe {
-                libc::sendto(
-                    fd,
-                    icmp.as_ptr().cast(),
-                    icmp.len(),
-                    0,
-                    (&remote as *const libc::sockaddr_in).cast(),
-                    len,
-                )
-            };
-            assert_eq!(n, icmp.len() as isize, "sendto");
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < deadline && !answered.contains(&seq) {
-                let mut buf = [0u8; 2048];
-                // SAFETY: receives into a live buffer of the given length.
-                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-                if n <= 0 {
-                    continue;
-                }
-                let p = &buf[..n as usize];
-                let ihl = usize::from(p[0] & 0x0f) * 4;
-                let from = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-                if let Some(icmp) = p.get(ihl..)
-                    && icmp.len() >= 8
-                    && icmp[0] == 0
-                    && from == dst
-                    && icmp[4..6] == ident.to_be_bytes()
-                {
-                    answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
-                }
-            }
-        }
-        // SAFETY: closes the socket this thread opened.
-        unsafe { libc::close(fd) };
-        u16::try_from(answered.len()).unwrap_or(u16::MAX)
-    })
-    .join()
-    .expect("ping thread")
-}
-
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for c in data.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-fn sessions(socket: &Path) -> Vec<SessionInfo> {
-    let (code, out) = routerctl(socket, &["--json", "sessions"], "");
-    if code != 0 {
-        return Vec::new();
-    }
-    serde_json::from_str(&out).unwrap_or_default()
-}
-
-fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn start_routerd(lab: &mut Lab, role: &str, config: &Path, log: &Path) {
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new("ip")
-        .args(["netns", "exec", lab.ns(role)])
-        .arg(binary("routerd"))
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("starting routerd");
-    lab.processes.push(Child(Some(child)));
-}
+const LAN_HOST_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff, 0, 0, 0, 0, 2);
 
 #[test]
 fn client_pings_the_servers_lan_through_two_routerds_over_a_pty() {
-    if !is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN)");
+    if !dialgate_test_support::require_root("network namespaces and the TUN device") {
         return;
     }
     cargo_build(&["dialgate-plugin-serial"], &[]);
     let serial = library("dialgate_plugin_serial");
     let dir = TempDir::new("netns");
-    let mut lab = Lab::new("e2e");
+    let mut lab = Lab::new("e2e", &["srv", "cli", "lan"]);
     let (srv_ns, lan_ns) = (lab.ns("srv").to_owned(), lab.ns("lan").to_owned());
 
     // The LAN: a veth pair between srv and lan.
     let tag = std::process::id() % 100_000;
     let (v_srv, v_lan) = (format!("dgs{tag}"), format!("dgl{tag}"));
+    lab.veth(
+        ("srv", &v_srv, "10.77.0.1/24"),
+        ("lan", &v_lan, "10.77.0.2/24"),
+    );
+    // The LAN's IPv6 subnet; the LAN routes the sessions' /48 back through the server.
     ip(&[
-        "link", "add", &v_srv, "type", "veth", "peer", "name", &v_lan,
+        "-n",
+        &srv_ns,
+        "addr",
+        "add",
+        "2001:db8:ff::1/64",
+        "dev",
+        &v_srv,
+        "nodad",
     ]);
-    ip(&["link", "set", &v_srv, "netns", &srv_ns]);
-    ip(&["link", "set", &v_lan, "netns", &lan_ns]);
-    ip(&["-n", &srv_ns, "addr", "add", "10.77.0.1/24", "dev", &v_srv]);
-    ip(&["-n", &srv_ns, "link", "set", &v_srv, "up"]);
-    ip(&["-n", &lan_ns, "addr", "add", "10.77.0.2/24", "dev", &v_lan]);
-    ip(&["-n", &lan_ns, "link", "set", &v_lan, "up"]);
+    ip(&[
+        "-n",
+        &lan_ns,
+        "addr",
+        "add",
+        "2001:db8:ff::2/64",
+        "dev",
+        &v_lan,
+        "nodad",
+    ]);
+    ip(&[
+        "-n",
+        &lan_ns,
+        "-6",
+        "route",
+        "add",
+        "2001:db8:77::/48",
+        "via",
+        "2001:db8:ff::1",
+    ]);
 
     let cable = PtyCable::new();
     let a_dir = dir.path().join("a");
@@ -324,6 +150,7 @@ name = "uplink"
 plugin = "serial"
 role = "dial"
 credentials = {{ user = "alice", password = "correct horse battery" }}
+routes = ["10.77.0.0/24", "2001:db8:ff::/64"]
 [[link.config.ports]]
 name = "uplink"
 device = "{b}"
@@ -335,25 +162,15 @@ role = "dial"
         b = cable.b().display(),
     );
     std::fs::write(a_dir.join("routerd.toml"), a_config).unwrap();
-    std::fs::write(b_dir.join("routerd.toml"), b_config).unwrap();
+    std::fs::write(b_dir.join("routerd.toml"), &b_config).unwrap();
     let mut users = UserStore::open(&a_dir.join("users.toml")).unwrap();
     users
         .set_password("alice", "correct horse battery")
         .unwrap();
     drop(users);
 
-    start_routerd(
-        &mut lab,
-        "srv",
-        &a_dir.join("routerd.toml"),
-        &a_dir.join("log"),
-    );
-    start_routerd(
-        &mut lab,
-        "cli",
-        &b_dir.join("routerd.toml"),
-        &b_dir.join("log"),
-    );
+    lab.start_routerd("srv", &a_dir.join("routerd.toml"), &a_dir.join("log"));
+    lab.start_routerd("cli", &b_dir.join("routerd.toml"), &b_dir.join("log"));
     let logs = || {
         format!(
             "--- routerd A:\n{}\n--- routerd B:\n{}",
@@ -397,21 +214,15 @@ role = "dial"
     let routes = String::from_utf8_lossy(&out.stdout);
     assert!(routes.contains(&format!("{prefix}/64")), "{routes}");
 
-    // The client reaches the LAN through its session (a dial link routes only the server's
-    // own address by itself; the LAN route is the operator's).
+    // The client reaches the LAN through the routes its link names, from its PPP address.
     let cli_ns = lab.ns("cli").to_owned();
     let client = client_addr.to_string();
-    ip(&[
-        "-n",
-        &cli_ns,
-        "route",
-        "add",
-        "10.77.0.0/24",
-        "dev",
-        "dialgate0",
-        "src",
-        &client,
-    ]);
+    let route_v4 = ip_out(&["-n", &cli_ns, "route", "show", "10.77.0.0/24"]);
+    assert!(
+        route_v4.contains("dev dialgate0") && route_v4.contains(&format!("src {client}")),
+        "the link's IPv4 route through the session: {route_v4:?}\n{}",
+        logs()
+    );
     // The server's own address answers first (routed over the session by routerd B).
     let pings = 5;
     assert_eq!(
@@ -428,6 +239,51 @@ role = "dial"
         logs()
     );
 
+    // IPv6: B took the server's Router Advertisement and formed its address from the
+    // delegated /64 and its interface identifier; the address is on B's TUN, the link's IPv6
+    // route goes through it.
+    let b_prefix = wait_until(Duration::from_secs(20), || up(&b_socket)?.ipv6_prefix)
+        .unwrap_or_else(|| panic!("B formed an IPv6 address from the RA\n{}", logs()));
+    assert_eq!(b_prefix, prefix, "B's /64 is the one A delegated");
+    let addrs = ip_out(&[
+        "-n",
+        &cli_ns,
+        "-6",
+        "addr",
+        "show",
+        "dev",
+        "dialgate0",
+        "scope",
+        "global",
+    ]);
+    let client_v6: Ipv6Addr = addrs
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("a global IPv6 address on B's TUN: {addrs:?}"));
+    assert_eq!(
+        client_v6.segments()[..4],
+        prefix.segments()[..4],
+        "{client_v6} inside {prefix}/64"
+    );
+    assert!(
+        client_v6.segments()[4..].iter().any(|s| *s != 0),
+        "{client_v6} carries the interface identifier"
+    );
+    let route_v6 = ip_out(&["-n", &cli_ns, "-6", "route", "show", "2001:db8:ff::/64"]);
+    assert!(
+        route_v6.contains("dev dialgate0") && route_v6.contains(&format!("src {client_v6}")),
+        "the link's IPv6 route through the session: {route_v6:?}"
+    );
+    assert_eq!(
+        ping6_in(&cli_ns, client_v6, LAN_HOST_V6, pings),
+        pings,
+        "ICMPv6 echo replies from the LAN host\n{}",
+        logs()
+    );
+
     // The counters agree: IP octets and packets one side sent, the other received.
     let agree = wait_until(Duration::from_secs(5), || {
         let a = up(&a_socket)?.traffic;
@@ -436,7 +292,7 @@ role = "dial"
             && a.bytes_out == b.bytes_in
             && a.packets_in == b.packets_out
             && a.packets_out == b.packets_in
-            && a.packets_in >= u64::from(2 * pings))
+            && a.packets_in >= u64::from(3 * pings))
         .then_some((a, b))
     });
     let (ta, tb) = agree.unwrap_or_else(|| {
@@ -446,10 +302,67 @@ role = "dial"
             up(&b_socket).map(|s| s.traffic)
         )
     });
-    // 2 x 5 echo requests of 84 octets each (20 IP + 8 ICMP + 56 data); the replies, and
-    // at least one Router Advertisement the other way.
-    assert_eq!(ta.bytes_in, 10 * 84, "{ta:?} {tb:?}");
-    assert!(ta.packets_out > 10, "{ta:?}");
+    // A received 2 x 5 IPv4 echo requests of 84 octets (20 IP + 8 ICMP + 56 data), 5 IPv6
+    // ones of 104 (40 + 8 + 56), and B's Router Solicitations of 48 octets (40 + 8: at most
+    // three, RFC 4861 §6.3.7; none when A's first RA came first); it sent the replies and
+    // at least one RA.
+    let solicitations = ta
+        .bytes_in
+        .checked_sub(10 * 84 + 5 * 104)
+        .map(|rest| (rest / 48, rest % 48));
+    assert!(
+        matches!(solicitations, Some((0..=3, 0))),
+        "A's IP octets in: {ta:?} {tb:?}"
+    );
+    assert_eq!(
+        ta.packets_in,
+        15 + solicitations.map_or(0, |(n, _)| n),
+        "{ta:?}"
+    );
+    assert!(ta.packets_out > 15, "{ta:?}");
+
+    // Ending the session (here: the dial link disabled by a configuration change, so it does
+    // not redial) removes B's routes and addresses; the TUN stays.
+    let off = b_config.replace(
+        "role = \"dial\"\ncredentials",
+        "role = \"dial\"\nenabled = false\ncredentials",
+    );
+    assert_ne!(off, b_config);
+    std::fs::write(b_dir.join("off.toml"), off).unwrap();
+    let off_path = b_dir.join("off.toml");
+    let (code, out) = routerctl(
+        &b_socket,
+        &["config", "apply", off_path.to_str().unwrap()],
+        "",
+    );
+    assert_eq!(code, 0, "routerctl config apply: {out}");
+    let gone = wait_until(Duration::from_secs(10), || {
+        let v4 = ip_out(&["-n", &cli_ns, "route", "show", "dev", "dialgate0"]);
+        let v6 = ip_out(&["-n", &cli_ns, "-6", "route", "show", "dev", "dialgate0"]);
+        let addrs = ip_out(&[
+            "-n",
+            &cli_ns,
+            "addr",
+            "show",
+            "dev",
+            "dialgate0",
+            "scope",
+            "global",
+        ]);
+        (sessions(&b_socket).is_empty()
+            && !v4.contains("10.77.0.")
+            && !v6.contains("2001:db8:")
+            && !addrs.contains("inet"))
+        .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "B's routes and addresses removed: routes {:?} {:?}, addresses {:?}\n{}",
+        ip_out(&["-n", &cli_ns, "route", "show", "dev", "dialgate0"]),
+        ip_out(&["-n", &cli_ns, "-6", "route", "show", "dev", "dialgate0"]),
+        ip_out(&["-n", &cli_ns, "addr", "show", "dev", "dialgate0"]),
+        logs()
+    );
 
     // Clean shutdown of both daemons.
     for mut p in lab.processes.drain(..) {

@@ -13,6 +13,9 @@
 //!
 //! [`ref_ppp_frames`] and friends combine both steps and panic with the file name on any
 //! error: a test that cannot read its vectors fails loudly.
+//!
+//! [`require_root`] fails a root-only test run without root, unless the environment opts
+//! out with `DIALGATE_SKIP_ROOT_TESTS=1`.
 #![deny(unsafe_code)]
 
 use std::fmt;
@@ -20,9 +23,11 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub mod pcap;
+pub mod root;
 pub mod walk;
 
 pub use dialgate_wire::ppp::{Header, Protocol};
+pub use root::{SKIP_ROOT_TESTS_ENV, require_root};
 pub use walk::{GrePacket, TcpSegment};
 
 /// Environment variable naming the captures directory, overriding the search.

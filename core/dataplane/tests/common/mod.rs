@@ -17,20 +17,15 @@ use nix::sched::{CloneFlags, setns};
 /// How long one test body may run in a namespace.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Fails the test, with a message saying why, unless it runs as root with iproute2: these
-/// tests need CAP_NET_ADMIN to create namespaces and TUN devices. CI runs as root.
-pub fn require_root() {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let euid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .unwrap_or("?");
-    assert_eq!(
-        euid, "0",
-        "this test creates network namespaces and TUN devices and must run as root \
-         (effective uid is {euid}); CI runs it as root"
-    );
+/// Whether a root-only test runs: fails the test, with a message saying why, unless it runs
+/// as root with iproute2 and /dev/net/tun (these tests need CAP_NET_ADMIN to create
+/// namespaces and TUN devices; CI runs them as root), or the environment opted out with
+/// `DIALGATE_SKIP_ROOT_TESTS=1` (then `false`: the test returns without running).
+#[must_use = "return from the test when this is false"]
+pub fn require_root() -> bool {
+    if !dialgate_test_support::require_root("network namespaces and TUN devices") {
+        return false;
+    }
     let ip = Command::new("ip").arg("-V").output();
     assert!(
         ip.is_ok_and(|o| o.status.success()),
@@ -40,6 +35,7 @@ pub fn require_root() {
         std::path::Path::new("/dev/net/tun").exists(),
         "this test needs /dev/net/tun (the tun module)"
     );
+    true
 }
 
 /// Runs `ip ARGS`, failing the test with its stderr if it fails; returns stdout.

@@ -69,9 +69,11 @@ pub trait Control: Send + Sync + 'static {
     /// check with `valid: false` (see [`check_document`] for the schema part).
     fn check_config(&self, toml: String) -> BoxFuture<'_, ApiResult<CheckReport>>;
 
-    /// Validates and applies a configuration as a diff; on failure the daemon rolls back and
-    /// answers [`ApiError::InvalidConfig`] (the document is wrong), [`ApiError::Conflict`]
-    /// (`base_version` is not the current version, or another apply runs) or
+    /// Validates and applies a configuration as a diff. Concurrent applies queue and run one
+    /// after the other, each against the configuration the previous one produced. On failure
+    /// the daemon rolls back and answers [`ApiError::InvalidConfig`] (the document is
+    /// wrong), [`ApiError::Conflict`] (`base_version` is not the current version when the
+    /// apply's turn comes), [`ApiError::Unavailable`] (too many applies are waiting) or
     /// [`ApiError::Internal`] (applying failed and was rolled back).
     fn apply_config(&self, request: ApplyRequest) -> BoxFuture<'_, ApiResult<ApplyResult>>;
 
@@ -106,7 +108,7 @@ pub enum ApiError {
     NotFound(String),
     /// 405: the route exists but not with this method.
     MethodNotAllowed(String),
-    /// 409: the request conflicts with the daemon's state (e.g. a concurrent apply).
+    /// 409: the request conflicts with the daemon's state (e.g. a stale `base_version`).
     Conflict(String),
     /// 413: the body is larger than the limit.
     PayloadTooLarge(String),

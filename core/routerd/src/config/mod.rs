@@ -31,8 +31,10 @@ pub use schema::{
     PppSettings, SystemConfig, TunConfig,
 };
 pub use source::{FieldPath, Location, Segment};
-pub use validate::{Issue, MAX_POOL_ADDRESSES, MAX_TIMEOUT_SECS, MRU_RANGE, validate};
-pub use value::{Ipv4Range, Ipv6Prefix, ValueError};
+pub use validate::{
+    Issue, MAX_LINK_ROUTES, MAX_POOL_ADDRESSES, MAX_TIMEOUT_SECS, MRU_RANGE, validate,
+};
+pub use value::{Ipv4Range, Ipv6Prefix, RoutePrefix, ValueError};
 
 pub(crate) use validate::user_name_problem;
 pub(crate) use value::deserialize_from_str;

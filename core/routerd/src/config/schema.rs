@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::value::{Ipv4Range, Ipv6Prefix};
+use super::value::{Ipv4Range, Ipv6Prefix, RoutePrefix};
 
 /// The whole configuration document.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -588,6 +588,12 @@ pub struct LinkConfig {
     /// Our credentials (dialing terminating links only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<DialCredentials>,
+    /// Networks routed through the session once it is up (dialing terminating links
+    /// only): IPv4 ones once IPCP is up, from our negotiated address; IPv6 ones once the
+    /// peer's Router Advertisement gave us an address (without any, IPv6 takes a default
+    /// route through the session). Removed when the session ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RoutePrefix>,
     /// `[link.ppp]`: overrides of the `[ppp]` defaults.
     #[serde(default, skip_serializing_if = "PppOverrides::is_empty")]
     pub ppp: PppOverrides,

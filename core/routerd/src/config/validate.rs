@@ -10,7 +10,7 @@ use super::schema::{
     is_contained_relative,
 };
 use super::source::FieldPath;
-use super::value::Ipv4Range;
+use super::value::{Ipv4Range, RoutePrefix};
 
 /// One semantic problem: the field to fix and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +23,9 @@ pub struct Issue {
 
 /// MRU bounds: pppd's floor of 128 and a ceiling well above any link MTU we serve.
 pub const MRU_RANGE: (u16, u16) = (128, 16384);
+/// Most networks one dialing link may route through its session (`link.routes`).
+pub const MAX_LINK_ROUTES: usize = 256;
+
 /// Most addresses all pools together may hold (the data plane sizes tables from this).
 pub const MAX_POOL_ADDRESSES: u64 = 1 << 20;
 /// Longest timeout accepted, one year.
@@ -584,6 +587,13 @@ impl Validator<'_> {
                          credentials are for dialing links",
                     );
                 }
+                if !link.routes.is_empty() {
+                    self.err(
+                        at.key("routes"),
+                        "routes are for dialing links; an answering link routes each client's \
+                         address (and /64) to its session by itself",
+                    );
+                }
             }
             LinkRole::Dial => {
                 if link.pool.is_some() {
@@ -592,6 +602,7 @@ impl Validator<'_> {
                         "a dialing link gets its address from the peer: remove pool",
                     );
                 }
+                self.routes(i, link);
                 if let Some(c) = &link.credentials {
                     if let Some(p) = user_name_problem(&c.user) {
                         self.err(at.key("credentials").key("user"), p);
@@ -607,6 +618,29 @@ impl Validator<'_> {
         }
         if !link.ppp.is_empty() {
             self.link_ppp(i, &link.ppp, ppp_defaults);
+        }
+    }
+
+    /// A dialing link's `routes`: at most [`MAX_LINK_ROUTES`], no duplicates.
+    fn routes(&mut self, i: usize, link: &LinkConfig) {
+        let at = path().key("link").index(i).key("routes");
+        if link.routes.len() > MAX_LINK_ROUTES {
+            self.err(
+                at.clone(),
+                format!(
+                    "{} routes; a link routes at most {MAX_LINK_ROUTES} networks",
+                    link.routes.len()
+                ),
+            );
+        }
+        let mut seen: HashMap<RoutePrefix, usize> = HashMap::new();
+        for (k, r) in link.routes.iter().enumerate() {
+            if let Some(first) = seen.insert(*r, k) {
+                self.err(
+                    at.index(k),
+                    format!("duplicate route {r} (also routes[{first}])"),
+                );
+            }
         }
     }
 
@@ -637,6 +671,12 @@ impl Validator<'_> {
         let at = path().key("link").index(i);
         if link.pool.is_some() {
             self.err(at.key("pool"), "a relay link carries no IP: remove pool");
+        }
+        if !link.routes.is_empty() {
+            self.err(
+                at.key("routes"),
+                "a relay link carries no IP: remove routes",
+            );
         }
         if link.credentials.is_some() {
             self.err(

@@ -4,7 +4,7 @@
 
 use core::fmt;
 use core::str::FromStr;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -99,6 +99,15 @@ pub enum ValueError {
     /// Bits set beyond the prefix length.
     #[error("IPv6 prefix {0:?} has host bits set (did you mean {1}?)")]
     PrefixHostBits(String, Ipv6Prefix),
+    /// Not `address/length` (IPv4 or IPv6).
+    #[error("bad route prefix {0:?}: expected \"10.20.0.0/24\" or \"2001:db8::/48\"")]
+    RouteSyntax(String),
+    /// The length is above 32 (IPv4) or 128 (IPv6).
+    #[error("route prefix {0:?}: length above the address width")]
+    RouteLength(String),
+    /// Bits set beyond the prefix length.
+    #[error("route prefix {0:?} has host bits set (did you mean {1}?)")]
+    RouteHostBits(String, RoutePrefix),
 }
 
 fn shorten(s: &str) -> String {
@@ -213,6 +222,102 @@ impl<'de> Deserialize<'de> for Ipv6Prefix {
     }
 }
 
+/// A destination network for a route, IPv4 or IPv6, written `"10.20.0.0/24"` or
+/// `"2001:db8:20::/48"` (`"0.0.0.0/0"` and `"::/0"` are the default routes), with no bits set
+/// past its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RoutePrefix {
+    addr: IpAddr,
+    len: u8,
+}
+
+impl RoutePrefix {
+    /// A prefix; `None` when `len` is above the family's width or `addr` has bits set past
+    /// `len`.
+    pub fn new(addr: IpAddr, len: u8) -> Option<Self> {
+        (len <= Self::width(addr) && Self::mask(addr, len) == addr)
+            .then_some(RoutePrefix { addr, len })
+    }
+
+    fn width(addr: IpAddr) -> u8 {
+        if addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    fn mask(addr: IpAddr, len: u8) -> IpAddr {
+        match addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+            }
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Prefix::mask(a, len)),
+        }
+    }
+
+    /// The network address.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
+    /// The prefix length in bits.
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// Whether this is a default route (`0.0.0.0/0` or `::/0`).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `addr` is inside the prefix (always false across families).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        addr.is_ipv4() == self.addr.is_ipv4() && Self::mask(addr, self.len) == self.addr
+    }
+}
+
+impl fmt::Display for RoutePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+impl FromStr for RoutePrefix {
+    type Err = ValueError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = || ValueError::RouteSyntax(shorten(s));
+        let (a, l) = s.split_once('/').ok_or_else(syntax)?;
+        let addr: IpAddr = a.parse().map_err(|_| syntax())?;
+        let len: u8 = l.parse().map_err(|_| syntax())?;
+        if len > Self::width(addr) {
+            return Err(ValueError::RouteLength(shorten(s)));
+        }
+        RoutePrefix::new(addr, len).ok_or_else(|| {
+            ValueError::RouteHostBits(
+                shorten(s),
+                RoutePrefix {
+                    addr: Self::mask(addr, len),
+                    len,
+                },
+            )
+        })
+    }
+}
+
+impl Serialize for RoutePrefix {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for RoutePrefix {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserialize_from_str(
+            deserializer,
+            "a route prefix \"10.20.0.0/24\" or \"2001:db8::/48\"",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +389,45 @@ mod tests {
         for s in ["2001:db8::", "2001:db8::/x", "10.0.0.0/8", "/64"] {
             assert!(
                 matches!(s.parse::<Ipv6Prefix>(), Err(ValueError::PrefixSyntax(_))),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_prefixes() {
+        let v4: RoutePrefix = "10.20.0.0/24".parse().unwrap();
+        assert_eq!(v4.len(), 24);
+        assert!(v4.contains("10.20.0.77".parse().unwrap()));
+        assert!(!v4.contains("10.20.1.1".parse().unwrap()));
+        assert!(!v4.contains("::a14:1".parse().unwrap()));
+        assert_eq!(v4.to_string(), "10.20.0.0/24");
+        let v6: RoutePrefix = "2001:db8:20::/48".parse().unwrap();
+        assert!(v6.contains("2001:db8:20:1::1".parse().unwrap()));
+        assert_eq!(v6.to_string(), "2001:db8:20::/48");
+        for default in ["0.0.0.0/0", "::/0"] {
+            let d: RoutePrefix = default.parse().unwrap();
+            assert!(d.is_empty(), "{default}");
+        }
+        assert_eq!(
+            "10.20.0.1/32".parse::<RoutePrefix>().unwrap().to_string(),
+            "10.20.0.1/32"
+        );
+        match "10.20.0.1/24".parse::<RoutePrefix>() {
+            Err(ValueError::RouteHostBits(_, fixed)) => assert_eq!(fixed, v4),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            "10.0.0.0/33".parse::<RoutePrefix>(),
+            Err(ValueError::RouteLength(_))
+        ));
+        assert!(matches!(
+            "::/129".parse::<RoutePrefix>(),
+            Err(ValueError::RouteLength(_))
+        ));
+        for s in ["10.0.0.0", "10.0.0.0/x", "eth0/24", "/24", ""] {
+            assert!(
+                matches!(s.parse::<RoutePrefix>(), Err(ValueError::RouteSyntax(_))),
                 "{s:?}"
             );
         }

@@ -398,12 +398,30 @@ impl HostServices for PluginHost {
     }
 
     fn open_packet(&self, interface: &str, ethertype: u16) -> Result<HandleId, HostError> {
-        Err(HostError::Unsupported {
-            message: format!(
-                "packet sockets ({interface}, ethertype {ethertype:#06x}) are not offered yet"
-            )
-            .into(),
-        })
+        io::packet::check(interface, ethertype)?;
+        let what = format!("packet socket on {interface} for ethertype {ethertype:#06x}");
+        let fd = io::packet::open(interface, ethertype).map_err(|e| io_error(&what, &e))?;
+        let fd = {
+            let _enter = self.0.rt.enter();
+            // SAFETY: the OwnedFd owns its descriptor for as long as the AsyncFd holds it and
+            // always returns that same descriptor.
+            let registered = unsafe { AsyncFd::register(fd) }.map_err(std::io::Error::from);
+            Arc::new(registered.map_err(|e| io_error(&what, &e))?)
+        };
+        let id = self.0.new_handle();
+        let mut io = lock(&self.0.io);
+        io.insert(id, IoKind::Packet(fd.clone()), Vec::new());
+        let task = self.0.rt.spawn(io::packet_reader(
+            id,
+            fd,
+            self.0.env.tx.clone(),
+            self.0.env.router.buffers.clone(),
+            self.0.env.router.stats.packet_too_long.clone(),
+        ));
+        io.add_task(id, task);
+        let (plugin, link) = self.0.log_prefix();
+        tracing::debug!(plugin, link, "{what} opened as handle {id}");
+        Ok(id)
     }
 
     fn write(&self, handle: HandleId, bytes: &[u8]) -> Result<(), HostError> {

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::Daemon;
 use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
+use super::{ApplyRefused, Daemon};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot, PluginInfo,
@@ -18,6 +18,7 @@ use crate::api::{
     SessionState, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
 };
 use crate::config::Document;
+use crate::store::Applied;
 
 /// [`Control`] for a running [`Daemon`].
 #[derive(Debug, Clone)]
@@ -195,15 +196,18 @@ impl DaemonControl {
         }
         out
     }
+}
 
-    async fn apply_doc(&self, doc: Document, reason: String) -> ApiResult<ApplyResult> {
-        match self.daemon.apply(doc, reason).await {
-            Ok(applied) => Ok(ApplyResult {
-                version: applied.version,
-                changes: describe_diff(&applied.diff),
-            }),
-            Err(e) => Err(ApiError::internal(e)),
-        }
+fn applied(result: Result<Applied, ApplyRefused>) -> ApiResult<ApplyResult> {
+    match result {
+        Ok(applied) => Ok(ApplyResult {
+            version: applied.version,
+            changes: describe_diff(&applied.diff),
+        }),
+        Err(ApplyRefused::Conflict(m)) => Err(ApiError::conflict(m)),
+        Err(ApplyRefused::Busy(m)) => Err(ApiError::Unavailable(m)),
+        Err(e @ ApplyRefused::UnknownVersion(_)) => Err(ApiError::not_found(e.to_string())),
+        Err(ApplyRefused::Failed(m)) => Err(ApiError::internal(m)),
     }
 }
 
@@ -250,7 +254,7 @@ impl Control for DaemonControl {
             Ok(Status {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
                 uptime_secs: self.daemon.uptime().as_secs(),
-                config_version: self.daemon.store().current_version(),
+                config_version: self.daemon.current_version(),
                 sessions: self.counts(),
                 plugins,
                 interfaces,
@@ -333,68 +337,45 @@ impl Control for DaemonControl {
 
     fn config(&self) -> BoxFuture<'_, ApiResult<ConfigShow>> {
         Box::pin(async move {
-            let store = self.daemon.store();
+            let view = self.daemon.store_view();
             Ok(ConfigShow {
-                version: store.current_version(),
-                toml: store.current().text().to_owned(),
+                version: view.version,
+                toml: view.current.text().to_owned(),
             })
         })
     }
 
     fn check_config(&self, toml: String) -> BoxFuture<'_, ApiResult<CheckReport>> {
         Box::pin(async move {
-            let current = self.daemon.store().current().clone();
+            let current = self.daemon.store_view().current;
             Ok(check_document(&toml, Some(&current)))
         })
     }
 
     fn apply_config(&self, request: ApplyRequest) -> BoxFuture<'_, ApiResult<ApplyResult>> {
         Box::pin(async move {
-            let current = self.daemon.store().current_version();
-            if let Some(base) = request.base_version
-                && base != current
-            {
-                return Err(ApiError::conflict(format!(
-                    "the current configuration is version {current}, not {base}"
-                )));
-            }
             let doc = Document::parse(crate::api::API_DOCUMENT_NAME, request.toml)?;
             let reason = request
                 .reason
                 .unwrap_or_else(|| "applied through the management API".into());
-            self.apply_doc(doc, reason).await
+            applied(
+                self.daemon
+                    .apply_queued(doc, reason, request.base_version)
+                    .await,
+            )
         })
     }
 
     fn rollback(&self, version: u64) -> BoxFuture<'_, ApiResult<ApplyResult>> {
-        Box::pin(async move {
-            let kept = self
-                .daemon
-                .store()
-                .history()
-                .iter()
-                .any(|v| v.version == version);
-            if !kept {
-                return Err(ApiError::not_found(format!(
-                    "configuration version {version} is not kept"
-                )));
-            }
-            match self.daemon.rollback(version).await {
-                Ok(applied) => Ok(ApplyResult {
-                    version: applied.version,
-                    changes: describe_diff(&applied.diff),
-                }),
-                Err(e) => Err(ApiError::internal(e)),
-            }
-        })
+        Box::pin(async move { applied(self.daemon.rollback_queued(version).await) })
     }
 
     fn history(&self) -> BoxFuture<'_, ApiResult<History>> {
         Box::pin(async move {
-            let store = self.daemon.store();
+            let view = self.daemon.store_view();
             Ok(History {
-                current: store.current_version(),
-                versions: store.history().to_vec(),
+                current: view.version,
+                versions: view.history,
             })
         })
     }

@@ -2,10 +2,17 @@
 //! routes and sysctls, and the task that reads the TUN.
 //!
 //! Packets from the TUN are looked up by destination (server sessions) or by source (the
-//! local address of a dial-out session: everything the kernel sends from that address goes
-//! over that session), copied into a pooled buffer and queued to the actor that owns the
-//! session. Datagrams from a session are checked against its addresses (anti-spoofing),
-//! MSS-clamped and written to the TUN directly from the actor.
+//! local IPv4 or IPv6 address of a dial-out session: everything the kernel sends from that
+//! address goes over that session), copied into a pooled buffer and queued to the actor that
+//! owns the session. Datagrams from a session are checked against its addresses
+//! (anti-spoofing), MSS-clamped and written to the TUN directly from the actor.
+//!
+//! A dial-out session's addresses go on the TUN (`/32`, and the `/128` formed from the
+//! server's Router Advertisement), and the link's configured routes (or, for IPv6 without
+//! any, a default route) go through the TUN with that address as preferred source, so the
+//! kernel's traffic to those networks leaves from it and the source lookup finds the
+//! session. Routes that already exist are left alone (never taken over) and only the ones
+//! added are removed when the session's protocol goes down.
 
 use std::collections::HashMap;
 use std::io;
@@ -26,7 +33,7 @@ use tokio::sync::mpsc;
 
 use super::actor::ActorMsg;
 use super::buffers::BufPool;
-use crate::config::Config;
+use crate::config::{Config, RoutePrefix};
 
 /// Where the packets of a session go: its actor's queue and the plugin's link.
 #[derive(Debug, Clone)]
@@ -37,12 +44,56 @@ pub struct SessionRoute {
     pub link: LinkId,
 }
 
+/// What a dial-out session put on the TUN and in the kernel's routing table.
+#[derive(Debug, Default)]
+struct ClientEntry {
+    /// Our IPv4 address and the server's (routed `/32`).
+    v4: Option<(Ipv4Addr, Option<Ipv4Addr>)>,
+    /// Our IPv6 address (from the server's RA).
+    v6: Option<Ipv6Addr>,
+    /// Routes this session added (destination, length), both families.
+    routes: Vec<(IpAddr, u8)>,
+}
+
 #[derive(Debug, Default)]
 struct Routes {
     table: AddressTable<u64>,
     sessions: HashMap<u64, SessionRoute>,
     /// Local IPv4 address of a dial-out session -> the session.
     clients: HashMap<Ipv4Addr, u64>,
+    /// Local IPv6 address of a dial-out session -> the session.
+    clients_v6: HashMap<Ipv6Addr, u64>,
+    /// Dial-out sessions' addresses and routes.
+    client_entries: HashMap<u64, ClientEntry>,
+}
+
+impl Routes {
+    /// The dial-out session a packet from the TUN belongs to, by its source address.
+    fn client_by_source(&self, packet: &[u8]) -> Option<u64> {
+        match packet.first().map(|b| b >> 4) {
+            Some(4) if !self.clients.is_empty() => {
+                ip::ipv4_source(packet).and_then(|s| self.clients.get(&s).copied())
+            }
+            Some(6) if !self.clients_v6.is_empty() => {
+                ip::ipv6_source(packet).and_then(|s| self.clients_v6.get(&s).copied())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which end of its session this box is, for [`DataPlane::from_session`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionSide {
+    /// We serve the peer: it must send from its own address or /64.
+    Server,
+    /// We dialled: what the server sends must be for our own addresses.
+    Client {
+        /// Our IPv4 address, once IPCP is up.
+        v4: Option<Ipv4Addr>,
+        /// Our IPv6 address, once the server's RA gave us one.
+        v6: Option<Ipv6Addr>,
+    },
 }
 
 /// Data plane counters (all cumulative).
@@ -235,14 +286,15 @@ impl DataPlane {
             r.sessions.insert(session, route);
         }
         if let Err(e) = lock(&self.kernel).add_v4_mtu(addr, self.route_mtu(mtu)) {
-            self.remove_session(session, Some(addr), None, None);
+            self.remove_session(session, Some(addr), None, false);
             return Err(format!("route {addr}/32: {e}"));
         }
         Ok(())
     }
 
     /// A dial-out session got `local` (and the server is `peer`): the address goes on the
-    /// TUN and everything the kernel sends from it goes over `session`.
+    /// TUN, everything the kernel sends from it goes over `session`, and so do the IPv4
+    /// networks of `routes` (from `local`; see the module docs).
     pub fn add_client_v4(
         &self,
         session: u64,
@@ -250,6 +302,7 @@ impl DataPlane {
         peer: Option<Ipv4Addr>,
         route: SessionRoute,
         mtu: u16,
+        routes: &[RoutePrefix],
     ) -> Result<(), String> {
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
@@ -258,6 +311,7 @@ impl DataPlane {
             }
             r.clients.insert(local, session);
             r.sessions.insert(session, route);
+            r.client_entries.entry(session).or_default().v4 = Some((local, peer));
         }
         let mut k = lock(&self.kernel);
         let added = k
@@ -269,26 +323,182 @@ impl DataPlane {
             });
         drop(k);
         if let Err(e) = added {
-            self.remove_client(session, local, peer);
+            self.remove_client_v4(session);
             return Err(format!("address {local} on the TUN: {e}"));
         }
+        let v4: Vec<RoutePrefix> = routes
+            .iter()
+            .filter(|p| p.addr().is_ipv4())
+            .copied()
+            .collect();
+        self.add_client_routes(session, IpAddr::V4(local), &v4, mtu);
         Ok(())
     }
 
-    /// Undoes [`add_client_v4`](Self::add_client_v4).
-    pub fn remove_client(&self, session: u64, local: Ipv4Addr, peer: Option<Ipv4Addr>) {
+    /// A dial-out session formed `local` from the server's Router Advertisement: the address
+    /// goes on the TUN (`/128`), everything the kernel sends from it goes over `session`, and
+    /// so do the IPv6 networks of `routes`, or, when it names none and `default` is set (the
+    /// RA made the server a default router), `::/0`.
+    pub fn add_client_v6(
+        &self,
+        session: u64,
+        local: Ipv6Addr,
+        route: SessionRoute,
+        mtu: u16,
+        routes: &[RoutePrefix],
+        default: bool,
+    ) -> Result<(), String> {
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
-            if r.clients.get(&local) == Some(&session) {
-                r.clients.remove(&local);
+            if r.clients_v6.contains_key(&local) || r.table.lookup_v6(local).is_some() {
+                return Err(format!("address {local} is already in use"));
             }
-            r.sessions.remove(&session);
+            r.clients_v6.insert(local, session);
+            r.sessions.insert(session, route);
+            r.client_entries.entry(session).or_default().v6 = Some(local);
         }
+        let added = lock(&self.kernel)
+            .netlink()
+            .add_address(self.ifindex, IpAddr::V6(local), 128);
+        if let Err(e) = added {
+            self.remove_client_v6(session);
+            return Err(format!("address {local} on the TUN: {e}"));
+        }
+        let mut v6: Vec<RoutePrefix> = routes
+            .iter()
+            .filter(|p| !p.addr().is_ipv4())
+            .copied()
+            .collect();
+        if v6.is_empty() && default {
+            v6.extend(RoutePrefix::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0));
+        }
+        // IPv6 links carry at least 1280 octets (RFC 8200 §5).
+        self.add_client_routes(session, IpAddr::V6(local), &v6, mtu.max(1280));
+        Ok(())
+    }
+
+    /// Adds `routes` through the TUN from `src` for `session`, recording the ones added; one
+    /// that cannot be added (it exists already, say) is logged and skipped.
+    fn add_client_routes(&self, session: u64, src: IpAddr, routes: &[RoutePrefix], mtu: u16) {
+        let mtu = self.route_mtu(mtu).map(u32::from);
+        for r in routes {
+            let added = lock(&self.kernel).netlink().add_route_from(
+                self.ifindex,
+                r.addr(),
+                r.len(),
+                src,
+                mtu,
+            );
+            match added {
+                Ok(()) => {
+                    let mut routes = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+                    match routes.client_entries.get_mut(&session) {
+                        Some(entry) => entry.routes.push((r.addr(), r.len())),
+                        None => {
+                            // The session went away meanwhile.
+                            drop(routes);
+                            let _ = lock(&self.kernel).netlink().del_route(
+                                self.ifindex,
+                                r.addr(),
+                                r.len(),
+                            );
+                            return;
+                        }
+                    }
+                    tracing::info!(route = %r, src = %src, "route through the session added");
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    tracing::warn!(route = %r, "a route to {r} exists already: left alone");
+                }
+                Err(e) => tracing::warn!(route = %r, "cannot route {r} through the session: {e}"),
+            }
+        }
+    }
+
+    /// Removes `session`'s routes of one family (`v4`) and returns nothing; the kernel part
+    /// of [`remove_client_v4`](Self::remove_client_v4) and
+    /// [`remove_client_v6`](Self::remove_client_v6).
+    fn remove_client_routes(&self, routes: Vec<(IpAddr, u8)>) {
+        let mut k = lock(&self.kernel);
+        for (dst, len) in routes {
+            let _ = k.netlink().del_route(self.ifindex, dst, len);
+        }
+    }
+
+    /// Takes `session`'s entry apart for one family: its address and its routes of that
+    /// family; forgets the session once it has no address left.
+    fn take_client(
+        &self,
+        session: u64,
+        v4: bool,
+    ) -> (Option<IpAddr>, Vec<(IpAddr, u8)>, Option<Ipv4Addr>) {
+        let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
+        let Routes {
+            clients,
+            clients_v6,
+            client_entries,
+            sessions,
+            ..
+        } = &mut *r;
+        let Some(entry) = client_entries.get_mut(&session) else {
+            return (None, Vec::new(), None);
+        };
+        let (family, rest): (Vec<_>, Vec<_>) = entry
+            .routes
+            .drain(..)
+            .partition(|(dst, _)| dst.is_ipv4() == v4);
+        entry.routes = rest;
+        let (addr, peer) = if v4 {
+            match entry.v4.take() {
+                Some((local, peer)) => {
+                    if clients.get(&local) == Some(&session) {
+                        clients.remove(&local);
+                    }
+                    (Some(IpAddr::V4(local)), peer)
+                }
+                None => (None, None),
+            }
+        } else {
+            match entry.v6.take() {
+                Some(local) => {
+                    if clients_v6.get(&local) == Some(&session) {
+                        clients_v6.remove(&local);
+                    }
+                    (Some(IpAddr::V6(local)), None)
+                }
+                None => (None, None),
+            }
+        };
+        if entry.v4.is_none() && entry.v6.is_none() {
+            client_entries.remove(&session);
+            sessions.remove(&session);
+        }
+        (addr, family, peer)
+    }
+
+    /// Undoes [`add_client_v4`](Self::add_client_v4): routes, the server's `/32`, our
+    /// address.
+    pub fn remove_client_v4(&self, session: u64) {
+        let (addr, routes, peer) = self.take_client(session, true);
+        self.remove_client_routes(routes);
         let mut k = lock(&self.kernel);
         if let Some(p) = peer {
             let _ = k.remove_v4(p);
         }
-        let _ = k.netlink().del_address(self.ifindex, IpAddr::V4(local), 32);
+        if let Some(a) = addr {
+            let _ = k.netlink().del_address(self.ifindex, a, 32);
+        }
+    }
+
+    /// Undoes [`add_client_v6`](Self::add_client_v6): routes, then our address.
+    pub fn remove_client_v6(&self, session: u64) {
+        let (addr, routes, _) = self.take_client(session, false);
+        self.remove_client_routes(routes);
+        if let Some(a) = addr {
+            let _ = lock(&self.kernel)
+                .netlink()
+                .del_address(self.ifindex, a, 128);
+        }
     }
 
     /// Gives a session a /64 from the IPv6 prefix and routes it: `None` without a prefix or
@@ -308,7 +518,7 @@ impl DataPlane {
         let mtu = self.route_mtu(mtu.max(1280));
         if let Err(e) = lock(&self.kernel).add_v6_mtu(subnet, mtu) {
             tracing::warn!("route {subnet}/64: {e}");
-            self.remove_session(session, None, Some(subnet), None);
+            self.remove_session(session, None, Some(subnet), false);
             return None;
         }
         Some(subnet)
@@ -320,16 +530,18 @@ impl DataPlane {
         }
     }
 
-    /// Removes everything routed to `session`: its IPv4 address, its /64, its client address.
+    /// Removes everything routed to `session`: its IPv4 address, its /64 (server sessions),
+    /// and with `client` a dial-out session's addresses and routes.
     pub fn remove_session(
         &self,
         session: u64,
         v4: Option<Ipv4Addr>,
         v6: Option<Ipv6Addr>,
-        client: Option<(Ipv4Addr, Option<Ipv4Addr>)>,
+        client: bool,
     ) {
-        if let Some((local, peer)) = client {
-            self.remove_client(session, local, peer);
+        if client {
+            self.remove_client_v4(session);
+            self.remove_client_v6(session);
         }
         {
             let mut r = self.routes.write().unwrap_or_else(PoisonError::into_inner);
@@ -353,21 +565,26 @@ impl DataPlane {
     }
 
     /// A datagram a session delivered: anti-spoofing (a server session must send from its own
-    /// address or /64; a dial-out session's traffic must be for its local address), MSS
-    /// clamping to the session's `mtu`, then the TUN.
+    /// address or /64; a dial-out session's traffic must be for one of its own addresses),
+    /// MSS clamping to the session's `mtu`, then the TUN.
     pub fn from_session(
         &self,
         session: u64,
-        client_local: Option<Ipv4Addr>,
+        side: SessionSide,
         packet: &mut [u8],
         mtu: u16,
     ) -> FromSession {
-        let version = match client_local {
-            Some(local) => match ip::version(packet) {
-                Ok(IpVersion::V4) if ip::ipv4_destination(packet) == Some(local) => IpVersion::V4,
+        let version = match side {
+            SessionSide::Client { v4, v6 } => match ip::version(packet) {
+                Ok(IpVersion::V4) if v4.is_some() && ip::ipv4_destination(packet) == v4 => {
+                    IpVersion::V4
+                }
+                Ok(IpVersion::V6) if v6.is_some() && ip::ipv6_destination(packet) == v6 => {
+                    IpVersion::V6
+                }
                 Ok(IpVersion::V6) => {
-                    // A dial-out session routes IPv4 only (a server's Router Advertisement
-                    // arrives here): nothing on this side is addressed by it.
+                    // Not for our address (none yet, or multicast): nothing here is
+                    // addressed by it.
                     self.stats.drop_no_session.fetch_add(1, Ordering::Relaxed);
                     return FromSession::Dropped;
                 }
@@ -380,7 +597,7 @@ impl DataPlane {
                     return FromSession::Dropped;
                 }
             },
-            None => {
+            SessionSide::Server => {
                 if parse_router_solicitation(packet).is_some() {
                     return FromSession::RouterSolicitation;
                 }
@@ -446,12 +663,7 @@ impl DataPlane {
             self.stats
                 .tun_rx_bytes
                 .fetch_add(packet.len() as u64, Ordering::Relaxed);
-            let by_source = if r.clients.is_empty() {
-                None
-            } else {
-                ip::ipv4_source(packet).and_then(|s| r.clients.get(&s).copied())
-            };
-            let session = match by_source {
+            let session = match r.client_by_source(packet) {
                 Some(s) => s,
                 None => match r.table.route_from_tun(packet) {
                     Ok(s) => s,
@@ -487,5 +699,52 @@ impl DataPlane {
         {
             tracing::warn!("restoring sysctls: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4_packet(src: Ipv4Addr) -> Vec<u8> {
+        let mut p = vec![0u8; 20];
+        p[0] = 0x45;
+        p[12..16].copy_from_slice(&src.octets());
+        p
+    }
+
+    fn v6_packet(src: Ipv6Addr) -> Vec<u8> {
+        let mut p = vec![0u8; 40];
+        p[0] = 0x60;
+        p[8..24].copy_from_slice(&src.octets());
+        p
+    }
+
+    #[test]
+    fn dial_out_sessions_are_found_by_source_address_of_either_family() {
+        let local4 = Ipv4Addr::new(10, 77, 0, 12);
+        let local6: Ipv6Addr = "2001:db8:77::1234".parse().unwrap();
+        let mut r = Routes::default();
+        assert_eq!(r.client_by_source(&v4_packet(local4)), None);
+        r.clients.insert(local4, 7);
+        r.clients_v6.insert(local6, 9);
+        // RFC 791 §3.1 / RFC 8200 §3: the source field of each version.
+        assert_eq!(r.client_by_source(&v4_packet(local4)), Some(7));
+        assert_eq!(r.client_by_source(&v6_packet(local6)), Some(9));
+        assert_eq!(
+            r.client_by_source(&v4_packet(Ipv4Addr::new(10, 77, 0, 13))),
+            None
+        );
+        // An IPv6 packet whose octets 12..16 spell a client's IPv4 address is not that
+        // client's (the version decides which field is the source).
+        let mut lookalike: [u8; 16] = "2001:db8::".parse::<Ipv6Addr>().unwrap().octets();
+        lookalike[4..8].copy_from_slice(&local4.octets());
+        assert_eq!(
+            r.client_by_source(&v6_packet(Ipv6Addr::from(lookalike))),
+            None
+        );
+        // Truncated and empty packets are nobody's.
+        assert_eq!(r.client_by_source(&v4_packet(local4)[..15]), None);
+        assert_eq!(r.client_by_source(&[]), None);
     }
 }

@@ -5,6 +5,9 @@
 //! Writes never block the caller: the bytes go to the descriptor at once when its queue is
 //! empty, the rest into the queue; when the queue cannot take the whole write, nothing is
 //! taken and the plugin gets [`HostError::Busy`] (then `on_writable` once it has drained).
+//!
+//! Datagram handles (raw IP sockets, packet sockets) have no queue: each datagram or frame
+//! is sent at once, and a full socket buffer answers [`HostError::Busy`] (drop and count).
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -45,6 +48,8 @@ pub enum IoKind {
     Connecting,
     /// A raw IP socket for one protocol (datagrams with [`IoTable::send_to`]).
     RawIp(Arc<AsyncFd<OwnedFd>>),
+    /// A packet socket on one interface for one ethertype (one frame per write).
+    Packet(Arc<AsyncFd<OwnedFd>>),
 }
 
 /// The write side of a handle.
@@ -136,9 +141,12 @@ impl IoTable {
         }
     }
 
-    /// Writes (or queues) `bytes` on a handle.
+    /// Writes (or queues) `bytes` on a handle; on a packet socket, sends them as one frame.
     pub fn write(&self, id: HandleId, bytes: &[u8]) -> Result<(), HostError> {
         let h = self.handles.get(&id).ok_or(HostError::Closed)?;
+        if let IoKind::Packet(fd) = &h.kind {
+            return packet::send(fd.get_ref(), bytes);
+        }
         let mut q = lock(&h.out.buf);
         if q.len() + bytes.len() > WRITE_QUEUE_LIMIT {
             h.out.owe_writable.store(true, Ordering::Relaxed);
@@ -157,7 +165,7 @@ impl IoTable {
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
                     Err(e) => Err(e),
                 },
-                IoKind::Listener | IoKind::RawIp(_) => {
+                IoKind::Listener | IoKind::RawIp(_) | IoKind::Packet(_) => {
                     return Err(HostError::Invalid {
                         message: "not a stream: use send_to on raw IP sockets".into(),
                     });
@@ -311,6 +319,229 @@ pub mod raw {
         }
         Ok(())
     }
+}
+
+/// Packet sockets (IPX, NetBEUI on the LAN): `AF_PACKET`/`SOCK_RAW` bound to one interface
+/// and one ethertype, through libc. Frames carry their link-layer header both ways.
+pub mod packet {
+    use std::io;
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+
+    use dialgate_plugin_host::abi::HostError;
+
+    /// The longest frame a packet socket delivers: an Ethernet frame of a 1500-octet MTU with
+    /// its header and a VLAN tag fits with room to spare. Longer frames (jumbo) are dropped
+    /// and counted, so that every read fits a pooled buffer.
+    pub const MAX_FRAME: usize = 2048;
+
+    /// The shortest frame a packet socket sends: an Ethernet header.
+    pub const MIN_FRAME: usize = 14;
+
+    /// Interface names are shorter than `IFNAMSIZ` (16) octets.
+    fn check_interface(name: &str) -> Result<(), String> {
+        if name.is_empty() || name.len() >= libc::IFNAMSIZ {
+            return Err(format!(
+                "interface name {name:?} must be 1 to {} octets",
+                libc::IFNAMSIZ - 1
+            ));
+        }
+        if name
+            .bytes()
+            .any(|b| b == 0 || b == b'/' || b.is_ascii_whitespace())
+        {
+            return Err(format!("interface name {name:?} has a forbidden character"));
+        }
+        Ok(())
+    }
+
+    /// Checks the arguments of `open_packet`: a plausible interface name and an ethertype
+    /// other than 0.
+    pub fn check(interface: &str, ethertype: u16) -> Result<(), HostError> {
+        check_interface(interface).map_err(|m| HostError::Invalid { message: m.into() })?;
+        if ethertype == 0 {
+            return Err(HostError::Invalid {
+                message: "ethertype 0 is not a protocol".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn index_of(interface: &str) -> io::Result<libc::c_uint> {
+        let name = std::ffi::CString::new(interface)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a NUL-terminated string that lives for the call.
+        let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        if index == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(index)
+    }
+
+    /// A non-blocking packet socket bound to `interface` for `ethertype` (host order). Frames
+    /// this host sends on the interface are not delivered back (`PACKET_IGNORE_OUTGOING`
+    /// where the kernel has it; [`recv`] filters them too). Needs `CAP_NET_RAW`.
+    pub fn open(interface: &str, ethertype: u16) -> io::Result<OwnedFd> {
+        check_interface(interface).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+        let ifindex = index_of(interface)?;
+        let protocol = ethertype.to_be();
+        // SAFETY: a plain socket(2) call; the result is checked.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                libc::c_int::from(protocol),
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: socket(2) returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let one: libc::c_int = 1;
+        // SAFETY: sets an int option from a live int; failure (old kernels) is tolerated.
+        let _ = unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_PACKET,
+                libc::PACKET_IGNORE_OUTGOING,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll.sll_protocol = protocol;
+        sll.sll_ifindex = libc::c_int::try_from(ifindex)
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENODEV))?;
+        // SAFETY: binds our descriptor to a sockaddr_ll that lives for the call.
+        let r = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(fd)
+    }
+
+    /// Sends one frame (link-layer header included) on the bound interface. Never blocks:
+    /// a full socket buffer answers [`HostError::Busy`].
+    pub fn send(fd: &impl AsFd, frame: &[u8]) -> Result<(), HostError> {
+        if frame.len() < MIN_FRAME {
+            return Err(HostError::Invalid {
+                message: format!(
+                    "a frame of {} octets is shorter than a link-layer header ({MIN_FRAME})",
+                    frame.len()
+                )
+                .into(),
+            });
+        }
+        // SAFETY: sends a live buffer on our descriptor (bound, so no address is needed).
+        let n = unsafe {
+            libc::send(
+                fd.as_fd().as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EAGAIN | libc::ENOBUFS) => HostError::Busy,
+                errno => HostError::Io {
+                    errno: errno.unwrap_or(0),
+                    message: format!("sending a frame: {e}").into(),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// What [`recv`] read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Received {
+        /// A frame of this many octets, at the start of the buffer.
+        Frame(usize),
+        /// A frame this host sent (looped back by the kernel): ignore it.
+        Outgoing,
+        /// A frame longer than the buffer (its real length): dropped.
+        Truncated(usize),
+    }
+
+    /// Reads one frame into `buf`.
+    pub fn recv(fd: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
+        // SAFETY: sockaddr_ll is plain old data; all zeroes is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+        // SAFETY: reads into a live buffer of the given length; the kernel writes at most
+        // `len` octets of address into `sll`.
+        let n = unsafe {
+            libc::recvfrom(
+                fd.as_fd().as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+                (&mut sll as *mut libc::sockaddr_ll).cast(),
+                &mut len,
+            )
+        };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        if sll.sll_pkttype == libc::PACKET_OUTGOING {
+            return Ok(Received::Outgoing);
+        }
+        if n > buf.len() {
+            return Ok(Received::Truncated(n));
+        }
+        Ok(Received::Frame(n))
+    }
+}
+
+/// Reads frames from a packet socket, queueing each to the actor (pooled buffers; frames
+/// longer than [`packet::MAX_FRAME`] are dropped and counted in `dropped`).
+pub async fn packet_reader(
+    handle: HandleId,
+    fd: Arc<AsyncFd<OwnedFd>>,
+    tx: mpsc::Sender<ActorMsg>,
+    pool: BufPool,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+) {
+    let reason = loop {
+        let mut guard = match fd.readable().await {
+            Ok(g) => g,
+            Err(e) => break close_reason(&e),
+        };
+        let mut buf = pool.get();
+        buf.resize(packet::MAX_FRAME, 0);
+        match guard.try_io(|fd| packet::recv(fd.get_ref(), &mut buf)) {
+            Ok(Ok(packet::Received::Frame(n))) => {
+                buf.truncate(n);
+                if tx.send(ActorMsg::Data { handle, buf }).await.is_err() {
+                    return;
+                }
+            }
+            Ok(Ok(packet::Received::Outgoing)) => pool.put(buf),
+            Ok(Ok(packet::Received::Truncated(n))) => {
+                dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(
+                    "packet socket: a {n}-octet frame dropped (longer than {})",
+                    packet::MAX_FRAME
+                );
+                pool.put(buf);
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => pool.put(buf),
+            Ok(Err(e)) => {
+                pool.put(buf);
+                break close_reason(&e);
+            }
+            Err(_would_block) => pool.put(buf),
+        }
+    };
+    let _ = tx.send(ActorMsg::Closed { handle, reason }).await;
 }
 
 /// Reads datagrams from a raw IP socket, queueing each to the actor. IPv4 datagrams come with
@@ -588,15 +819,9 @@ pub async fn accept_loop<R: Registrar>(
 mod tests {
     use super::*;
 
-    fn is_root() -> bool {
-        // SAFETY: geteuid has no preconditions.
-        unsafe { libc::geteuid() == 0 }
-    }
-
     #[tokio::test]
     async fn raw_ip_socket_sends_and_receives_datagrams_with_the_ipv4_header() {
-        if !is_root() {
-            eprintln!("skipped: raw sockets need CAP_NET_RAW");
+        if !dialgate_test_support::require_root("a raw IP socket (CAP_NET_RAW)") {
             return;
         }
         // Protocol 253 is reserved for experimentation (RFC 3692).

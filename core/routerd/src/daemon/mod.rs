@@ -9,8 +9,7 @@
 //!   reasons, counters, accounting records.
 //! - [`dataplane`]: the TUN device, address -> session routes, kernel routes and sysctls.
 //! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP listeners and
-//!   connections, raw IP sockets); packet sockets and LAN-protocol registration answer
-//!   `Unsupported` for now.
+//!   connections, raw IP sockets, packet sockets).
 //! - [`caps`]: dropping every capability but the three routerd needs.
 
 pub mod accounting;
@@ -29,6 +28,7 @@ pub mod tty;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dialgate_dataplane::SharedIpv4Pool;
@@ -45,13 +45,65 @@ use crate::config::{
     Config, ConfigDiff, Document, LanConfig, LinkConfig, LinkRole, PluginConfig, PoolConfig,
     PppSettings,
 };
-use crate::store::{Applied, ApplyError, ConfigStore};
+use crate::store::{Applied, ApplyError, ConfigStore, VersionInfo};
 use crate::users::UserStore;
 
 /// How long stopping a plugin instance may take before its task is aborted.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a plugin instance's `start` may take before the apply fails.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Configuration changes (applies and rollbacks) that may wait for the one running; more are
+/// refused ([`ApplyRefused::Busy`]).
+pub const MAX_QUEUED_APPLIES: usize = 32;
+
+/// Why [`Daemon::apply_queued`] or [`Daemon::rollback_queued`] did not apply anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyRefused {
+    /// When its turn came, the current version was not the `base_version` the caller said
+    /// the change was made against.
+    Conflict(String),
+    /// Too many changes are waiting already.
+    Busy(String),
+    /// The version to roll back to is not kept.
+    UnknownVersion(u64),
+    /// Applying failed (and was rolled back), or the store failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for ApplyRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApplyRefused::Conflict(m) | ApplyRefused::Busy(m) | ApplyRefused::Failed(m) => {
+                f.write_str(m)
+            }
+            ApplyRefused::UnknownVersion(v) => {
+                write!(f, "configuration version {v} is not kept")
+            }
+        }
+    }
+}
+
+/// What readers (the management API) see of the configuration store. Updated after every
+/// change, so that reading it never waits for an apply in progress.
+#[derive(Debug, Clone)]
+pub struct StoreView {
+    /// The current version.
+    pub version: u64,
+    /// The current document.
+    pub current: Document,
+    /// The kept versions, oldest first.
+    pub history: Vec<VersionInfo>,
+}
+
+impl StoreView {
+    fn of(store: &ConfigStore) -> Self {
+        StoreView {
+            version: store.current_version(),
+            current: store.current().clone(),
+            history: store.history().to_vec(),
+        }
+    }
+}
 
 /// How routerd runs.
 #[derive(Debug, Clone, Default)]
@@ -137,8 +189,13 @@ pub struct Daemon {
     users: std::sync::Mutex<UserStore>,
     state_dir: PathBuf,
     started: Instant,
-    /// Serializes configuration changes.
+    /// Serializes configuration changes: a fair (FIFO) lock, so concurrent changes queue
+    /// and run one after the other, each against the configuration the previous one left.
     apply_lock: AsyncMutex<()>,
+    /// Changes waiting for `apply_lock`.
+    applies_waiting: AtomicUsize,
+    /// The store as readers see it.
+    view: std::sync::RwLock<StoreView>,
 }
 
 fn create_state_dir(dir: &Path) -> std::io::Result<()> {
@@ -199,6 +256,7 @@ impl Daemon {
         if let Some(dp) = dataplane {
             tokio::spawn(dp.run_reader(router.buffers.clone()));
         }
+        let view = std::sync::RwLock::new(StoreView::of(&store));
         let daemon = Arc::new(Daemon {
             router,
             running: AsyncMutex::new(Running::default()),
@@ -207,6 +265,8 @@ impl Daemon {
             state_dir,
             started: Instant::now(),
             apply_lock: AsyncMutex::new(()),
+            applies_waiting: AtomicUsize::new(0),
+            view,
         });
         {
             let mut running = daemon.running.lock().await;
@@ -228,9 +288,34 @@ impl Daemon {
         self.started.elapsed()
     }
 
-    /// The configuration store.
+    /// The configuration store. Blocks while a configuration change runs: async code that
+    /// only reads should use [`store_view`](Self::store_view).
     pub fn store(&self) -> std::sync::MutexGuard<'_, ConfigStore> {
         lock(&self.store)
+    }
+
+    /// The store's current version, document and history as of the last change (never
+    /// waits for a change in progress).
+    pub fn store_view(&self) -> StoreView {
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The current configuration version (never waits for a change in progress).
+    pub fn current_version(&self) -> u64 {
+        self.view
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .version
+    }
+
+    fn refresh_view(&self, store: &ConfigStore) {
+        *self
+            .view
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = StoreView::of(store);
     }
 
     /// The users file.
@@ -419,38 +504,104 @@ impl Daemon {
 
     /// Applies `doc` through the store's transaction: the running state is reconciled to it;
     /// when that fails the previous configuration is reconciled back and the store keeps the
-    /// previous version. Sessions on links the change does not touch stay up.
+    /// previous version. Sessions on links the change does not touch stay up. Concurrent
+    /// changes queue (see [`apply_queued`](Self::apply_queued)).
     pub async fn apply(self: &Arc<Self>, doc: Document, reason: String) -> Result<Applied, String> {
-        let _serial = self.apply_lock.lock().await;
-        let this = self.clone();
-        let handle = tokio::runtime::Handle::current();
-        let result = tokio::task::spawn_blocking(move || {
-            let store = this.store.clone();
-            let mut store = lock(&store);
+        self.apply_queued(doc, reason, None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// [`apply`](Self::apply), queued behind the changes already waiting: changes run one
+    /// after the other in arrival order, each against the configuration the previous one
+    /// produced. With `base_version`, the change is refused ([`ApplyRefused::Conflict`])
+    /// unless that is still the current version when its turn comes.
+    pub async fn apply_queued(
+        self: &Arc<Self>,
+        doc: Document,
+        reason: String,
+        base_version: Option<u64>,
+    ) -> Result<Applied, ApplyRefused> {
+        let _turn = self.wait_turn().await?;
+        let current = self.current_version();
+        if let Some(base) = base_version
+            && base != current
+        {
+            return Err(ApplyRefused::Conflict(format!(
+                "the current configuration is version {current}, not {base}"
+            )));
+        }
+        self.transaction(move |this, store, handle| {
             store.apply(&doc, &reason, |diff, new| {
                 handle.block_on(this.apply_runtime(diff, new.config()))
             })
         })
         .await
-        .map_err(|e| format!("apply task: {e}"))?;
-        result.map_err(describe_apply_error)
     }
 
     /// Applies kept version `version` again (see [`apply`](Self::apply)).
     pub async fn rollback(self: &Arc<Self>, version: u64) -> Result<Applied, String> {
-        let _serial = self.apply_lock.lock().await;
-        let this = self.clone();
-        let handle = tokio::runtime::Handle::current();
-        let result = tokio::task::spawn_blocking(move || {
-            let store = this.store.clone();
-            let mut store = lock(&store);
+        self.rollback_queued(version)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// [`rollback`](Self::rollback), queued like [`apply_queued`](Self::apply_queued).
+    pub async fn rollback_queued(self: &Arc<Self>, version: u64) -> Result<Applied, ApplyRefused> {
+        let _turn = self.wait_turn().await?;
+        if !self
+            .store_view()
+            .history
+            .iter()
+            .any(|v| v.version == version)
+        {
+            return Err(ApplyRefused::UnknownVersion(version));
+        }
+        self.transaction(move |this, store, handle| {
             store.rollback(version, "", |diff, new| {
                 handle.block_on(this.apply_runtime(diff, new.config()))
             })
         })
         .await
-        .map_err(|e| format!("rollback task: {e}"))?;
-        result.map_err(describe_apply_error)
+    }
+
+    /// Waits (in arrival order) until no other configuration change runs.
+    async fn wait_turn(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, ApplyRefused> {
+        if self.applies_waiting.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED_APPLIES {
+            self.applies_waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(ApplyRefused::Busy(format!(
+                "{MAX_QUEUED_APPLIES} configuration changes are waiting already"
+            )));
+        }
+        let turn = self.apply_lock.lock().await;
+        self.applies_waiting.fetch_sub(1, Ordering::SeqCst);
+        Ok(turn)
+    }
+
+    /// Runs a store transaction on a blocking thread (the store writes and syncs files), the
+    /// runtime part driven from there; then publishes the store's new state to readers.
+    async fn transaction(
+        self: &Arc<Self>,
+        f: impl FnOnce(
+            &Arc<Daemon>,
+            &mut ConfigStore,
+            &tokio::runtime::Handle,
+        ) -> Result<Applied, ApplyError<String>>
+        + Send
+        + 'static,
+    ) -> Result<Applied, ApplyRefused> {
+        let this = self.clone();
+        let handle = tokio::runtime::Handle::current();
+        let result = tokio::task::spawn_blocking(move || {
+            let store = this.store.clone();
+            let mut store = lock(&store);
+            let result = f(&this, &mut store, &handle);
+            this.refresh_view(&store);
+            result
+        })
+        .await
+        .map_err(|e| ApplyRefused::Failed(format!("configuration change task: {e}")))?;
+        result.map_err(|e| ApplyRefused::Failed(describe_apply_error(e)))
     }
 
     async fn apply_runtime(&self, diff: &ConfigDiff, new: &Config) -> Result<(), String> {

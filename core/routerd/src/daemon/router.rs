@@ -226,6 +226,8 @@ pub struct RouterStats {
     pub refused_per_user: AtomicU64,
     /// Sessions ended because their plugin failed.
     pub plugin_failures: AtomicU64,
+    /// Frames a packet socket received that were longer than a pooled buffer (dropped).
+    pub packet_too_long: Arc<AtomicU64>,
     /// Session-end reasons, counted.
     pub end_reasons: Mutex<BTreeMap<String, u64>>,
     /// Traffic of ended sessions: (bytes in, bytes out, packets in, packets out) by plugin.

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use dialgate_dataplane::ra::{ALL_NODES, RaSchedule, RouterAdvert, link_local};
+use dialgate_dataplane::ra::{
+    ALL_NODES, RaSchedule, RouterAdvert, RouterSolicitation, RsSchedule, link_local,
+};
 use dialgate_dataplane::{MssOutcome, clamp_mss};
 use dialgate_plugin_host::abi::{
     Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
@@ -22,7 +24,7 @@ use dialgate_ppp::{DownReason, Engine, Event, NetworkParams, Protocol, SendError
 use tokio::sync::mpsc;
 
 use super::actor::{ActorMsg, RelayMsg};
-use super::dataplane::{FromSession, SessionRoute};
+use super::dataplane::{FromSession, SessionRoute, SessionSide};
 use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
 use super::spec::{EngineTemplate, LinkSpec, random_u64};
 use crate::accounting::{Record, SessionStart, SessionStop};
@@ -99,6 +101,18 @@ struct Ra {
     subnet: Ipv6Addr,
 }
 
+/// A dial-out session's IPv6 host side (RFC 4861 §6.3.7, RFC 4862 §5.5.3): once IPV6CP is
+/// up, Router Solicitations until the server's RA arrives; our address is the RA's /64 with
+/// the interface identifier IPV6CP negotiated.
+#[derive(Debug)]
+struct ClientV6 {
+    /// Our interface identifier (RFC 5072 §4.1).
+    iid: u64,
+    rs: RsSchedule,
+    /// Our address, once formed.
+    addr: Option<Ipv6Addr>,
+}
+
 /// A session running the PPP engine.
 #[derive(Debug)]
 pub struct EngineSession {
@@ -109,9 +123,11 @@ pub struct EngineSession {
     ipv4: Option<Ipv4Addr>,
     /// Client: the server's address (routed to the TUN).
     peer_v4: Option<Ipv4Addr>,
-    /// The /64 routed to the session.
+    /// Server: the /64 routed to the session. Client: the /64 the server announced.
     v6: Option<Ipv6Addr>,
     ra: Option<Ra>,
+    /// Client: IPv6 host state once IPV6CP is up.
+    client_v6: Option<ClientV6>,
     /// Largest IP datagram over the session.
     mtu: u16,
     /// The user counted against the per-user limit.
@@ -250,7 +266,11 @@ impl Core {
             .filter_map(|s| match &s.kind {
                 Kind::Engine(es) => {
                     let ra = es.ra.as_ref().and_then(|r| r.schedule.poll_timeout());
-                    [es.engine.poll_timeout(), ra].into_iter().flatten().min()
+                    let rs = es.client_v6.as_ref().and_then(|c| c.rs.poll_timeout());
+                    [es.engine.poll_timeout(), ra, rs]
+                        .into_iter()
+                        .flatten()
+                        .min()
                 }
                 Kind::Relay(_) => None,
             })
@@ -387,6 +407,7 @@ impl Core {
                     peer_v4: None,
                     v6: None,
                     ra: None,
+                    client_v6: None,
                     user_claimed: None,
                     lower_cause: None,
                 }))
@@ -542,17 +563,34 @@ impl Core {
                 rx.clear();
                 rx.extend_from_slice(frame);
                 let id = s.shared.id;
-                let client_local = if es.client { es.ipv4 } else { None };
+                let side = if es.client {
+                    SessionSide::Client {
+                        v4: es.ipv4,
+                        v6: es.client_v6.as_ref().and_then(|c| c.addr),
+                    }
+                } else {
+                    SessionSide::Server
+                };
                 let mut solicited = false;
+                let mut advert = None;
                 if let Some(d) = es.engine.handle_frame(now, rx) {
                     c.data_bytes_in
                         .fetch_add(d.payload.len() as u64, Ordering::Relaxed);
-                    if (d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6)
-                        && let Some(dp) = &router.dataplane
+                    let is_ip = d.protocol == Protocol::IPV4 || d.protocol == Protocol::IPV6;
+                    if es.client_v6.is_some()
+                        && d.protocol == Protocol::IPV6
+                        && let Ok(ra) = RouterAdvert::parse(d.payload)
                     {
-                        solicited = dp.from_session(id, client_local, d.payload, es.mtu)
+                        advert = Some(ra);
+                    } else if is_ip && let Some(dp) = &router.dataplane {
+                        solicited = dp.from_session(id, side, d.payload, es.mtu)
                             == FromSession::RouterSolicitation;
                     }
+                }
+                if let Some((source, ra)) = advert {
+                    let _enter = s.span.enter();
+                    Self::router_advert(env, link, id, es, source, &ra);
+                    lock(&s.shared.meta).ipv6_prefix = es.v6;
                 }
                 if solicited && let Some(ra) = &mut es.ra {
                     ra.schedule.on_solicitation(now);
@@ -724,8 +762,98 @@ impl Core {
                     }
                 }
             }
+            if let Some(c) = &mut es.client_v6
+                && c.rs.poll_send(now)
+            {
+                let mut packet = [0u8; RouterSolicitation::BUFFER_LEN];
+                let rs = RouterSolicitation {
+                    source: link_local(c.iid),
+                };
+                if let Ok(n) = rs.emit(&mut packet) {
+                    let mut out = spare.pop().unwrap_or_default();
+                    out.resize(n + FRAME_OVERHEAD, 0);
+                    match es.engine.send_datagram(
+                        now,
+                        Protocol::IPV6,
+                        packet.get(..n).unwrap_or_default(),
+                        &mut out,
+                    ) {
+                        Ok(len) => {
+                            out.truncate(len);
+                            outbox.push_back(Out::Frame {
+                                link: *link,
+                                buf: out,
+                            });
+                            s.shared
+                                .counters
+                                .data_bytes_out
+                                .fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        Err(_) => spare.push(out),
+                    }
+                }
+            }
             drain(&mut es.engine, *link, outbox, spare);
         }
+    }
+
+    /// A dial-out session got the server's Router Advertisement (valid as RFC 4861 §6.1.2
+    /// asks: the parser checked hop limit, checksum and options; the source must be
+    /// link-local). The first /64 Prefix Information option that is autonomous with a
+    /// non-zero valid lifetime gives our address: the prefix with the interface identifier
+    /// IPV6CP negotiated (RFC 4862 §5.5.3, RFC 5072 §5). It goes on the TUN with the link's
+    /// IPv6 routes, or a default route when the link names none and the RA's router
+    /// lifetime is non-zero. A later RA for the same prefix changes nothing.
+    fn router_advert(
+        env: &Env,
+        link: LinkId,
+        id: u64,
+        es: &mut EngineSession,
+        source: Ipv6Addr,
+        ra: &RouterAdvert,
+    ) {
+        let Some(c) = &mut es.client_v6 else {
+            return;
+        };
+        if !source.is_unicast_link_local() {
+            tracing::debug!(%source, "Router Advertisement not from a link-local address: ignored");
+            return;
+        }
+        let Some(prefix) = ra.prefix.filter(|p| {
+            p.prefix_len == 64
+                && p.autonomous
+                && p.valid_lifetime > 0
+                && p.preferred_lifetime <= p.valid_lifetime
+        }) else {
+            tracing::debug!("Router Advertisement without a usable /64: ignored");
+            return;
+        };
+        c.rs.advertised();
+        let subnet = Ipv6Addr::from_bits(prefix.prefix.to_bits() & !u128::from(u64::MAX));
+        let addr = Ipv6Addr::from_bits(subnet.to_bits() | u128::from(c.iid));
+        if c.addr == Some(addr) {
+            return;
+        }
+        if let Some(dp) = &env.router.dataplane {
+            if c.addr.take().is_some() {
+                dp.remove_client_v6(id);
+            }
+            let default = ra.router_lifetime > 0;
+            if let Err(e) = dp.add_client_v6(
+                id,
+                addr,
+                env.route(link),
+                es.mtu,
+                env.spec.routes(),
+                default,
+            ) {
+                tracing::warn!("cannot use IPv6 address {addr}: {e}");
+                return;
+            }
+        }
+        c.addr = Some(addr);
+        es.v6 = Some(subnet);
+        tracing::info!(address = %addr, prefix = %subnet, "IPv6 address from the server's Router Advertisement");
     }
 
     /// Handles every pending engine event and ends the sessions that went down.
@@ -816,9 +944,14 @@ impl Core {
                             es.ipv4 = Some(ip.local);
                             es.peer_v4 = ip.peer;
                             match &router.dataplane {
-                                Some(dp) => {
-                                    dp.add_client_v4(id, ip.local, ip.peer, env.route(link), es.mtu)
-                                }
+                                Some(dp) => dp.add_client_v4(
+                                    id,
+                                    ip.local,
+                                    ip.peer,
+                                    env.route(link),
+                                    es.mtu,
+                                    env.spec.routes(),
+                                ),
                                 None => Ok(()),
                             }
                         } else {
@@ -854,8 +987,17 @@ impl Core {
                         }
                     }
                     NetworkParams::Ipv6cp(v6) => {
-                        if !es.client
-                            && let Some(dp) = &router.dataplane
+                        if es.client {
+                            // RFC 4861 §6.3.7: ask for the server's RA at once.
+                            let mut rs = RsSchedule::default();
+                            rs.start(now);
+                            es.client_v6 = Some(ClientV6 {
+                                iid: v6.local,
+                                rs,
+                                addr: None,
+                            });
+                            tracing::info!("IPV6CP up: soliciting a Router Advertisement");
+                        } else if let Some(dp) = &router.dataplane
                             && let Some(subnet) = dp.add_v6(id, env.route(link), es.mtu)
                         {
                             let mut schedule = RaSchedule::rfc_defaults();
@@ -898,17 +1040,27 @@ impl Core {
                 },
                 Event::NetworkDown { protocol } => {
                     tracing::info!("{protocol} down");
+                    if protocol == Protocol::IPV6CP && es.client {
+                        es.client_v6 = None;
+                        es.v6 = None;
+                        lock(&s.shared.meta).ipv6_prefix = None;
+                    }
                     if let Some(dp) = &router.dataplane {
                         if protocol == Protocol::IPCP {
-                            let (v4, client) = if es.client {
-                                (None, es.ipv4.take().map(|l| (l, es.peer_v4.take())))
+                            if es.client {
+                                es.ipv4 = None;
+                                es.peer_v4 = None;
+                                dp.remove_client_v4(id);
                             } else {
-                                (es.ipv4.take(), None)
-                            };
-                            dp.remove_session(id, v4, None, client);
+                                dp.remove_session(id, es.ipv4.take(), None, false);
+                            }
                         } else if protocol == Protocol::IPV6CP {
-                            dp.remove_session(id, None, es.v6.take(), None);
-                            es.ra = None;
+                            if es.client {
+                                dp.remove_client_v6(id);
+                            } else {
+                                dp.remove_session(id, None, es.v6.take(), false);
+                                es.ra = None;
+                            }
                         }
                     }
                 }
@@ -964,13 +1116,10 @@ impl Core {
         match &mut s.kind {
             Kind::Engine(es) => {
                 if let Some(dp) = &router.dataplane {
-                    let (v4, client) = if es.client {
-                        (None, es.ipv4.map(|l| (l, es.peer_v4)))
-                    } else {
-                        (es.ipv4, None)
-                    };
-                    if v4.is_some() || client.is_some() || es.v6.is_some() {
-                        dp.remove_session(id, v4, es.v6, client);
+                    if es.client {
+                        dp.remove_session(id, None, None, true);
+                    } else if es.ipv4.is_some() || es.v6.is_some() {
+                        dp.remove_session(id, es.ipv4, es.v6, false);
                     }
                 }
                 if let Some(user) = es.user_claimed.take() {
@@ -1131,6 +1280,7 @@ mod tests {
             engine: Some(EngineTemplate::Client {
                 settings: PppSettings::default(),
                 credentials: Credentials::new("alice", "secret").unwrap(),
+                routes: Vec::new(),
             }),
         };
         (Env { spec, router, tx }, rx)

@@ -20,7 +20,7 @@ use dialgate_ppp::ncp::{IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig};
 
 use super::router::Router;
 use crate::config::{
-    Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings,
+    Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings, RoutePrefix,
 };
 
 /// How a terminating link's sessions run their engine.
@@ -43,6 +43,8 @@ pub enum EngineTemplate {
         settings: PppSettings,
         /// Our credentials.
         credentials: Credentials,
+        /// Networks routed through the session once it is up (`link.routes`).
+        routes: Vec<RoutePrefix>,
     },
 }
 
@@ -115,6 +117,7 @@ impl EngineTemplate {
             EngineTemplate::Client {
                 settings,
                 credentials,
+                ..
             } => {
                 settings.apply_to(&mut c);
                 c.peer = Some(PeerRole {
@@ -155,6 +158,15 @@ pub struct LinkSpec {
 }
 
 impl LinkSpec {
+    /// The networks a dialing link routes through its session (`link.routes`); none for
+    /// other links.
+    pub fn routes(&self) -> &[RoutePrefix] {
+        match &self.engine {
+            Some(EngineTemplate::Client { routes, .. }) => routes,
+            _ => &[],
+        }
+    }
+
     /// Whether the actor places a call as soon as it starts (and again after each one ends).
     pub fn dials_on_start(&self) -> bool {
         self.role == LinkRole::Dial && self.mode == LinkMode::Terminate
@@ -255,6 +267,7 @@ pub fn link_spec(
             Some(EngineTemplate::Client {
                 settings,
                 credentials,
+                routes: link.routes.clone(),
             })
         }
     };

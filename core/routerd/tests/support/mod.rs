@@ -10,6 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod netns;
+
 /// The profile directory this test executable was built in (`target/<profile>`).
 pub fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");

@@ -1,0 +1,438 @@
+//! End to end over PPTP, as root, in network namespaces this test creates (and deletes): a
+//! routerd PPTP server and a routerd PPTP client joined by a veth pair (the "Internet"), the
+//! server's LAN behind a third namespace. The client dials with MS-CHAPv2 and MPPE-128 (the
+//! defaults), pings the server and a LAN host, the byte counters of both daemons agree, then
+//! the client hangs up: Call-Clear-Request, Call-Disconnect-Notify, Stop-Control-Connection,
+//! reported with their reasons on both sides.
+//!
+//! The traffic is captured in the server's namespace and must dissect cleanly in tshark (no
+//! malformed packet, no error-level expert item), and tshark must see every control message
+//! of the session and GRE with the Call IDs the control connection agreed.
+//!
+//! ```text
+//!  netns cli                      netns srv                              netns lan
+//!  routerd B (pptp dial) --veth-- routerd A (pptp answer, pool 10.78.0.10-20)
+//!  vC 192.0.2.2/24                vI 192.0.2.1/24
+//!  dialgate0 10.78.0.1x/32        dialgate0, forwarding, proxy ARP on vS -- vL 10.78.0.2/24
+//!                                 vS 10.78.0.1/24
+//! ```
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use dialgate_routerd::api::{Encryption, SessionState};
+use dialgate_routerd::users::UserStore;
+use support::netns::{Lab, ip, ping_in, sessions, wait_until};
+use support::{Child, TempDir, cargo_build, library, routerctl};
+
+const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+const SERVER: &str = "192.0.2.1";
+
+fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
+    format!(
+        r#"
+[system]
+hostname = "srv"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{socket}"
+
+[lan]
+interface = "{lan_if}"
+proxy_arp = true
+
+[[pool]]
+name = "lan"
+ranges = ["10.78.0.10-10.78.0.20"]
+local_address = "10.78.0.1"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+
+[[link]]
+name = "pptp-in"
+plugin = "pptp"
+role = "answer"
+pool = "lan"
+[link.config]
+listen = ["{SERVER}:1723"]
+echo_interval_secs = 60
+"#,
+        state = dir.display(),
+        socket = socket.display(),
+        plugin = plugin.display(),
+    )
+}
+
+fn client_config(dir: &Path, socket: &Path, plugin: &Path) -> String {
+    format!(
+        r#"
+[system]
+hostname = "cli"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{socket}"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+
+[[link]]
+name = "pptp-out"
+plugin = "pptp"
+role = "dial"
+credentials = {{ user = "alice", password = "correct horse battery" }}
+[link.config]
+target = "{SERVER}"
+"#,
+        state = dir.display(),
+        socket = socket.display(),
+        plugin = plugin.display(),
+    )
+}
+
+/// `tshark -r FILE ARGS...`'s standard output (its "running as root" notice goes to stderr).
+fn tshark(file: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("running tshark (Debian package tshark)");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
+    if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
+        return;
+    }
+    cargo_build(&["dialgate-plugin-pptp"], &[]);
+    let pptp = library("dialgate_plugin_pptp");
+    let dir = TempDir::new("pptp-netns");
+    let mut lab = Lab::new("pp", &["srv", "cli", "lan"]);
+    let tag = std::process::id() % 100_000;
+    let (v_inet_s, v_inet_c) = (format!("dpi{tag}"), format!("dpc{tag}"));
+    let (v_lan_s, v_lan_l) = (format!("dps{tag}"), format!("dpl{tag}"));
+    lab.veth(
+        ("srv", &v_inet_s, &format!("{SERVER}/24")),
+        ("cli", &v_inet_c, "192.0.2.2/24"),
+    );
+    lab.veth(
+        ("srv", &v_lan_s, "10.78.0.1/24"),
+        ("lan", &v_lan_l, "10.78.0.2/24"),
+    );
+
+    // Capture the PPTP traffic on the server's Internet side.
+    let pcap = dir.path().join("pptp.pcapng");
+    let capture = lab
+        .command("srv", "dumpcap")
+        .args([
+            "-q",
+            "-i",
+            &v_inet_s,
+            "-f",
+            "tcp port 1723 or ip proto 47",
+            "-w",
+        ])
+        .arg(&pcap)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting dumpcap (Debian package tshark)");
+    let mut capture = Child(Some(capture));
+    assert!(
+        wait_until(Duration::from_secs(10), || pcap.exists().then_some(())).is_some(),
+        "dumpcap started capturing"
+    );
+
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let a_socket = a_dir.join("routerd.sock");
+    let b_socket = b_dir.join("routerd.sock");
+    std::fs::write(
+        a_dir.join("routerd.toml"),
+        server_config(&a_dir, &a_socket, &pptp, &v_lan_s),
+    )
+    .unwrap();
+    std::fs::write(
+        b_dir.join("routerd.toml"),
+        client_config(&b_dir, &b_socket, &pptp),
+    )
+    .unwrap();
+    let mut users = UserStore::open(&a_dir.join("users.toml")).unwrap();
+    users
+        .set_password("alice", "correct horse battery")
+        .unwrap();
+    drop(users);
+
+    lab.start_routerd("srv", &a_dir.join("routerd.toml"), &a_dir.join("log"));
+    // The server listens before the client dials (the client would redial anyway).
+    let listening = wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(a_dir.join("log"))
+            .unwrap_or_default()
+            .contains("listening for PPTP")
+            .then_some(())
+    });
+    let log_a = || std::fs::read_to_string(a_dir.join("log")).unwrap_or_default();
+    let log_b = || std::fs::read_to_string(b_dir.join("log")).unwrap_or_default();
+    let logs = || {
+        format!(
+            "--- routerd A (server):\n{}\n--- routerd B (client):\n{}",
+            log_a(),
+            log_b()
+        )
+    };
+    assert!(listening.is_some(), "server listening\n{}", logs());
+    lab.start_routerd("cli", &b_dir.join("routerd.toml"), &b_dir.join("log"));
+
+    // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
+    let up = |socket: &Path| {
+        sessions(socket)
+            .into_iter()
+            .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
+    };
+    let (a, b) = wait_until(Duration::from_secs(40), || {
+        Some((up(&a_socket)?, up(&b_socket)?))
+    })
+    .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", logs()));
+    assert_eq!(a.user.as_deref(), Some("alice"));
+    assert_eq!(a.link, "pptp-in");
+    assert_eq!(b.link, "pptp-out");
+    // The server's session names the client's control connection, ip:port.
+    let peer = a.peer.clone().unwrap_or_default();
+    assert!(peer.starts_with("192.0.2.2:"), "server-side peer {peer:?}");
+    assert_eq!(b.peer.as_deref(), Some("192.0.2.1:1723"));
+    let client_addr = b.ipv4.unwrap();
+    assert_eq!(a.ipv4, Some(client_addr));
+    assert!((Ipv4Addr::new(10, 78, 0, 10)..=Ipv4Addr::new(10, 78, 0, 20)).contains(&client_addr));
+    for s in [&a, &b] {
+        assert_eq!(
+            s.encryption,
+            Encryption::Mppe {
+                bits: 128,
+                stateless: true
+            }
+        );
+    }
+
+    // Through the tunnel: the server's LAN address, then the LAN host (forwarded by the
+    // server's kernel, the client's address answered by proxy ARP).
+    let cli_ns = lab.ns("cli").to_owned();
+    let client = client_addr.to_string();
+    ip(&[
+        "-n",
+        &cli_ns,
+        "route",
+        "add",
+        "10.78.0.0/24",
+        "dev",
+        "dialgate0",
+        "src",
+        &client,
+    ]);
+    let pings = 5;
+    assert_eq!(
+        ping_in(&cli_ns, client_addr, LAN_ROUTER, pings),
+        pings,
+        "echo replies from the server's LAN address\n{}",
+        logs()
+    );
+    assert_eq!(
+        ping_in(&cli_ns, client_addr, LAN_HOST, pings),
+        pings,
+        "echo replies from the LAN host\n{}",
+        logs()
+    );
+    // And back: the LAN host pings the client through the server.
+    let lan_ns = lab.ns("lan").to_owned();
+    assert_eq!(
+        ping_in(&lan_ns, LAN_HOST, client_addr, pings),
+        pings,
+        "echo replies from the client to the LAN host\n{}",
+        logs()
+    );
+
+    // The counters agree: IP octets and packets one side sent, the other received.
+    let agree = wait_until(Duration::from_secs(5), || {
+        let a = up(&a_socket)?.traffic;
+        let b = up(&b_socket)?.traffic;
+        (a.bytes_in == b.bytes_out
+            && a.bytes_out == b.bytes_in
+            && a.packets_in == b.packets_out
+            && a.packets_out == b.packets_in
+            && a.packets_in >= u64::from(3 * pings))
+        .then_some((a, b))
+    });
+    let (ta, tb) = agree.unwrap_or_else(|| {
+        panic!(
+            "counters agree: A {:?} B {:?}",
+            up(&a_socket).map(|s| s.traffic),
+            up(&b_socket).map(|s| s.traffic)
+        )
+    });
+    // 3 x 5 echo packets of 84 octets (20 IP + 8 ICMP + 56 data) from the client: 10
+    // requests and 5 replies.
+    assert_eq!(ta.bytes_in, 15 * 84, "{ta:?} {tb:?}");
+    assert_eq!(ta.bytes_out, 15 * 84, "{ta:?} {tb:?}");
+
+    // The client hangs up: its session is killed, the plugin clears the call
+    // (Call-Clear-Request), the server answers with Call-Disconnect-Notify, and the client
+    // stops the control connection (Stop-Control-Connection-Request, reason 1 "none").
+    let (code, _) = routerctl(&b_socket, &["sessions", "kill", &b.id.to_string()], "");
+    assert_eq!(code, 0, "routerctl sessions kill");
+    let torn_down = wait_until(Duration::from_secs(20), || {
+        let (a, b) = (log_a(), log_b());
+        (a.contains("the peer cleared the call (Call-Clear-Request)")
+            && a.contains("stopped by the peer (Stop-Control-Connection-Request, reason None)")
+            && b.contains("call cleared")
+            && b.contains("stopped (Stop-Control-Connection-Request sent, reply received)"))
+        .then_some(())
+    });
+    assert!(
+        torn_down.is_some(),
+        "teardown reported on both sides\n{}",
+        logs()
+    );
+    // The server's session ended with the plugin's reason.
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            sessions(&a_socket)
+                .iter()
+                .all(|s| s.id != a.id)
+                .then_some(())
+        })
+        .is_some(),
+        "server session ended\n{}",
+        logs()
+    );
+
+    // Stop the daemons (the client may have redialled meanwhile), then the capture.
+    for mut p in lab.processes.drain(..) {
+        let status = p.terminate(Duration::from_secs(15)).expect("routerd exits");
+        assert!(status.success(), "{status}\n{}", logs());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    capture
+        .terminate(Duration::from_secs(10))
+        .expect("dumpcap exits");
+
+    // Clean dissection: nothing malformed, no error-level expert item.
+    let bad = tshark(
+        &pcap,
+        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
+    );
+    assert!(bad.trim().is_empty(), "tshark found problems:\n{bad}");
+
+    // Not vacuous: tshark saw the whole control conversation and GRE with the agreed IDs.
+    let control = tshark(
+        &pcap,
+        &[
+            "-Y",
+            "pptp",
+            "-T",
+            "fields",
+            "-E",
+            "occurrence=f",
+            "-e",
+            "ip.src",
+            "-e",
+            "pptp.control_message_type",
+            "-e",
+            "pptp.call_id",
+            "-e",
+            "pptp.peer_call_id",
+            "-e",
+            "pptp.reason",
+            "-e",
+            "pptp.disc_result",
+        ],
+    );
+    let rows: Vec<Vec<&str>> = control
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .collect();
+    let types: BTreeSet<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    for (src, kind) in [
+        ("192.0.2.2", "1"),  // Start-Control-Connection-Request
+        ("192.0.2.1", "2"),  // Start-Control-Connection-Reply
+        ("192.0.2.2", "7"),  // Outgoing-Call-Request
+        ("192.0.2.1", "8"),  // Outgoing-Call-Reply
+        ("192.0.2.2", "12"), // Call-Clear-Request
+        ("192.0.2.1", "13"), // Call-Disconnect-Notify
+        ("192.0.2.2", "3"),  // Stop-Control-Connection-Request
+        ("192.0.2.1", "4"),  // Stop-Control-Connection-Reply
+    ] {
+        assert!(
+            types.contains(&(src, kind)),
+            "type {kind} from {src} in\n{control}"
+        );
+    }
+    // The first call: the client's Call ID (OCRQ) and the server's (OCRP).
+    let ocrq = rows.iter().find(|r| r[1] == "7").unwrap();
+    let ocrp = rows.iter().find(|r| r[1] == "8").unwrap();
+    let (client_call, server_call) = (ocrq[2], ocrp[2]);
+    assert_eq!(
+        ocrp[3], client_call,
+        "OCRP's Peer Call ID is the OCRQ's Call ID"
+    );
+    // Call-Disconnect-Notify answers the clear with result 4 (Request, RFC 2637 §2.13);
+    // Stop-Control-Connection-Request says reason 1 (None, §2.3).
+    let cdn = rows.iter().find(|r| r[1] == "13").unwrap();
+    assert_eq!(cdn[2], server_call, "CDN carries the server's Call ID");
+    assert_eq!(cdn[5], "4", "CDN result code");
+    let stop = rows.iter().find(|r| r[1] == "3").unwrap();
+    assert_eq!(stop[4], "1", "Stop-Control-Connection-Request reason");
+    // GRE both ways, keyed with the receiver's Call ID (RFC 2637 §4.1).
+    let gre = tshark(
+        &pcap,
+        &[
+            "-Y",
+            "gre",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "gre.key.call_id",
+        ],
+    );
+    let keys: BTreeSet<(&str, &str)> = gre.lines().filter_map(|l| l.split_once('\t')).collect();
+    assert!(
+        keys.contains(&("192.0.2.2", server_call)),
+        "client -> server GRE: {keys:?}"
+    );
+    assert!(
+        keys.contains(&("192.0.2.1", client_call)),
+        "server -> client GRE: {keys:?}"
+    );
+    let packets = gre.lines().count();
+    eprintln!(
+        "control messages (src, type, call, peer call, reason, result):\n{control}{packets} GRE packets"
+    );
+    assert!(
+        packets >= 30,
+        "{packets} GRE packets (15 pings each way and PPP)"
+    );
+}

@@ -1,0 +1,358 @@
+//! Network namespaces for the root end-to-end tests: a [`Lab`] of uniquely named namespaces
+//! (deleted on drop, with the processes started in them), veth pairs, ICMP and ICMPv6 pingers
+//! that run inside a namespace, and routerd processes with their logs. Tests using them start
+//! with `dialgate_test_support::require_root` (no silent skip without root).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use dialgate_routerd::api::SessionInfo;
+
+use super::{Child, binary, routerctl};
+
+/// Runs `ip ARGS...` and fails the test with its error output if it fails.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Network namespaces, one per role, and the processes running in them; dropping it kills
+/// the processes and deletes the namespaces (with their interfaces).
+#[derive(Debug)]
+pub struct Lab {
+    roles: Vec<String>,
+    namespaces: Vec<String>,
+    /// Processes started in the namespaces, stopped (SIGTERM, then SIGKILL) on drop.
+    pub processes: Vec<Child>,
+}
+
+impl Lab {
+    /// Creates one namespace per role, named `dg<tag>-<role>-<pid>-<n>`, loopback up.
+    pub fn new(tag: &str, roles: &[&str]) -> Lab {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut lab = Lab {
+            roles: Vec::new(),
+            namespaces: Vec::new(),
+            processes: Vec::new(),
+        };
+        for role in roles {
+            let name = format!("dg{tag}-{role}-{id}");
+            ip(&["netns", "add", &name]);
+            lab.roles.push((*role).to_owned());
+            lab.namespaces.push(name.clone());
+            ip(&["-n", &name, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    /// The namespace of `role`.
+    pub fn ns(&self, role: &str) -> &str {
+        let i = self
+            .roles
+            .iter()
+            .position(|r| r == role)
+            .unwrap_or_else(|| panic!("no namespace for role {role}"));
+        &self.namespaces[i]
+    }
+
+    /// A veth pair between two namespaces: `a_if` in `a`'s with `a_addr` (CIDR), `b_if` in
+    /// `b`'s with `b_addr`, both up.
+    pub fn veth(
+        &self,
+        (a, a_if, a_addr): (&str, &str, &str),
+        (b, b_if, b_addr): (&str, &str, &str),
+    ) {
+        ip(&["link", "add", a_if, "type", "veth", "peer", "name", b_if]);
+        for (role, ifname, addr) in [(a, a_if, a_addr), (b, b_if, b_addr)] {
+            let ns = self.ns(role).to_owned();
+            ip(&["link", "set", ifname, "netns", &ns]);
+            ip(&["-n", &ns, "addr", "add", addr, "dev", ifname]);
+            ip(&["-n", &ns, "link", "set", ifname, "up"]);
+        }
+    }
+
+    /// `ip netns exec <ns of role> PROGRAM`, ready for arguments.
+    pub fn command(&self, role: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", self.ns(role)]).arg(program);
+        cmd
+    }
+
+    /// Starts routerd in `role`'s namespace with `config`, its log (RUST_LOG=info) to `log`.
+    pub fn start_routerd(&mut self, role: &str, config: &Path, log: &Path) {
+        let log = std::fs::File::create(log).unwrap();
+        let child = self
+            .command(role, binary("routerd"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting routerd");
+        self.processes.push(Child(Some(child)));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for mut p in self.processes.drain(..) {
+            let _ = p.terminate(Duration::from_secs(5));
+        }
+        for ns in &self.namespaces {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// Sends `count` ICMP echo requests (56 data octets) from `src` to `dst` inside network
+/// namespace `ns` and counts the replies (RFC 792), in a thread that enters the namespace.
+pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {path}");
+        // SAFETY: a plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+        assert!(fd >= 0, "raw ICMP socket");
+        let sockaddr = |a: Ipv4Addr| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(a.octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let local = sockaddr(src);
+        // SAFETY: binds fd to a sockaddr_in that lives on the stack for the call.
+        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) };
+        assert_eq!(r, 0, "bind to {src}");
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: sets a timeval option from a live local.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        let remote = sockaddr(dst);
+        let ident: u16 = 0x4447;
+        let mut answered = std::collections::BTreeSet::new();
+        for seq in 1..=count {
+            let mut icmp = vec![8u8, 0, 0, 0];
+            icmp.extend_from_slice(&ident.to_be_bytes());
+            icmp.extend_from_slice(&seq.to_be_bytes());
+            icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
+            let sum = checksum(&icmp);
+            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+            // SAFETY: sends a live buffer to a live sockaddr_in.
+            let n = unsafe {
+                libc::sendto(
+                    fd,
+                    icmp.as_ptr().cast(),
+                    icmp.len(),
+                    0,
+                    (&remote as *const libc::sockaddr_in).cast(),
+                    len,
+                )
+            };
+            assert_eq!(n, icmp.len() as isize, "sendto");
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && !answered.contains(&seq) {
+                let mut buf = [0u8; 2048];
+                // SAFETY: receives into a live buffer of the given length.
+                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                if n <= 0 {
+                    continue;
+                }
+                let p = &buf[..n as usize];
+                let ihl = usize::from(p[0] & 0x0f) * 4;
+                let from = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+                if let Some(icmp) = p.get(ihl..)
+                    && icmp.len() >= 8
+                    && icmp[0] == 0
+                    && from == dst
+                    && icmp[4..6] == ident.to_be_bytes()
+                {
+                    answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
+                }
+            }
+        }
+        // SAFETY: closes the socket this thread opened.
+        unsafe { libc::close(fd) };
+        u16::try_from(answered.len()).unwrap_or(u16::MAX)
+    })
+    .join()
+    .expect("ping thread")
+}
+
+/// Sends ICMPv6 echo requests (RFC 4443 §4.1) from `src` to `dst` inside network namespace
+/// `ns` and counts the replies; the kernel fills in the checksum of raw ICMPv6 sockets.
+pub fn ping6_in(ns: &str, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let f = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
+        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {path}");
+        // SAFETY: a plain socket(2) call.
+        let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6) };
+        assert!(fd >= 0, "raw ICMPv6 socket");
+        let sockaddr = |a: Ipv6Addr| libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr {
+                s6_addr: a.octets(),
+            },
+            sin6_scope_id: 0,
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        let local = sockaddr(src);
+        // SAFETY: binds fd to a sockaddr_in6 that lives on the stack for the call.
+        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in6).cast(), len) };
+        assert_eq!(r, 0, "bind to {src}");
+        let timeout = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 200_000,
+        };
+        // SAFETY: sets a timeval option from a live local.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&timeout as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        let remote = sockaddr(dst);
+        let ident: u16 = 0x4436;
+        let mut answered = std::collections::BTreeSet::new();
+        for seq in 1..=count {
+            let mut icmp = vec![128u8, 0, 0, 0];
+            icmp.extend_from_slice(&ident.to_be_bytes());
+            icmp.extend_from_slice(&seq.to_be_bytes());
+            icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
+            // SAFETY: sends a live buffer to a live sockaddr_in6.
+            let n = unsafe {
+                libc::sendto(
+                    fd,
+                    icmp.as_ptr().cast(),
+                    icmp.len(),
+                    0,
+                    (&remote as *const libc::sockaddr_in6).cast(),
+                    len,
+                )
+            };
+            assert_eq!(n, icmp.len() as isize, "sendto");
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && !answered.contains(&seq) {
+                let mut buf = [0u8; 2048];
+                let mut from = sockaddr(Ipv6Addr::UNSPECIFIED);
+                let mut from_len = len;
+                // SAFETY: receives into a live buffer and a live sockaddr_in6 of the given
+                // lengths.
+                let n = unsafe {
+                    libc::recvfrom(
+                        fd,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut libc::sockaddr_in6).cast(),
+                        &mut from_len,
+                    )
+                };
+                if n <= 0 {
+                    continue;
+                }
+                // Raw ICMPv6 sockets deliver the message without the IPv6 header.
+                let icmp = &buf[..n as usize];
+                if icmp.len() >= 8
+                    && icmp[0] == 129
+                    && Ipv6Addr::from(from.sin6_addr.s6_addr) == dst
+                    && icmp[4..6] == ident.to_be_bytes()
+                {
+                    answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
+                }
+            }
+        }
+        // SAFETY: closes the socket this thread opened.
+        unsafe { libc::close(fd) };
+        u16::try_from(answered.len()).unwrap_or(u16::MAX)
+    })
+    .join()
+    .expect("ping6 thread")
+}
+
+/// `ip ARGS` output (stdout), failing the test if it fails.
+pub fn ip_out(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The Internet checksum (RFC 1071).
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The sessions routerd reports on its management socket (empty if it does not answer).
+pub fn sessions(socket: &Path) -> Vec<SessionInfo> {
+    let (code, out) = routerctl(socket, &["--json", "sessions"], "");
+    if code != 0 {
+        return Vec::new();
+    }
+    serde_json::from_str(&out).unwrap_or_default()
+}
+
+/// Polls `f` every 100 ms until it returns `Some` or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
