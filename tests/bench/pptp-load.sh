@@ -114,21 +114,15 @@ ulimit -n 1048576
 echo "== server: $server"
 if [[ $server == routerd ]]; then
   state=$OUT/state; mkdir -p "$state"
-  plugin_dir=$PWD/$BIN
-  # Users load1..loadN with one password, as the user store's import format wants them.
   cat >"$OUT/routerd.toml" <<EOF
 [system]
 hostname = "bench"
-plugin_dir = "$plugin_dir"
+plugin_dir = "$PWD/$BIN"
 state_dir = "$state"
 log_level = "warn"
-drop_capabilities = false
 
 [management]
 socket = "$OUT/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
 
 [tun]
 name = "dialgate0"
@@ -150,21 +144,20 @@ local_address = "10.97.0.1"
 
 [[plugin]]
 name = "pptp"
-file = "libdialgate_pptp.so"
-enabled = true
+file = "libdialgate_plugin_pptp.so"
 
 [[link]]
 name = "pptp-in"
 plugin = "pptp"
 role = "answer"
-mode = "terminate"
 pool = "bench"
 [link.config]
-listen = ["$SRV_ADDR"]
+listen = ["$SRV_ADDR:1723"]
+max_connections_per_source = 64
+max_sessions = $(( sessions + 1000 > 65535 ? 65535 : sessions + 1000 ))
+call_setup_timeout_secs = 60
 EOF
-  "$BIN/routerd" --help >/dev/null 2>&1 || true
-  for n in $(seq 1 "$users"); do printf 'load%s %s\n' "$n" "$PASSWORD"; done >"$OUT/users.txt"
-  ROUTERD_USERS_IMPORT=$OUT/users.txt
+  "$BIN/routerd" --check-config "$OUT/routerd.toml" >/dev/null
   ip netns exec "$NS_SRV" "$BIN/routerd" --config "$OUT/routerd.toml" >"$OUT/routerd.log" 2>&1 &
   srv_pid=$!
 else
@@ -180,6 +173,13 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+if [[ $server == routerd ]]; then
+  echo "== $users users (routerctl users set-password)"
+  for n in $(seq 1 "$users"); do
+    echo "$PASSWORD" | ip netns exec "$NS_SRV" "$BIN/routerctl" --socket "$OUT/routerd.sock" \
+      users set-password "load$n" >/dev/null
+  done
+fi
 sleep 1
 base_rss=$(rss "$srv_pid" VmRSS)
 echo "server pid $srv_pid, VmRSS at rest ${base_rss} KiB"

@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{Lab, SRV_ADDR, is_root};
+use common::{Lab, SRV_ADDR};
+use dialgate_test_support::require_root;
 
 fn run(gre_socket: &str, calls: &str) {
     let mut lab = Lab::new("ts", 10);
@@ -71,8 +72,7 @@ fn run(gre_socket: &str, calls: &str) {
 
 #[test]
 fn fifty_sessions_shared_gre_socket() {
-    if !is_root() {
-        eprintln!("skipped: needs root (network namespaces, raw sockets)");
+    if !require_root("network namespaces and raw GRE sockets") {
         return;
     }
     run("shared", "1");
@@ -80,8 +80,7 @@ fn fifty_sessions_shared_gre_socket() {
 
 #[test]
 fn fifty_sessions_per_source_gre_sockets_five_calls_per_connection() {
-    if !is_root() {
-        eprintln!("skipped: needs root (network namespaces, raw sockets)");
+    if !require_root("network namespaces and raw GRE sockets") {
         return;
     }
     run("per-source", "5");
