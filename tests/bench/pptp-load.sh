@@ -109,7 +109,16 @@ ip -n "$NS_LAN" route add 10.100.0.0/16 via $LAN_ROUTER
 ip netns exec "$NS_SRV" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535 \
   net.ipv4.ip_forward=1
 ip netns exec "$NS_LG" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
-ulimit -n 1048576
+# Descriptors: one TCP socket per control connection on each side. Raise the limit as far as
+# this machine lets us (without CAP_SYS_RESOURCE the hard limit is the ceiling).
+ulimit -Hn 1048576 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
+fds=$(ulimit -n)
+conns=$(( (sessions + calls - 1) / calls ))
+if (( conns + 64 > fds )); then
+  echo "WARNING: $conns control connections need more than the open-file limit $fds allows" \
+       "each process (no CAP_SYS_RESOURCE to raise it): use --calls-per-connection 2" >&2
+fi
 
 echo "== server: $server"
 if [[ $server == routerd ]]; then

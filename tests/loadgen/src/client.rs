@@ -254,7 +254,22 @@ struct Slot {
     deadline: Option<Instant>,
     /// Whether the slot has something to send (ask the engine and the GRE call).
     queued: bool,
+    /// GRE that arrived before the Outgoing-Call-Reply was read (the server sends its first
+    /// LCP Configure-Request right behind the reply, on another socket): replayed once the
+    /// call is up.
+    early: Vec<EarlyGre>,
 }
+
+/// A GRE packet kept for a call not up yet.
+#[derive(Debug)]
+struct EarlyGre {
+    seq: Option<u32>,
+    ack: Option<u32>,
+    payload: Vec<u8>,
+}
+
+/// Most GRE packets kept per call before its Outgoing-Call-Reply is read.
+const MAX_EARLY_GRE: usize = 4;
 
 impl Slot {
     fn stage(&self) -> Stage {
@@ -357,6 +372,7 @@ impl Conn {
                 answered: 0,
                 deadline,
                 queued: false,
+                early: Vec::new(),
             })
             .collect();
         Self {
@@ -435,6 +451,36 @@ impl Conn {
         let Some(slot) = self.slots.get_mut(i) else {
             return false;
         };
+        if slot.state == SlotState::Placing {
+            if slot.early.len() < MAX_EARLY_GRE {
+                slot.early.push(EarlyGre {
+                    seq,
+                    ack,
+                    payload: payload.to_vec(),
+                });
+            }
+            return true;
+        }
+        if !self.slot_gre(now, i, call_id, seq, ack, payload) {
+            return false;
+        }
+        self.process(now);
+        true
+    }
+
+    /// A GRE packet for slot `i`'s call; false if the slot has no call up.
+    fn slot_gre(
+        &mut self,
+        now: Instant,
+        i: usize,
+        call_id: u16,
+        seq: Option<u32>,
+        ack: Option<u32>,
+        payload: &mut [u8],
+    ) -> bool {
+        let Some(slot) = self.slots.get_mut(i) else {
+            return false;
+        };
         let (Some(gre), Some(engine)) = (slot.gre.as_mut(), slot.engine.as_mut()) else {
             return false;
         };
@@ -450,7 +496,6 @@ impl Conn {
         if let Some(slot) = self.slots.get_mut(i) {
             slot.queued = true;
         }
-        self.process(now);
         true
     }
 
@@ -808,7 +853,18 @@ impl Conn {
                 slot.engine = Some(engine);
                 slot.state = SlotState::Ppp;
                 slot.queued = true;
+                let early = std::mem::take(&mut slot.early);
                 self.slot_events(now, i);
+                for mut packet in early {
+                    self.slot_gre(
+                        now,
+                        i,
+                        info.call.0,
+                        packet.seq,
+                        packet.ack,
+                        &mut packet.payload,
+                    );
+                }
             }
             control::Event::CallDown { call, reason } => {
                 if let Some(pos) = self.discarded.iter().position(|&d| d == call.0) {
@@ -967,6 +1023,7 @@ impl Conn {
         slot.engine = None;
         slot.gre = None;
         slot.queued = false;
+        slot.early = Vec::new();
         self.events.push_back(event);
         true
     }

@@ -179,6 +179,8 @@ struct Lab {
     /// Call IDs `claim` refuses once (another connection "has" them).
     taken: HashSet<u16>,
     gre_packets: usize,
+    /// Deliver the server's GRE before its TCP bytes (the two travel on different sockets).
+    gre_first: bool,
 }
 
 impl Lab {
@@ -195,6 +197,7 @@ impl Lab {
             claimed: HashSet::new(),
             taken: HashSet::new(),
             gre_packets: 0,
+            gre_first: false,
         }
     }
 
@@ -226,6 +229,11 @@ impl Lab {
         self.server.events(now);
         let mut tcp = Vec::new();
         if self.server.conn.poll_tcp_transmit(&mut tcp) {
+            if self.gre_first {
+                for packet in self.server.flush(now) {
+                    self.deliver_to_client(now, packet);
+                }
+            }
             self.client.handle_tcp(now, &tcp);
             moved = true;
         }
@@ -238,23 +246,27 @@ impl Lab {
             moved = true;
         }
         to_client.extend(self.server.flush(now));
-        for mut packet in to_client {
-            let p = gre::Packet::new_checked(&packet[..]).unwrap();
-            let (key, seq, ack, hl, pl) = (
-                p.call_id(),
-                p.sequence(),
-                p.ack(),
-                p.header_len(),
-                usize::from(p.payload_len()),
-            );
-            self.client
-                .handle_gre(now, key, seq, ack, &mut packet[hl..hl + pl]);
+        for packet in to_client {
+            self.deliver_to_client(now, packet);
             moved = true;
         }
         while let Some(e) = self.client.poll_event() {
             self.events.push((now - self.start, e));
         }
         moved
+    }
+
+    fn deliver_to_client(&mut self, now: Instant, mut packet: Vec<u8>) {
+        let p = gre::Packet::new_checked(&packet[..]).unwrap();
+        let (key, seq, ack, hl, pl) = (
+            p.call_id(),
+            p.sequence(),
+            p.ack(),
+            p.header_len(),
+            usize::from(p.payload_len()),
+        );
+        self.client
+            .handle_gre(now, key, seq, ack, &mut packet[hl..hl + pl]);
     }
 
     /// Run until `done` or the virtual clock passes `limit`.
@@ -337,6 +349,28 @@ fn rfc2637_one_call_sets_up_mschapv2_mppe_ipcp_passes_echo_holds_and_closes() {
     assert!(lab.claimed.is_empty(), "every Call ID released");
     assert!(lab.server.claimed.is_empty(), "at both ends");
     assert!(lab.failures().is_empty());
+}
+
+#[test]
+fn gre_before_the_outgoing_call_reply_is_kept_not_lost() {
+    // The server sends its first LCP Configure-Request right behind the Outgoing-Call-Reply;
+    // the GRE socket may hand it over before the TCP socket has the reply.
+    for calls in [1, 3] {
+        let mut lab = Lab::new(settings(calls, "secret"), Quirk::None, pool(4));
+        lab.gre_first = true;
+        assert!(lab.run_until(Duration::from_secs(30), |l| l.ups() == usize::from(calls)));
+        let last_up = lab
+            .events
+            .iter()
+            .filter(|(_, e)| matches!(e, ConnEvent::SessionUp { .. }))
+            .map(|(at, _)| *at)
+            .max()
+            .unwrap();
+        assert!(
+            last_up < Duration::from_secs(1),
+            "no LCP retransmission was needed: {last_up:?}"
+        );
+    }
 }
 
 #[test]
