@@ -693,6 +693,10 @@ pub struct MetricsSnapshot {
     pub drops: BTreeMap<String, u64>,
     /// Failed authentications, by reason.
     pub auth_failures: BTreeMap<String, u64>,
+    /// Sources locked out after repeated authentication failures (`[limits]
+    /// auth_failures_per_source`).
+    #[serde(default)]
+    pub auth_lockouts: u64,
     /// Per plugin.
     pub plugins: Vec<PluginMetrics>,
 }

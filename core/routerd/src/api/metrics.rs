@@ -143,6 +143,13 @@ pub fn render(m: &MetricsSnapshot) -> String {
     for (reason, n) in &m.auth_failures {
         f.sample(&[("reason", reason)], *n);
     }
+    family(
+        &mut out,
+        "auth_lockouts_total",
+        "counter",
+        "Source addresses locked out after repeated authentication failures.",
+    )
+    .sample(&[], m.auth_lockouts);
 
     let mut f = family(
         &mut out,
@@ -226,6 +233,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             auth_failures: [("bad-password".to_owned(), 3)].into_iter().collect(),
+            auth_lockouts: 2,
             plugins: vec![
                 PluginMetrics {
                     name: "serial".to_owned(),
@@ -264,6 +272,7 @@ mod tests {
             "dialgate_packets_total{direction=\"out\"} 2",
             "dialgate_drops_total{reason=\"quote\\\"back\\\\slash\\nnl\"} 7",
             "dialgate_auth_failures_total{reason=\"bad-password\"} 3",
+            "dialgate_auth_lockouts_total 2",
             "dialgate_plugin_state{plugin=\"serial\",state=\"running\"} 1",
             "dialgate_plugin_state{plugin=\"pptp\",state=\"running\"} 0",
             "dialgate_plugin_state{plugin=\"pptp\",state=\"failed\"} 1",

@@ -419,6 +419,14 @@ impl Control for DaemonControl {
                 "per_user_limit".to_owned(),
                 router.stats.refused_per_user.load(Ordering::Relaxed),
             );
+            auth_failures.insert(
+                "locked_out".to_owned(),
+                router.stats.refused_lockout.load(Ordering::Relaxed),
+            );
+            let too_long = router.stats.packet_too_long.load(Ordering::Relaxed);
+            if too_long > 0 {
+                drops.insert("packet_too_long".into(), too_long);
+            }
             Ok(MetricsSnapshot {
                 uptime_secs: self.daemon.uptime().as_secs(),
                 sessions: self.counts(),
@@ -427,6 +435,7 @@ impl Control for DaemonControl {
                 traffic: total,
                 drops,
                 auth_failures,
+                auth_lockouts: router.stats.auth_lockouts.load(Ordering::Relaxed),
                 plugins: plugins
                     .into_iter()
                     .map(|(p, t, panics)| PluginMetrics {
