@@ -204,13 +204,25 @@ pub fn render(m: &MetricsSnapshot) -> String {
         .map(|(l, p)| (&l[..], p.traffic))
         .collect();
     traffic(&mut out, "plugin_", "on the plugin's links", &rows);
+    let mut f = family(
+        &mut out,
+        "plugin_counter",
+        "counter",
+        "Counters a plugin instance publishes (drops of hostile input by reason and the like).",
+    );
+    for c in &m.plugin_counters {
+        f.sample(
+            &[("plugin", &c.plugin), ("link", &c.link), ("name", &c.name)],
+            c.value,
+        );
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::control::{PluginMetrics, SessionCounts};
+    use crate::api::control::{PluginCounter, PluginMetrics, SessionCounts};
 
     fn snapshot() -> MetricsSnapshot {
         MetricsSnapshot {
@@ -257,6 +269,12 @@ mod tests {
                     panics: 0,
                 },
             ],
+            plugin_counters: vec![PluginCounter {
+                plugin: "pptp".to_owned(),
+                link: "pptp-in".to_owned(),
+                name: "gre_unknown_call".to_owned(),
+                value: 6,
+            }],
         }
     }
 
@@ -280,6 +298,7 @@ mod tests {
             "dialgate_plugin_packets_total{plugin=\"serial\",direction=\"in\"} 30",
             "dialgate_plugin_errors_total{plugin=\"pptp\"} 5",
             "dialgate_plugin_panics_total{plugin=\"serial\"} 1",
+            "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"gre_unknown_call\"} 6",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

@@ -239,7 +239,14 @@ pub struct RouterStats {
     pub end_reasons: Mutex<BTreeMap<String, u64>>,
     /// Traffic of ended sessions: (bytes in, bytes out, packets in, packets out) by plugin.
     pub ended_traffic: Mutex<BTreeMap<String, [u64; 4]>>,
+    /// Counters plugins publish (ABI 1.1 `set_counter`): the last value by (plugin, link,
+    /// counter name), at most [`MAX_PLUGIN_COUNTERS`] entries.
+    pub plugin_counters: Mutex<BTreeMap<(String, String, String), u64>>,
 }
+
+/// The most plugin counters kept (names beyond it are ignored: a plugin cannot grow the map
+/// without bound).
+pub const MAX_PLUGIN_COUNTERS: usize = 4096;
 
 /// Everything the actors share.
 #[derive(Debug)]

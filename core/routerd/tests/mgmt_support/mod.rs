@@ -391,6 +391,7 @@ impl Control for FakeControl {
                         panics: u64::from(p.state == PluginState::Failed),
                     })
                     .collect(),
+                plugin_counters: Vec::new(),
             })
         })
     }
