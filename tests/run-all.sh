@@ -30,6 +30,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+step "interop VM image (tests/vm/build.sh)"
+# Debian's kernel and an initramfs with pppd, pptpd and pptp-linux; downloads the packages the
+# first time (apt), then cached under target/vm. The vm_* tests fail if it is missing.
+tests/vm/build.sh
+
 step "toolchain components"
 if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -108,4 +108,13 @@ pub trait Host: Send + Sync {
         protocol: PppProtocol,
         payload: RSlice<'_, u8>,
     ) -> RResult<(), HostError>;
+
+    /// ABI 1.1: publish the current value of one of the instance's counters, e.g. the drops
+    /// of hostile input by reason. `name` is short `snake_case` (`gre_unknown_call`); the host
+    /// keeps the last value per name (a bounded number of names) and shows them in its
+    /// metrics. Counters only grow. A 1.0 host does not have this method: the call then does
+    /// nothing.
+    fn set_counter(&self, name: RStr<'_>, value: u64) {
+        let _ = (name, value);
+    }
 }

@@ -109,6 +109,10 @@ pub trait HostServices: Send + Sync + 'static {
         let _ = (session, protocol, payload);
         Err(HostError::Closed)
     }
+    /// See [`Host::set_counter`] (ABI 1.1).
+    fn set_counter(&self, name: &str, value: u64) {
+        let _ = (name, value);
+    }
 }
 
 /// Wraps host services as the ABI object a plugin receives. Each callback runs behind
@@ -206,5 +210,8 @@ impl<H: HostServices> Host for Shield<H> {
             self.0
                 .send_session_frame(session, protocol, payload.as_slice())
         })
+    }
+    fn set_counter(&self, name: RStr<'_>, value: u64) {
+        guard_unit(|| self.0.set_counter(name.as_str(), value));
     }
 }

@@ -337,6 +337,10 @@ impl HostHandle {
             .register_protocol(data, ncp, ncp_options.into())
             .into()
     }
+    /// See [`abi::Host::set_counter`] (ABI 1.1; a 1.0 host ignores it).
+    pub fn set_counter(&self, name: &str, value: u64) {
+        self.0.set_counter(name.into(), value);
+    }
     /// See [`abi::Host::send_session_frame`].
     pub fn send_session_frame(
         &self,

@@ -1,5 +1,6 @@
-//! The local accounting log: one JSON object per line for every session start and stop, so
-//! that nothing is lost when no RADIUS server is configured.
+//! The local accounting log: one JSON object per line for every session start and stop, and
+//! for every session that failed before it came up, so that nothing is lost when no RADIUS
+//! server is configured.
 //!
 //! Durability: each record is written with one `write` on a file opened in append mode and
 //! then `fdatasync`ed before [`AccountingLog::append`] returns, so a record reported written
@@ -88,6 +89,31 @@ pub struct SessionStop {
     pub reason: String,
 }
 
+/// A session that ended before it came up: LCP or authentication failed, a limit refused
+/// it, no address could be assigned, a relayed call was not connected. It has no
+/// [`SessionStart`] record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFailed {
+    /// When.
+    pub time: Timestamp,
+    /// Session id.
+    pub session: u64,
+    /// The user name, if it was learnt (authenticated, or presented by the peer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Link name.
+    pub link: String,
+    /// The peer as the link plugin describes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+    /// When the call came in (or was placed).
+    pub started: Timestamp,
+    /// How long it lasted, in milliseconds.
+    pub duration_ms: u64,
+    /// Why it failed.
+    pub reason: String,
+}
+
 /// One line of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -96,6 +122,8 @@ pub enum Record {
     Start(SessionStart),
     /// A session ended.
     Stop(SessionStop),
+    /// A session ended before it came up.
+    Failed(SessionFailed),
 }
 
 impl Record {
@@ -104,6 +132,7 @@ impl Record {
         match self {
             Record::Start(s) => s.session,
             Record::Stop(s) => s.session,
+            Record::Failed(s) => s.session,
         }
     }
 
@@ -112,6 +141,7 @@ impl Record {
         match self {
             Record::Start(s) => s.time,
             Record::Stop(s) => s.time,
+            Record::Failed(s) => s.time,
         }
     }
 }

@@ -858,6 +858,18 @@ fn ranges_of_scalar_settings() {
             "routerd.toml:3:21: limits.per_user_sessions: must be 1 to max_sessions (10), not 11; leave it out for no limit",
         ),
         (
+            "[limits]\nauth_failures_per_source = 1001\n",
+            "routerd.toml:2:28: limits.auth_failures_per_source: must be 0 (no lockout) to 1000, not 1001",
+        ),
+        (
+            "[limits]\nauth_lockout_secs = 0\n",
+            "routerd.toml:2:21: limits.auth_lockout_secs: must be 1 to 86400 (a day), not 0",
+        ),
+        (
+            "[limits]\nauth_failure_window_secs = 90000\n",
+            "routerd.toml:2:28: limits.auth_failure_window_secs: must be 1 to 86400 (a day), not 90000",
+        ),
+        (
             "[accounting]\nkeep = 0\n",
             "routerd.toml:2:8: accounting.keep: must be 1 to 1000, not 0",
         ),

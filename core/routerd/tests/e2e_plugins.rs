@@ -10,6 +10,7 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use dialgate_routerd::accounting::{Record, SessionFailed};
 use dialgate_routerd::config::Document;
 use dialgate_routerd::daemon::actor::InstanceState;
 use dialgate_routerd::daemon::{Daemon, Options};
@@ -103,6 +104,23 @@ async fn dial_link_on_echo_runs_sessions_with_end_reasons() {
     assert!(again.is_some(), "the dial-out link dialled again");
     daemon.shutdown("test over").await;
     assert_eq!(daemon.router.session_count(), 0);
+    // Sessions that failed in LCP are accounted as failed: link, duration, reason.
+    let log = std::fs::read_to_string(dir.path().join("accounting.jsonl")).unwrap();
+    let failed: Vec<SessionFailed> = log
+        .lines()
+        .filter_map(|l| match serde_json::from_str::<Record>(l) {
+            Ok(Record::Failed(f)) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let looped = failed
+        .iter()
+        .find(|f| f.reason == "link is looped back")
+        .unwrap_or_else(|| panic!("a failed record of the looped-back session in {failed:?}"));
+    assert_eq!(looped.link, "loop");
+    assert_eq!(looped.user, None, "no user before authentication");
+    assert_eq!(looped.peer.as_deref(), Some("loop"));
+    assert!(looped.duration_ms < 60_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

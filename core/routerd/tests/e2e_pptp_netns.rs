@@ -29,12 +29,109 @@ use std::time::Duration;
 
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
-use support::netns::{Lab, ip, ping_in, sessions, wait_until};
+use support::netns::{
+    Lab, in_netns, ip, ping_in, raw_send, raw_socket, sessions, tcp_from, wait_until,
+};
 use support::{Child, TempDir, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 const SERVER: &str = "192.0.2.1";
+const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// A second address in the client's namespace that sends the hostile control messages and
+/// GRE (left out of the capture: tshark rightly calls those malformed).
+const ATTACKER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+/// The PPTP Magic Cookie (RFC 2637 §2).
+const COOKIE: u32 = 0x1A2B_3C4D;
+
+/// A PPTP control message (RFC 2637 §2): the header with `cookie`, then `body`.
+fn control(kind: u16, cookie: u32, body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(&((12 + body.len()) as u16).to_be_bytes());
+    m.extend_from_slice(&1u16.to_be_bytes()); // Control Message
+    m.extend_from_slice(&cookie.to_be_bytes());
+    m.extend_from_slice(&kind.to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(body);
+    m
+}
+
+/// Start-Control-Connection-Request (RFC 2637 §2.1), 156 octets.
+fn sccrq(cookie: u32) -> Vec<u8> {
+    let mut body = vec![0u8; 144];
+    body[0..2].copy_from_slice(&0x0100u16.to_be_bytes()); // Protocol Version 1.0
+    body[4..8].copy_from_slice(&1u32.to_be_bytes()); // async framing
+    body[8..12].copy_from_slice(&1u32.to_be_bytes()); // analog bearer
+    body[16..24].copy_from_slice(b"attacker");
+    control(1, cookie, &body)
+}
+
+/// Outgoing-Call-Request (RFC 2637 §2.7), 168 octets.
+fn ocrq(call_id: u16) -> Vec<u8> {
+    let mut body = vec![0u8; 156];
+    body[0..2].copy_from_slice(&call_id.to_be_bytes());
+    body[4..8].copy_from_slice(&2400u32.to_be_bytes());
+    body[8..12].copy_from_slice(&10_000_000u32.to_be_bytes());
+    body[12..16].copy_from_slice(&3u32.to_be_bytes());
+    body[16..20].copy_from_slice(&3u32.to_be_bytes());
+    body[20..22].copy_from_slice(&64u16.to_be_bytes());
+    control(7, COOKIE, &body)
+}
+
+/// An enhanced GRE packet (RFC 2637 §4.1) with this first word, Key Call ID, sequence
+/// and acknowledgment numbers, payload.
+fn gre(word: u16, call: u16, seq: Option<u32>, ack: Option<u32>, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&word.to_be_bytes());
+    p.extend_from_slice(&0x880Bu16.to_be_bytes());
+    p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    p.extend_from_slice(&call.to_be_bytes());
+    for n in [seq, ack].into_iter().flatten() {
+        p.extend_from_slice(&n.to_be_bytes());
+    }
+    p.extend_from_slice(payload);
+    p
+}
+
+/// Reads from `stream` until the peer closes it (Ok) or `timeout` passes (Err), returning
+/// what arrived.
+fn read_to_close(stream: &mut std::net::TcpStream, timeout: Duration) -> Result<Vec<u8>, Vec<u8>> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(got),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(got),
+            Err(_) => return Err(got),
+        }
+    }
+}
+
+/// Reads exactly `n` octets (a reply) within `timeout`.
+fn read_n(stream: &mut std::net::TcpStream, n: usize, timeout: Duration) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    let mut got = vec![0u8; n];
+    stream.read_exact(&mut got).expect("a reply");
+    got
+}
+
+/// The `dialgate_plugin_counter` samples of the server's pptp link, by name.
+fn plugin_counters(socket: &Path) -> std::collections::BTreeMap<String, u64> {
+    let (_, text) = routerctl(socket, &["metrics"], "");
+    let prefix = "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"";
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once("\"} ")?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
 
 fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
     format!(
@@ -145,14 +242,11 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     let pcap = dir.path().join("pptp.pcapng");
     let capture = lab
         .command("srv", "dumpcap")
-        .args([
-            "-q",
-            "-i",
-            &v_inet_s,
-            "-f",
-            "tcp port 1723 or ip proto 47",
-            "-w",
-        ])
+        .args(["-q", "-i", &v_inet_s, "-f"])
+        .arg(format!(
+            "(tcp port 1723 or ip proto 47) and not host {ATTACKER}"
+        ))
+        .arg("-w")
         .arg(&pcap)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -296,6 +390,163 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     // requests and 5 replies.
     assert_eq!(ta.bytes_in, 15 * 84, "{ta:?} {tb:?}");
     assert_eq!(ta.bytes_out, 15 * 84, "{ta:?} {tb:?}");
+
+    // Hostile input against the running server, while the session is up.
+    let server_call: u16 = log_a()
+        .lines()
+        .find(|l| l.contains("up as PacOutgoing"))
+        .and_then(|l| l.split("call ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("the server logged its Call ID\n{}", logs()));
+    ip(&[
+        "-n",
+        &cli_ns,
+        "addr",
+        "add",
+        &format!("{ATTACKER}/24"),
+        "dev",
+        &v_inet_c,
+    ]);
+    ip(&[
+        "-n",
+        &lan_ns,
+        "route",
+        "add",
+        "192.0.2.0/24",
+        "via",
+        "10.78.0.1",
+    ]);
+    let lcp_echo = [0xFF, 0x03, 0xC0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0];
+    in_netns(&cli_ns, move || {
+        let s = raw_socket(libc::IPPROTO_GRE, ATTACKER);
+        // A Call ID that is not ours (RFC 2637 §4.1 Key).
+        raw_send(
+            &s,
+            SERVER_IP,
+            &gre(0x3001, server_call ^ 0x5a5a, Some(1), None, &lcp_echo),
+        );
+        // GRE version 0, and reserved flags (C) set.
+        raw_send(
+            &s,
+            SERVER_IP,
+            &gre(0x3000, server_call, Some(1), None, &lcp_echo),
+        );
+        raw_send(
+            &s,
+            SERVER_IP,
+            &gre(0xB001, server_call, Some(1), None, &lcp_echo),
+        );
+        // Our Call ID, from an address that is not the control connection's peer.
+        raw_send(
+            &s,
+            SERVER_IP,
+            &gre(0x3001, server_call, Some(1), None, &lcp_echo),
+        );
+        // From the real peer: an acknowledgment of a packet never sent (RFC 2637 §4.2).
+        let p = raw_socket(libc::IPPROTO_GRE, CLIENT_IP);
+        raw_send(
+            &p,
+            SERVER_IP,
+            &gre(0x2081, server_call, None, Some(0x7fff_fff0), &[]),
+        );
+    });
+    in_netns(&lan_ns, move || {
+        // Spoofed from the LAN side too.
+        let s = raw_socket(libc::IPPROTO_GRE, LAN_HOST);
+        raw_send(
+            &s,
+            SERVER_IP,
+            &gre(0x3001, server_call, Some(7), None, &lcp_echo),
+        );
+    });
+    let server = std::net::SocketAddrV4::new(SERVER_IP, 1723);
+    in_netns(&cli_ns, move || {
+        let wait = Duration::from_secs(5);
+        // A wrong Magic Cookie (RFC 2637 §2: the stream cannot be trusted): closed.
+        let mut c = tcp_from(ATTACKER, server);
+        std::io::Write::write_all(&mut c, &sccrq(0xDEAD_BEEF)).unwrap();
+        assert!(
+            read_to_close(&mut c, wait).is_ok(),
+            "closed after a wrong cookie"
+        );
+        // A Length shorter than the header: closed.
+        let mut c = tcp_from(ATTACKER, server);
+        let mut short = sccrq(COOKIE);
+        short[0..2].copy_from_slice(&8u16.to_be_bytes());
+        std::io::Write::write_all(&mut c, &short).unwrap();
+        assert!(
+            read_to_close(&mut c, wait).is_ok(),
+            "closed after a bad length"
+        );
+        // Out of state: a call request before Start-Control-Connection: General Error,
+        // Not-Connected (RFC 2637 §2.16), and nothing else happens.
+        let mut c = tcp_from(ATTACKER, server);
+        std::io::Write::write_all(&mut c, &ocrq(77)).unwrap();
+        let reply = read_n(&mut c, 32, wait);
+        assert_eq!(&reply[8..10], &8u16.to_be_bytes(), "an Outgoing-Call-Reply");
+        assert_eq!(
+            (reply[16], reply[17]),
+            (2, 1),
+            "General Error / Not-Connected"
+        );
+        // An unknown message type is skipped; the connection then starts normally, and a
+        // second Start-Control-Connection-Request is out of state (ignored).
+        std::io::Write::write_all(&mut c, &control(99, COOKIE, &[])).unwrap();
+        std::io::Write::write_all(&mut c, &sccrq(COOKIE)).unwrap();
+        let reply = read_n(&mut c, 156, wait);
+        assert_eq!(
+            &reply[8..10],
+            &2u16.to_be_bytes(),
+            "a Start-Control-Connection-Reply"
+        );
+        assert_eq!(reply[14], 1, "result: successful channel establishment");
+        std::io::Write::write_all(&mut c, &sccrq(COOKIE)).unwrap();
+        // Truncated: half a message, then the TCP close.
+        let mut t = tcp_from(ATTACKER, server);
+        std::io::Write::write_all(&mut t, &sccrq(COOKIE)[..30]).unwrap();
+        t.shutdown(std::net::Shutdown::Write).unwrap();
+        assert!(
+            read_to_close(&mut t, wait).is_ok(),
+            "closed after a truncated message"
+        );
+        // A Stop-Control-Connection-Request ends the started one (RFC 2637 §2.3).
+        std::io::Write::write_all(&mut c, &control(3, COOKIE, &[1, 0, 0, 0])).unwrap();
+        let reply = read_to_close(&mut c, wait).expect("closed after the stop");
+        assert_eq!(reply.len(), 16, "a Stop-Control-Connection-Reply");
+        assert_eq!(&reply[8..10], &4u16.to_be_bytes());
+    });
+    // Every drop is counted under its reason, in routerd's metrics.
+    let wanted = [
+        ("gre_unknown_call", 1),
+        ("gre_bad_version", 1),
+        ("gre_bad_flags", 1),
+        ("gre_spoofed_source", 2),
+        ("gre_bad_ack", 1),
+        ("control_malformed", 2),
+        ("control_unknown_type", 1),
+        ("control_out_of_state", 2),
+    ];
+    let counted = wait_until(Duration::from_secs(5), || {
+        let c = plugin_counters(&a_socket);
+        wanted
+            .iter()
+            .all(|(name, min)| c.get(*name).is_some_and(|v| v >= min))
+            .then_some(c)
+    });
+    assert!(
+        counted.is_some(),
+        "drops counted in the metrics: {:?}\n{}",
+        plugin_counters(&a_socket),
+        logs()
+    );
+    // The session is still up and carries traffic.
+    assert_eq!(
+        ping_in(&cli_ns, client_addr, LAN_HOST, pings),
+        pings,
+        "the session still works after the hostile input\n{}",
+        logs()
+    );
 
     // The client hangs up: its session is killed, the plugin clears the call
     // (Call-Clear-Request), the server answers with Call-Disconnect-Notify, and the client

@@ -200,6 +200,7 @@ async fn serial_links_negotiate_mschapv2_mppe128_and_an_address() {
                     }
                     stops.push(s.session)
                 }
+                Record::Failed(_) => {}
             }
         }
     }
@@ -392,35 +393,180 @@ async fn a_session_timeout_ends_the_session_with_its_reason() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_per_user_limit_ends_a_second_session_of_the_same_user() {
+async fn the_per_user_limit_refuses_a_second_session_after_authentication() {
     let dir = TempDir::new("peruser");
     let one = PtyCable::new();
     let two = PtyCable::new();
-    let text = format!(
-        "{}\n[limits]\nper_user_sessions = 1\n{}{}{}{}",
+    let first = format!(
+        "{}\n[limits]\nper_user_sessions = 1\n{}{}",
         head(&dir),
         server_link("srv1", one.a(), ""),
         client_link("cli1", one.b()),
+    );
+    let daemon = start(&dir, &first).await;
+    let (s1, c1) = both_up(&daemon, "srv1", "cli1").await;
+    assert_eq!(s1.meta.user, "alice");
+
+    // A second dial-in of alice: it authenticates, and is refused right after.
+    let second = format!(
+        "{first}{}{}",
         server_link("srv2", two.a(), ""),
         client_link("cli2", two.b())
     );
-    let daemon = start(&dir, &text).await;
+    let doc = Document::parse("second.toml", second).unwrap();
+    daemon.apply(doc, "a second line".into()).await.unwrap();
     let refused = wait_for(Duration::from_secs(60), async || {
         let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
         m.get("per-user session limit exceeded").copied()
     })
     .await;
     assert!(refused.is_some(), "a second session of alice was refused");
-    // Exactly one server session of alice is up at a time.
-    let up: Vec<_> = daemon
-        .sessions()
-        .into_iter()
-        .filter(|s| s.link.starts_with("srv") && s.meta.user == "alice" && s.meta.ipv4.is_some())
-        .collect();
-    assert!(up.len() <= 1, "{up:?}");
+    assert!(
+        daemon
+            .router
+            .stats
+            .refused_per_user
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    // The refusal is an authentication outcome the client is told (MS-CHAP error 649), not
+    // a wrong password.
+    let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
+    assert!(
+        m.keys().any(|r| r.contains("error 649")),
+        "the client saw error 649: {m:?}"
+    );
+    // The first session stays up, the only one of alice, and srv2 has none up.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            daemon.session(s1.id).is_some(),
+            "the first session stays up"
+        );
+        assert!(daemon.session(c1.id).is_some(), "its client too");
+        let srv2_up = daemon
+            .sessions()
+            .into_iter()
+            .filter(|s| s.link == "srv2" && s.meta.ipv4.is_some())
+            .count();
+        assert_eq!(srv2_up, 0);
+    }
     assert_eq!(
         daemon.router.per_user.lock().unwrap().get("alice"),
         Some(&1)
     );
     daemon.shutdown("test over").await;
+
+    // The refused session is in the accounting log: user, link, peer, reason, duration.
+    let mut failed = Vec::new();
+    for file in log_files(&dir.path().join("accounting.jsonl"), 10) {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            if let Record::Failed(f) = serde_json::from_str::<Record>(line).unwrap() {
+                failed.push(f);
+            }
+        }
+    }
+    let f = failed
+        .iter()
+        .find(|f| f.reason == "per-user session limit exceeded")
+        .unwrap_or_else(|| panic!("a failed record of the refusal in {failed:?}"));
+    assert_eq!(f.link, "srv2");
+    assert_eq!(f.user.as_deref(), Some("alice"));
+    assert_eq!(f.peer.as_deref(), Some(two.a().to_str().unwrap()));
+    assert!(f.duration_ms < 60_000);
+}
+
+/// Every `failed` record of the accounting log in `dir`.
+fn failed_records(dir: &TempDir) -> Vec<dialgate_routerd::accounting::SessionFailed> {
+    let mut failed = Vec::new();
+    for file in log_files(&dir.path().join("accounting.jsonl"), 10) {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            if let Record::Failed(f) = serde_json::from_str::<Record>(line).unwrap() {
+                failed.push(f);
+            }
+        }
+    }
+    failed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_never_come_up_are_accounted_as_failed() {
+    let dir = TempDir::new("failed");
+    let bad = PtyCable::new();
+    let one = PtyCable::new();
+    let two = PtyCable::new();
+    // A caller with a wrong password; and two callers sharing a pool of one address.
+    let tiny =
+        "\n[[pool]]\nname = \"tiny\"\nranges = [\"192.0.2.200\"]\nlocal_address = \"192.0.2.1\"\n";
+    let text = format!(
+        "{}{tiny}{}{}{}{}{}{}",
+        head(&dir),
+        server_link("srvbad", bad.a(), ""),
+        client_link("clibad", bad.b()).replace("correct horse", "wrong horse"),
+        server_link("t1", one.a(), "").replace("pool = \"office\"", "pool = \"tiny\""),
+        client_link("c1", one.b()),
+        server_link("t2", two.a(), "").replace("pool = \"office\"", "pool = \"tiny\""),
+        client_link("c2", two.b()),
+    );
+    let daemon = start(&dir, &text).await;
+    let seen = wait_for(Duration::from_secs(60), async || {
+        let acct = daemon.router.accounting.clone();
+        tokio::task::spawn_blocking(move || acct.flush_blocking())
+            .await
+            .unwrap();
+        let failed = failed_records(&dir);
+        let auth = failed.iter().any(|f| f.link == "srvbad");
+        let pool = failed.iter().any(|f| f.link == "t1" || f.link == "t2");
+        (auth && pool).then_some(())
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "an authentication failure and an exhausted pool: {:?}",
+        daemon.router.stats.end_reasons.lock().unwrap()
+    );
+    daemon.shutdown("test over").await;
+
+    let failed = failed_records(&dir);
+    // The wrong password: the name the caller gave, the link, the peer, the reason.
+    let auth = failed
+        .iter()
+        .find(|f| f.link == "srvbad")
+        .unwrap_or_else(|| panic!("a failed record on srvbad in {failed:?}"));
+    assert_eq!(auth.user.as_deref(), Some("alice"));
+    assert_eq!(auth.peer.as_deref(), Some(bad.a().to_str().unwrap()));
+    assert!(
+        auth.reason.starts_with("peer's credentials rejected"),
+        "{auth:?}"
+    );
+    assert!(auth.duration_ms < 60_000);
+    assert!(auth.started <= auth.time);
+    // The client side of it failed too (the authenticator refused us).
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.link == "clibad" && f.reason.starts_with("authenticator refused")),
+        "{failed:?}"
+    );
+    // The exhausted pool: an authenticated user who got no address, refused at once.
+    let pool = failed
+        .iter()
+        .find(|f| f.link == "t1" || f.link == "t2")
+        .unwrap_or_else(|| panic!("a failed record of the exhausted pool in {failed:?}"));
+    assert_eq!(pool.user.as_deref(), Some("alice"), "{pool:?}");
+    assert_eq!(pool.reason, "address pool exhausted", "{pool:?}");
+    assert!(pool.duration_ms < 20_000, "{pool:?}");
+    // Sessions that came up have start and stop records instead, never a failed one.
+    let ids: Vec<u64> = failed.iter().map(|f| f.session).collect();
+    for file in log_files(&dir.path().join("accounting.jsonl"), 10) {
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            if let Record::Start(s) = serde_json::from_str::<Record>(line).unwrap() {
+                assert!(
+                    !ids.contains(&s.session),
+                    "session {} both up and failed",
+                    s.session
+                );
+            }
+        }
+    }
 }

@@ -60,7 +60,7 @@ mod ipv4;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use dialgate_plugin_sdk::{
     CloseReason, Direction, HandleId, HostError, HostHandle, IpAddress, LinkDownCause, LinkId,
@@ -81,6 +81,10 @@ pub use config::{CallType, Config, ConfigError, Mode};
 /// Timer ids at or above this are per-call timers (`LINK_TIMER | link`); below, a control
 /// connection's (its TCP handle's id).
 const LINK_TIMER: u64 = 1 << 62;
+/// The timer that publishes the counters to the host ([`HostHandle::set_counter`]).
+const STATS_TIMER: TimerId = TimerId(1 << 61);
+/// How often the counters are published.
+pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
 /// The largest GRE payload: the buffers are sized for the largest IPv4 datagram.
 const MAX_PAYLOAD: usize = 65_535;
 
@@ -156,7 +160,7 @@ pub struct Counters {
 
 impl Counters {
     /// Each counter with its name (for logs and metrics).
-    pub fn named(&self) -> [(&'static str, u64); 32] {
+    pub fn named(&self) -> [(&'static str, u64); COUNTERS] {
         [
             ("connections", self.connections),
             ("refused_per_source", self.refused_per_source),
@@ -303,7 +307,12 @@ pub struct Pptp {
     ack_buf: [u8; gre_wire::MAX_HEADER_LEN],
     ctl_out: Vec<u8>,
     counters: Counters,
+    /// What the host was last told, per [`Counters::named`] entry.
+    published: Option<[u64; COUNTERS]>,
 }
+
+/// How many counters [`Counters::named`] lists.
+const COUNTERS: usize = 32;
 
 impl Pptp {
     /// The plugin-wide counters, with the counters of the live control connections added.
@@ -330,6 +339,21 @@ impl Pptp {
     /// Calls (links) the plugin holds, up or coming up.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Tells the host every counter that changed since the last time (all of them the first
+    /// time), for its metrics.
+    fn publish_counters(&mut self) {
+        let named = self.counters().named();
+        let last = self.published.unwrap_or([u64::MAX; COUNTERS]);
+        let mut now = [0; COUNTERS];
+        for (i, (name, value)) in named.iter().enumerate() {
+            now[i] = *value;
+            if last.get(i) != Some(value) {
+                self.host.set_counter(name, *value);
+            }
+        }
+        self.published = Some(now);
     }
 
     fn log(&self, level: LogLevel, message: impl fmt::Display) {
@@ -1201,10 +1225,14 @@ impl Plugin for Pptp {
             ack_buf: [0; gre_wire::MAX_HEADER_LEN],
             ctl_out: Vec::with_capacity(1024),
             counters: Counters::default(),
+            published: None,
         })
     }
 
-    fn start(&mut self, _now: Timestamp) -> Result<(), PluginError> {
+    fn start(&mut self, now: Timestamp) -> Result<(), PluginError> {
+        self.publish_counters();
+        self.host
+            .set_timer(STATS_TIMER, now.saturating_add(STATS_INTERVAL));
         let gre = self
             .host
             .open_raw_ip(gre_wire::IP_PROTOCOL, None)
@@ -1241,11 +1269,19 @@ impl Plugin for Pptp {
         if let Some(h) = self.gre.take() {
             self.host.close(h);
         }
+        self.host.cancel_timer(STATS_TIMER);
+        self.publish_counters();
         self.log(LogLevel::Info, format_args!("stopped: {}", self.counters));
         Ok(())
     }
 
     fn on_timer(&mut self, now: Timestamp, timer: TimerId) -> Result<(), PluginError> {
+        if timer == STATS_TIMER {
+            self.publish_counters();
+            self.host
+                .set_timer(STATS_TIMER, now.saturating_add(STATS_INTERVAL));
+            return Ok(());
+        }
         let now = self.clock.instant(now);
         if timer.0 & LINK_TIMER != 0 {
             self.on_call_timer(now, LinkId(timer.0 & !LINK_TIMER));

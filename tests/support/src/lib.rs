@@ -11,6 +11,9 @@
 //!   acknowledgement numbers; the PPP frame itself is parsed by `dialgate_wire::ppp`;
 //! - [`walk::pptp_segments`] gives the TCP payloads of the control connection (port 1723).
 //!
+//! [`vm`] boots the interop VM (Debian's kernel with pppd, pptpd and pptp-linux, built by
+//! `tests/vm/build.sh`) under QEMU on a tap device in a network namespace.
+//!
 //! [`ref_ppp_frames`] and friends combine both steps and panic with the file name on any
 //! error: a test that cannot read its vectors fails loudly.
 //!
@@ -24,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub mod pcap;
 pub mod root;
+pub mod vm;
 pub mod walk;
 
 pub use dialgate_wire::ppp::{Header, Protocol};

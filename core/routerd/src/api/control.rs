@@ -693,8 +693,28 @@ pub struct MetricsSnapshot {
     pub drops: BTreeMap<String, u64>,
     /// Failed authentications, by reason.
     pub auth_failures: BTreeMap<String, u64>,
+    /// Sources locked out after repeated authentication failures (`[limits]
+    /// auth_failures_per_source`).
+    #[serde(default)]
+    pub auth_lockouts: u64,
     /// Per plugin.
     pub plugins: Vec<PluginMetrics>,
+    /// Counters the plugins publish (drops by reason and the like), per link instance.
+    #[serde(default)]
+    pub plugin_counters: Vec<PluginCounter>,
+}
+
+/// One counter a plugin instance publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginCounter {
+    /// The plugin.
+    pub plugin: String,
+    /// The link (plugin instance).
+    pub link: String,
+    /// The counter's name, as the plugin chose it (`gre_unknown_call`).
+    pub name: String,
+    /// Its value.
+    pub value: u64,
 }
 
 #[cfg(test)]

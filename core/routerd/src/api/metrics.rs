@@ -143,6 +143,13 @@ pub fn render(m: &MetricsSnapshot) -> String {
     for (reason, n) in &m.auth_failures {
         f.sample(&[("reason", reason)], *n);
     }
+    family(
+        &mut out,
+        "auth_lockouts_total",
+        "counter",
+        "Source addresses locked out after repeated authentication failures.",
+    )
+    .sample(&[], m.auth_lockouts);
 
     let mut f = family(
         &mut out,
@@ -197,13 +204,25 @@ pub fn render(m: &MetricsSnapshot) -> String {
         .map(|(l, p)| (&l[..], p.traffic))
         .collect();
     traffic(&mut out, "plugin_", "on the plugin's links", &rows);
+    let mut f = family(
+        &mut out,
+        "plugin_counter",
+        "counter",
+        "Counters a plugin instance publishes (drops of hostile input by reason and the like).",
+    );
+    for c in &m.plugin_counters {
+        f.sample(
+            &[("plugin", &c.plugin), ("link", &c.link), ("name", &c.name)],
+            c.value,
+        );
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::control::{PluginMetrics, SessionCounts};
+    use crate::api::control::{PluginCounter, PluginMetrics, SessionCounts};
 
     fn snapshot() -> MetricsSnapshot {
         MetricsSnapshot {
@@ -226,6 +245,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             auth_failures: [("bad-password".to_owned(), 3)].into_iter().collect(),
+            auth_lockouts: 2,
             plugins: vec![
                 PluginMetrics {
                     name: "serial".to_owned(),
@@ -249,6 +269,12 @@ mod tests {
                     panics: 0,
                 },
             ],
+            plugin_counters: vec![PluginCounter {
+                plugin: "pptp".to_owned(),
+                link: "pptp-in".to_owned(),
+                name: "gre_unknown_call".to_owned(),
+                value: 6,
+            }],
         }
     }
 
@@ -264,6 +290,7 @@ mod tests {
             "dialgate_packets_total{direction=\"out\"} 2",
             "dialgate_drops_total{reason=\"quote\\\"back\\\\slash\\nnl\"} 7",
             "dialgate_auth_failures_total{reason=\"bad-password\"} 3",
+            "dialgate_auth_lockouts_total 2",
             "dialgate_plugin_state{plugin=\"serial\",state=\"running\"} 1",
             "dialgate_plugin_state{plugin=\"pptp\",state=\"running\"} 0",
             "dialgate_plugin_state{plugin=\"pptp\",state=\"failed\"} 1",
@@ -271,6 +298,7 @@ mod tests {
             "dialgate_plugin_packets_total{plugin=\"serial\",direction=\"in\"} 30",
             "dialgate_plugin_errors_total{plugin=\"pptp\"} 5",
             "dialgate_plugin_panics_total{plugin=\"serial\"} 1",
+            "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"gre_unknown_call\"} 6",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

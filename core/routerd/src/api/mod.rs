@@ -40,9 +40,10 @@ pub mod server;
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,
     CheckRequest, ConfigIssue, ConfigShow, Control, Encryption, ErrorBody, History,
-    InterfaceStatus, LogLine, LogQuery, MetricsSnapshot, PluginInfo, PluginKind, PluginMetrics,
-    PluginState, PluginSummary, SessionCounts, SessionId, SessionInfo, SessionRole, SessionState,
-    SetPasswordRequest, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
+    InterfaceStatus, LogLine, LogQuery, MetricsSnapshot, PluginCounter, PluginInfo, PluginKind,
+    PluginMetrics, PluginState, PluginSummary, SessionCounts, SessionId, SessionInfo, SessionRole,
+    SessionState, SetPasswordRequest, Status, Traffic, UserEntry, UserSet, check_document,
+    describe_diff,
 };
 pub use http::{metrics_router, router};
 pub use logs::{LogRing, SESSION_FIELD};

@@ -620,9 +620,18 @@ impl LinkConfig {
 pub struct LimitsConfig {
     /// Sessions at once, all links together (1 to 1,000,000).
     pub max_sessions: u32,
-    /// Sessions at once per user name; absent: no per-user limit.
+    /// Sessions at once per user name; absent: no per-user limit. Enforced once the user is
+    /// authenticated: a session over the limit is refused (MS-CHAP error 649).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub per_user_sessions: Option<u32>,
+    /// Failed authentications from one source IP address (the peer a link plugin reports,
+    /// e.g. a PPTP client) within `auth_failure_window_secs` that lock the source out
+    /// (0 to 1000; 0 disables the lockout).
+    pub auth_failures_per_source: u32,
+    /// The window failures are counted in, in seconds (1 to 86400).
+    pub auth_failure_window_secs: u32,
+    /// How long calls from a locked-out source are refused, in seconds (1 to 86400).
+    pub auth_lockout_secs: u32,
 }
 
 impl Default for LimitsConfig {
@@ -630,6 +639,9 @@ impl Default for LimitsConfig {
         LimitsConfig {
             max_sessions: 1000,
             per_user_sessions: None,
+            auth_failures_per_source: 5,
+            auth_failure_window_secs: 60,
+            auth_lockout_secs: 300,
         }
     }
 }

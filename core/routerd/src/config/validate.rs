@@ -744,6 +744,26 @@ impl Validator<'_> {
                 ),
             );
         }
+        if l.auth_failures_per_source > 1000 {
+            self.err(
+                at("limits", "auth_failures_per_source"),
+                format!(
+                    "must be 0 (no lockout) to 1000, not {}",
+                    l.auth_failures_per_source
+                ),
+            );
+        }
+        for (field, value) in [
+            ("auth_failure_window_secs", l.auth_failure_window_secs),
+            ("auth_lockout_secs", l.auth_lockout_secs),
+        ] {
+            if !(1..=86_400).contains(&value) {
+                self.err(
+                    at("limits", field),
+                    format!("must be 1 to 86400 (a day), not {value}"),
+                );
+            }
+        }
         let a = &self.cfg.accounting;
         if !(4096..=1 << 40).contains(&a.rotate_size_bytes) {
             self.err(

@@ -195,9 +195,15 @@ impl InstanceShared {
 impl Registrar for InstanceShared {
     fn register_tcp(&self, stream: TcpStream) -> HandleId {
         let id = self.new_handle();
-        let stream = Arc::new(stream);
+        lock(&self.io).insert(id, IoKind::Tcp(Arc::new(stream)), Vec::new());
+        id
+    }
+
+    fn start_tcp(&self, id: HandleId) {
         let mut io = lock(&self.io);
-        io.insert(id, IoKind::Tcp(stream.clone()), Vec::new());
+        let Some(stream) = io.tcp(id) else {
+            return; // Closed meanwhile.
+        };
         if let Some(out) = io.set_kind(id, IoKind::Tcp(stream.clone())) {
             let r = self.rt.spawn(io::tcp_reader(
                 id,
@@ -211,7 +217,6 @@ impl Registrar for InstanceShared {
             io.add_task(id, r);
             io.add_task(id, w);
         }
-        id
     }
 }
 
@@ -470,6 +475,25 @@ impl HostServices for PluginHost {
         _payload: &[u8],
     ) -> Result<(), HostError> {
         Err(HostError::Closed)
+    }
+
+    fn set_counter(&self, name: &str, value: u64) {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return;
+        }
+        let spec = &self.0.env.spec;
+        let mut counters = lock(&self.0.env.router.stats.plugin_counters);
+        let key = (spec.plugin.clone(), spec.name.clone(), name.to_owned());
+        if let Some(v) = counters.get_mut(&key) {
+            *v = value;
+        } else if counters.len() < super::router::MAX_PLUGIN_COUNTERS {
+            counters.insert(key, value);
+        }
     }
 }
 

@@ -13,9 +13,10 @@ use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
-    Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot, PluginInfo,
-    PluginKind, PluginMetrics, PluginState, PluginSummary, SessionCounts, SessionInfo, SessionRole,
-    SessionState, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
+    Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
+    PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginState, PluginSummary,
+    SessionCounts, SessionInfo, SessionRole, SessionState, Status, Traffic, UserEntry, UserSet,
+    check_document, describe_diff,
 };
 use crate::config::Document;
 use crate::store::Applied;
@@ -419,6 +420,14 @@ impl Control for DaemonControl {
                 "per_user_limit".to_owned(),
                 router.stats.refused_per_user.load(Ordering::Relaxed),
             );
+            auth_failures.insert(
+                "locked_out".to_owned(),
+                router.stats.refused_lockout.load(Ordering::Relaxed),
+            );
+            let too_long = router.stats.packet_too_long.load(Ordering::Relaxed);
+            if too_long > 0 {
+                drops.insert("packet_too_long".into(), too_long);
+            }
             Ok(MetricsSnapshot {
                 uptime_secs: self.daemon.uptime().as_secs(),
                 sessions: self.counts(),
@@ -427,6 +436,16 @@ impl Control for DaemonControl {
                 traffic: total,
                 drops,
                 auth_failures,
+                plugin_counters: lock(&router.stats.plugin_counters)
+                    .iter()
+                    .map(|((plugin, link, name), value)| PluginCounter {
+                        plugin: plugin.clone(),
+                        link: link.clone(),
+                        name: name.clone(),
+                        value: *value,
+                    })
+                    .collect(),
+                auth_lockouts: router.stats.auth_lockouts.load(Ordering::Relaxed),
                 plugins: plugins
                     .into_iter()
                     .map(|(p, t, panics)| PluginMetrics {

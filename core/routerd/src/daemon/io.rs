@@ -168,6 +168,14 @@ impl IoTable {
         Some(h.out.clone())
     }
 
+    /// The TCP connection behind a handle.
+    pub fn tcp(&self, id: HandleId) -> Option<Arc<TcpStream>> {
+        match &self.handles.get(&id)?.kind {
+            IoKind::Tcp(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
     /// The tty behind a handle.
     pub fn tty(&self, id: HandleId) -> Option<Arc<AsyncFd<OwnedFd>>> {
         match &self.handles.get(&id)?.kind {
@@ -815,6 +823,10 @@ pub async fn tcp_writer(
 pub trait Registrar: Send + Sync + 'static {
     /// Registers an accepted connection and returns its handle.
     fn register_tcp(&self, stream: TcpStream) -> HandleId;
+    /// Starts reading and writing a registered connection. Called only after the
+    /// `Accepted` message is queued, so that no data of the connection reaches the plugin
+    /// before it knows the handle.
+    fn start_tcp(&self, conn: HandleId);
 }
 
 /// Accepts connections until the listener fails.
@@ -836,6 +848,7 @@ pub async fn accept_loop<R: Registrar>(
                 if tx.send(msg).await.is_err() {
                     return;
                 }
+                registrar.start_tcp(conn);
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.

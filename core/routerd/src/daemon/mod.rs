@@ -14,6 +14,7 @@
 
 pub mod accounting;
 pub mod actor;
+pub mod auth_guard;
 pub mod buffers;
 pub mod caps;
 pub mod clock;
@@ -428,11 +429,7 @@ impl Daemon {
             }
         }
         // 4. Settings read by new sessions.
-        *self
-            .router
-            .limits
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = target.limits.clone();
+        self.router.set_limits(target.limits.clone());
         *self
             .router
             .hostname

@@ -2,7 +2,7 @@
 //! the data plane.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Instant;
@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::accounting::Accounting;
 use super::actor::ActorMsg;
+use super::auth_guard::{AuthFailureLimits, AuthFailures, MAX_SOURCES, Recorded};
 use super::buffers::BufPool;
 use super::dataplane::DataPlane;
 use crate::config::LimitsConfig;
@@ -224,6 +225,12 @@ pub struct RouterStats {
     pub refused_limit: AtomicU64,
     /// Sessions ended by the per-user limit.
     pub refused_per_user: AtomicU64,
+    /// Sessions refused after authentication because their pool had no address.
+    pub refused_pool: AtomicU64,
+    /// Sources locked out after repeated authentication failures.
+    pub auth_lockouts: AtomicU64,
+    /// Calls (and authentications) refused because their source was locked out.
+    pub refused_lockout: AtomicU64,
     /// Sessions ended because their plugin failed.
     pub plugin_failures: AtomicU64,
     /// Frames a packet socket received that were longer than a pooled buffer (dropped).
@@ -232,7 +239,14 @@ pub struct RouterStats {
     pub end_reasons: Mutex<BTreeMap<String, u64>>,
     /// Traffic of ended sessions: (bytes in, bytes out, packets in, packets out) by plugin.
     pub ended_traffic: Mutex<BTreeMap<String, [u64; 4]>>,
+    /// Counters plugins publish (ABI 1.1 `set_counter`): the last value by (plugin, link,
+    /// counter name), at most [`MAX_PLUGIN_COUNTERS`] entries.
+    pub plugin_counters: Mutex<BTreeMap<(String, String, String), u64>>,
 }
+
+/// The most plugin counters kept (names beyond it are ignored: a plugin cannot grow the map
+/// without bound).
+pub const MAX_PLUGIN_COUNTERS: usize = 4096;
 
 /// Everything the actors share.
 #[derive(Debug)]
@@ -247,6 +261,8 @@ pub struct Router {
     pub per_user: Mutex<HashMap<String, u32>>,
     /// Session limits.
     pub limits: RwLock<LimitsConfig>,
+    /// Authentication failures by source address.
+    pub auth_failures: Mutex<AuthFailures>,
     /// Our name (CHAP authenticator name).
     pub hostname: RwLock<String>,
     /// The accounting writer.
@@ -274,6 +290,10 @@ impl Router {
             sessions: Mutex::new(BTreeMap::new()),
             users: RwLock::new(Arc::new(users)),
             per_user: Mutex::new(HashMap::new()),
+            auth_failures: Mutex::new(AuthFailures::new(
+                AuthFailureLimits::of(&limits),
+                MAX_SOURCES,
+            )),
             limits: RwLock::new(limits),
             hostname: RwLock::new(hostname),
             accounting,
@@ -335,6 +355,46 @@ impl Router {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Puts new limits in force (for new sessions and authentications; what was counted
+    /// stays).
+    pub fn set_limits(&self, limits: LimitsConfig) {
+        lock(&self.auth_failures).set_limits(AuthFailureLimits::of(&limits));
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = limits;
+    }
+
+    /// When `source`'s authentication lockout ends, if it is locked out at `now`.
+    pub fn locked_until(&self, source: IpAddr, now: Instant) -> Option<Instant> {
+        lock(&self.auth_failures).locked_until(source, now)
+    }
+
+    /// Records a failed authentication from `source`; counts and logs a lockout it causes.
+    pub fn record_auth_failure(&self, source: IpAddr, now: Instant) {
+        let (recorded, limits) = {
+            let mut table = lock(&self.auth_failures);
+            (table.record_failure(source, now), table.limits())
+        };
+        if let Recorded::LockedOut(_) = recorded {
+            self.stats.auth_lockouts.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                source = %source,
+                "authentication lockout: {} failures within {} s; calls from {source} are \
+                 refused for {} s",
+                limits.max_failures,
+                limits.window.as_secs(),
+                limits.lockout.as_secs()
+            );
+        }
+    }
+
+    /// Whether `user` has as many sessions as the per-user limit allows (another one would
+    /// exceed it).
+    pub fn user_at_limit(&self, user: &str) -> bool {
+        let Some(limit) = self.limits().per_user_sessions else {
+            return false;
+        };
+        lock(&self.per_user).get(user).is_some_and(|n| *n >= limit)
     }
 
     /// The current users.

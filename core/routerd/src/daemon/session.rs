@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dialgate_dataplane::ra::{
     ALL_NODES, RaSchedule, RouterAdvert, RouterSolicitation, RsSchedule, link_local,
 };
-use dialgate_dataplane::{MssOutcome, clamp_mss};
+use dialgate_dataplane::{MssOutcome, SharedIpv4Pool, clamp_mss};
 use dialgate_plugin_host::abi::{
     Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
 };
@@ -24,10 +24,11 @@ use dialgate_ppp::{DownReason, Engine, Event, NetworkParams, Protocol, SendError
 use tokio::sync::mpsc;
 
 use super::actor::{ActorMsg, RelayMsg};
+use super::auth_guard::{AuthNote, PER_USER_LIMIT, Refusal, source_ip};
 use super::dataplane::{FromSession, SessionRoute, SessionSide};
 use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
 use super::spec::{EngineTemplate, LinkSpec, random_u64};
-use crate::accounting::{Record, SessionStart, SessionStop};
+use crate::accounting::{Record, SessionFailed, SessionStart, SessionStop};
 use crate::config::{LinkMode, LinkRole};
 use crate::time::Timestamp;
 
@@ -132,6 +133,8 @@ pub struct EngineSession {
     mtu: u16,
     /// The user counted against the per-user limit.
     user_claimed: Option<String>,
+    /// What the authentication backend saw (answering sessions).
+    auth: Option<Arc<AuthNote>>,
     /// Why the lower layer went down, as the plugin said.
     lower_cause: Option<String>,
 }
@@ -204,6 +207,21 @@ const RELAY_LINK_PARAMS: LinkParams = LinkParams {
     tx_accm: u32::MAX,
     rx_accm: 0,
 };
+
+/// The end reason of a session refused because its pool had no address for it.
+pub const POOL_EXHAUSTED: &str = "address pool exhausted";
+
+/// Whether `pool` has an address for a session of `user` now (its static address is free,
+/// or a range address is).
+fn pool_can_serve(pool: &SharedIpv4Pool, user: &str) -> bool {
+    pool.with(|p| match p.allocate(user, None) {
+        Some(addr) => {
+            p.release(addr);
+            true
+        }
+        None => false,
+    })
+}
 
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
@@ -356,6 +374,25 @@ impl Core {
             self.legs.insert(link, back);
             return Ok(());
         }
+        let source = if info.direction == Direction::Incoming {
+            source_ip(info.peer.as_str())
+        } else {
+            None
+        };
+        if let Some(src) = source
+            && let Some(until) = router.locked_until(src, now)
+        {
+            router.stats.refused_lockout.fetch_add(1, Ordering::Relaxed);
+            let left = until.saturating_duration_since(now).as_secs().max(1);
+            tracing::debug!(link = %spec.name, source = %src, "call refused: authentication lockout ({left} s left)");
+            return Err(HostError::Denied {
+                message: format!(
+                    "calls from {src} are refused for another {left} s after repeated \
+                     authentication failures"
+                )
+                .into(),
+            });
+        }
         let limits = router.limits();
         let live = router.session_count();
         if u64::try_from(live).unwrap_or(u64::MAX) >= u64::from(limits.max_sessions) {
@@ -395,7 +432,8 @@ impl Core {
         });
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
-                let mut engine = Engine::new(template.engine_config(router), now);
+                let (config, auth) = template.engine_config(router, source);
+                let mut engine = Engine::new(config, now);
                 engine.open(now);
                 engine.lower_up(now);
                 drain(&mut engine, link, &mut self.outbox, &mut self.spare);
@@ -409,6 +447,7 @@ impl Core {
                     ra: None,
                     client_v6: None,
                     user_claimed: None,
+                    auth,
                     lower_cause: None,
                 }))
             }
@@ -929,9 +968,20 @@ impl Core {
                                 .stats
                                 .refused_per_user
                                 .fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(user = %user, "per-user session limit reached");
-                            s.end_reason
-                                .get_or_insert("per-user session limit exceeded".into());
+                            tracing::warn!(user = %user, "{PER_USER_LIMIT}: session refused");
+                            s.end_reason.get_or_insert(PER_USER_LIMIT.into());
+                            es.engine.close(now, DownReason::AdminClose);
+                        }
+                        // An exhausted pool refuses the session now, cleanly, rather than
+                        // after IPCP gives up.
+                        if s.end_reason.is_none()
+                            && es.ipv4.is_none()
+                            && let Some(EngineTemplate::Server { pool, .. }) = &env.spec.engine
+                            && !pool_can_serve(pool, &user)
+                        {
+                            router.stats.refused_pool.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(user = %user, "{POOL_EXHAUSTED}: session refused");
+                            s.end_reason.get_or_insert(POOL_EXHAUSTED.into());
                             es.engine.close(now, DownReason::AdminClose);
                         }
                     }
@@ -1066,7 +1116,26 @@ impl Core {
                 }
                 Event::LinkDown { reason } => {
                     if matches!(reason, DownReason::AuthFailed(_)) {
-                        router.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+                        let refusal = es.auth.as_ref().and_then(|n| n.refusal());
+                        match refusal {
+                            Some(refusal) => {
+                                let counter = match refusal {
+                                    Refusal::PerUserLimit => &router.stats.refused_per_user,
+                                    Refusal::LockedOut => &router.stats.refused_lockout,
+                                };
+                                counter.fetch_add(1, Ordering::Relaxed);
+                                let user = es.auth.as_ref().and_then(|n| n.user());
+                                tracing::warn!(
+                                    user = user.as_deref().unwrap_or_default(),
+                                    "{}: session refused after authentication",
+                                    refusal.reason()
+                                );
+                                s.end_reason.get_or_insert(refusal.reason().into());
+                            }
+                            None => {
+                                router.stats.auth_failures.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
                     let text = match (&s.end_reason, &es.lower_cause, &reason) {
                         (Some(r), _, _) => r.clone(),
@@ -1113,6 +1182,7 @@ impl Core {
             .take()
             .or_else(|| s.end_reason.take())
             .unwrap_or_else(|| "ended".into());
+        let mut tried_user = None;
         match &mut s.kind {
             Kind::Engine(es) => {
                 if let Some(dp) = &router.dataplane {
@@ -1125,6 +1195,7 @@ impl Core {
                 if let Some(user) = es.user_claimed.take() {
                     router.release_user(&user);
                 }
+                tried_user = es.auth.as_ref().and_then(|n| n.user());
                 s.shared.counters.set_from_engine(&es.engine.counters());
                 if es.engine.mppe().is_some() || es.ipv4.is_some() {
                     self.redial_backoff = MIN_REDIAL_BACKOFF;
@@ -1172,6 +1243,24 @@ impl Core {
                 bytes_out: c.bytes_out,
                 packets_in: c.packets_in,
                 packets_out: c.packets_out,
+                reason,
+            }));
+        } else {
+            // It never came up: LCP or authentication failed, a limit or the pool refused
+            // it, the relayed call did not connect, or it was ended first.
+            let m = lock(&s.shared.meta).clone();
+            router.accounting.record(Record::Failed(SessionFailed {
+                time: Timestamp::now(),
+                session: id,
+                user: Some(m.user).filter(|u| !u.is_empty()).or(tried_user),
+                link: s.shared.link.clone(),
+                peer: (!m.peer.is_empty()).then_some(m.peer),
+                started: s.shared.started,
+                duration_ms: u64::try_from(
+                    now.saturating_duration_since(s.shared.started_at)
+                        .as_millis(),
+                )
+                .unwrap_or(u64::MAX),
                 reason,
             }));
         }
@@ -1315,6 +1404,7 @@ mod tests {
         let (env, _rx) = env(LimitsConfig {
             max_sessions: 1,
             per_user_sessions: None,
+            ..LimitsConfig::default()
         });
         let mut core = Core::new(false, Instant::now());
         up(&mut core, &env, 1).unwrap();
@@ -1378,6 +1468,7 @@ mod tests {
         let (env, _rx) = env(LimitsConfig {
             max_sessions: 10,
             per_user_sessions: Some(1),
+            ..LimitsConfig::default()
         });
         assert!(env.router.claim_user("alice"));
         assert!(!env.router.claim_user("alice"));
@@ -1406,6 +1497,7 @@ mod tests {
         let (env, _rx) = env(LimitsConfig {
             max_sessions: 1_000_000,
             per_user_sessions: None,
+            ..LimitsConfig::default()
         });
         let mut core = Core::new(false, Instant::now());
         let before = rss_kib();

@@ -10,7 +10,7 @@
 //! instance per link keeps a configuration change local: changing one link restarts only
 //! that link's instance, and the sessions of every other link stay up.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use dialgate_dataplane::{Ipv4Pool, Ipv4Range, SharedIpv4Pool};
@@ -18,6 +18,7 @@ use dialgate_ppp::auth::{AuthBackend, AuthenticatorConfig, Credentials, PeerConf
 use dialgate_ppp::config::{AuthenticatorRole, IpcpRole, PeerRole, RandomSource};
 use dialgate_ppp::ncp::{IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig};
 
+use super::auth_guard::{AuthNote, SessionBackend};
 use super::router::Router;
 use crate::config::{
     Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings, RoutePrefix,
@@ -83,13 +84,20 @@ pub fn random_u64() -> u64 {
 }
 
 impl EngineTemplate {
-    /// A fresh engine configuration for one session.
-    pub fn engine_config(&self, router: &Router) -> dialgate_ppp::Config {
+    /// A fresh engine configuration for one session whose caller comes from `source`; an
+    /// answering session's authentication backend ([`SessionBackend`]) reports through the
+    /// note returned alongside.
+    pub fn engine_config(
+        &self,
+        router: &Arc<Router>,
+        source: Option<IpAddr>,
+    ) -> (dialgate_ppp::Config, Option<Arc<AuthNote>>) {
         let mut c = dialgate_ppp::Config {
             random: Some(os_random()),
             seed: random_u64(),
             ..dialgate_ppp::Config::default()
         };
+        let mut note = None;
         match self {
             EngineTemplate::Server {
                 settings,
@@ -98,7 +106,9 @@ impl EngineTemplate {
                 ipv6,
             } => {
                 settings.apply_to(&mut c);
-                let backend: Arc<dyn AuthBackend> = router.users();
+                let (backend, n) = SessionBackend::new(router, source);
+                note = Some(n);
+                let backend: Arc<dyn AuthBackend> = Arc::new(backend);
                 c.authenticator = Some(AuthenticatorRole {
                     backend,
                     settings: AuthenticatorConfig {
@@ -134,7 +144,7 @@ impl EngineTemplate {
                 c.ipv6cp = Some(Ipv6cpConfig::default());
             }
         }
-        c
+        (c, note)
     }
 }
 

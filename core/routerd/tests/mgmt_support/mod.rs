@@ -378,6 +378,7 @@ impl Control for FakeControl {
                     .into_iter()
                     .collect(),
                 auth_failures: [("bad-password".to_owned(), 4)].into_iter().collect(),
+                auth_lockouts: 1,
                 plugins: s
                     .plugins
                     .iter()
@@ -390,6 +391,7 @@ impl Control for FakeControl {
                         panics: u64::from(p.state == PluginState::Failed),
                     })
                     .collect(),
+                plugin_counters: Vec::new(),
             })
         })
     }

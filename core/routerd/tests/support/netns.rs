@@ -356,3 +356,95 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Runs `f` on a thread that entered network namespace `ns` (sockets it opens live there).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).unwrap();
+        use std::os::fd::AsRawFd;
+        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns {path}");
+        f()
+    })
+    .join()
+    .expect("thread in the namespace")
+}
+
+/// A raw IPv4 socket for IP `protocol`, bound to `src` (the source of what it sends); the
+/// kernel adds the IP header. Call inside [`in_netns`].
+pub fn raw_socket(protocol: i32, src: Ipv4Addr) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain socket(2) call; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, protocol) };
+    assert!(fd >= 0, "raw socket for protocol {protocol}");
+    // SAFETY: socket(2) returned a new descriptor that nothing else owns.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let local = sockaddr_in(src, 0);
+    // SAFETY: binds our descriptor to a sockaddr_in that lives for the call.
+    let r = unsafe {
+        libc::bind(
+            fd,
+            (&local as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(r, 0, "bind to {src}");
+    owned
+}
+
+/// Sends one datagram on a raw socket to `dst`.
+pub fn raw_send(fd: &std::os::fd::OwnedFd, dst: Ipv4Addr, bytes: &[u8]) {
+    use std::os::fd::AsRawFd;
+    let remote = sockaddr_in(dst, 0);
+    // SAFETY: sends a live buffer to a live sockaddr_in.
+    let n = unsafe {
+        libc::sendto(
+            fd.as_raw_fd(),
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            0,
+            (&remote as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(n, bytes.len() as isize, "sendto {dst}");
+}
+
+/// A TCP connection from `src` (port chosen by the kernel) to `dst`. Call inside
+/// [`in_netns`].
+pub fn tcp_from(src: Ipv4Addr, dst: std::net::SocketAddrV4) -> std::net::TcpStream {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain socket(2) call; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    assert!(fd >= 0, "TCP socket");
+    // SAFETY: socket(2) returned a new descriptor that nothing else owns.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let local = sockaddr_in(src, 0);
+    // SAFETY: binds the stream's descriptor to a sockaddr_in that lives for the call.
+    let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) };
+    assert_eq!(r, 0, "bind to {src}");
+    let remote = sockaddr_in(*dst.ip(), dst.port());
+    // SAFETY: connects the stream's descriptor to a sockaddr_in that lives for the call.
+    let r = unsafe { libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) };
+    assert_eq!(
+        r,
+        0,
+        "connect to {dst}: {}",
+        std::io::Error::last_os_error()
+    );
+    stream
+}
+
+fn sockaddr_in(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(a.octets()),
+        },
+        sin_zero: [0; 8],
+    }
+}
