@@ -8,7 +8,7 @@
 //! of the instance with the reason and stops, and routerd goes on.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -525,6 +525,8 @@ pub struct Actor {
     shared: Arc<InstanceShared>,
     rx: mpsc::Receiver<ActorMsg>,
     failed: bool,
+    /// Handles with a full write queue ([`IoTable::congestion`]).
+    congested: Arc<AtomicUsize>,
 }
 
 impl Actor {
@@ -534,11 +536,13 @@ impl Actor {
         shared: Arc<InstanceShared>,
         rx: mpsc::Receiver<ActorMsg>,
     ) -> Self {
+        let congested = lock(&shared.io).congestion();
         Actor {
             instance,
             shared,
             rx,
             failed: false,
+            congested,
         }
     }
 
@@ -709,7 +713,16 @@ impl Actor {
                 });
             }
             ActorMsg::Packet { link, buf } => {
-                lock(&self.shared.core).packet(&self.shared.env, clock::now(), link, buf);
+                if self.congested.load(Ordering::Relaxed) > 0 {
+                    // The link is not taking frames: drop before encryption (see
+                    // `IoTable::congestion`).
+                    if let Some(dp) = &router.dataplane {
+                        dp.stats.drop_queue_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                    router.buffers.put(buf);
+                } else {
+                    lock(&self.shared.core).packet(&self.shared.env, clock::now(), link, buf);
+                }
             }
             ActorMsg::Relay(RelayMsg::Open { back }) => self.relay_open(back),
             ActorMsg::Relay(m) => {
