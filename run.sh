@@ -31,8 +31,12 @@ if [ "${1:-}" != "--built" ]; then
     echo "==> building routerd, routerctl and the plugins (release)"
     cargo build --release --locked -p dialgate-routerd -p dialgate-plugin-serial -p dialgate-plugin-pptp
     if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "run.sh: routerd needs root (TUN device, routes); run me as root" >&2
+            exit 1
+        }
         echo "==> routerd needs root (TUN device, routes): running it with sudo"
-        exec sudo DIALGATE_STATE_DIR="$state_dir" DIALGATE_SOCKET="$socket" "$0" --built
+        exec sudo DIALGATE_STATE_DIR="$state_dir" DIALGATE_SOCKET="$socket" "$repo/run.sh" --built
     fi
 fi
 
