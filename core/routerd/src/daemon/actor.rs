@@ -538,6 +538,25 @@ impl HostServices for PluginHost {
             }
         }
     }
+
+    fn set_counter(&self, name: &str, value: u64) {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return;
+        }
+        let spec = &self.0.env.spec;
+        let mut counters = lock(&self.0.env.router.stats.plugin_counters);
+        let key = (spec.plugin.clone(), spec.name.clone(), name.to_owned());
+        if let Some(v) = counters.get_mut(&key) {
+            *v = value;
+        } else if counters.len() < super::router::MAX_PLUGIN_COUNTERS {
+            counters.insert(key, value);
+        }
+    }
 }
 
 /// Creates the shared state of an instance for `spec` (the actor queue's receiver is
