@@ -622,27 +622,27 @@ pub async fn raw_reader(
     tx: mpsc::Sender<ActorMsg>,
     pool: BufPool,
 ) {
+    // One datagram may be up to 64 KiB: it is read into this task's own buffer and copied
+    // into a pooled one of its size, so pooled buffers keep their size and nothing is
+    // allocated per datagram.
+    let mut scratch = vec![0u8; 65_535];
     let reason = loop {
         let mut guard = match fd.readable().await {
             Ok(g) => g,
             Err(e) => break close_reason(&e),
         };
-        let mut buf = pool.get();
-        buf.resize(buf.len().max(65_535), 0);
-        match guard.try_io(|fd| nix::unistd::read(fd.get_ref(), &mut buf).map_err(io::Error::from))
+        match guard
+            .try_io(|fd| nix::unistd::read(fd.get_ref(), &mut scratch).map_err(io::Error::from))
         {
             Ok(Ok(n)) => {
-                buf.truncate(n);
+                let buf = pool.copy_of(scratch.get(..n).unwrap_or_default());
                 if tx.send(ActorMsg::Data { handle, buf }).await.is_err() {
                     return;
                 }
             }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => pool.put(buf),
-            Ok(Err(e)) => {
-                pool.put(buf);
-                break close_reason(&e);
-            }
-            Err(_would_block) => pool.put(buf),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(Err(e)) => break close_reason(&e),
+            Err(_would_block) => {}
         }
     };
     let _ = tx.send(ActorMsg::Closed { handle, reason }).await;
