@@ -551,8 +551,8 @@ impl Daemon {
             target.link(name).is_some_and(|l| l.enabled)
                 || wanted.iter().any(|(spec, _, _)| spec.name == *name)
         });
-        // 3. Start the missing links; dialing links first (relays look their targets up).
-        // LAN-protocol plugins first (sessions negotiate what they registered).
+        // 3. Start the missing instances: LAN-protocol plugins first (sessions negotiate what
+        // they registered), then dialing links (relays look their targets up).
         wanted.sort_by_key(|(s, _, _)| (!s.lan_protocol, s.role != LinkRole::Dial));
         let mut failed = None;
         for (spec, fingerprint, loaded) in wanted {
