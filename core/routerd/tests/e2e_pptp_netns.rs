@@ -24,13 +24,14 @@ mod support;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, in_netns, ip, ping_in, raw_send, raw_socket, sessions, tcp_from, wait_until,
+    Lab, in_netns, ip, ping_in, plugin_counters, raw_send, raw_socket, sessions, tcp_from, tshark,
+    wait_until,
 };
 use support::{Child, TempDir, cargo_build, library, routerctl};
 
@@ -120,19 +121,6 @@ fn read_n(stream: &mut std::net::TcpStream, n: usize, timeout: Duration) -> Vec<
     got
 }
 
-/// The `dialgate_plugin_counter` samples of the server's pptp link, by name.
-fn plugin_counters(socket: &Path) -> std::collections::BTreeMap<String, u64> {
-    let (_, text) = routerctl(socket, &["metrics"], "");
-    let prefix = "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"";
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .filter_map(|rest| {
-            let (name, value) = rest.split_once("\"} ")?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
     format!(
         r#"
@@ -199,22 +187,6 @@ target = "{SERVER}"
         socket = socket.display(),
         plugin = plugin.display(),
     )
-}
-
-/// `tshark -r FILE ARGS...`'s standard output (its "running as root" notice goes to stderr).
-fn tshark(file: &Path, args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("running tshark (Debian package tshark)");
-    assert!(
-        out.status.success(),
-        "tshark {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -528,7 +500,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         ("control_out_of_state", 2),
     ];
     let counted = wait_until(Duration::from_secs(5), || {
-        let c = plugin_counters(&a_socket);
+        let c = plugin_counters(&a_socket, "pptp-in");
         wanted
             .iter()
             .all(|(name, min)| c.get(*name).is_some_and(|v| v >= min))
@@ -537,7 +509,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     assert!(
         counted.is_some(),
         "drops counted in the metrics: {:?}\n{}",
-        plugin_counters(&a_socket),
+        plugin_counters(&a_socket, "pptp-in"),
         logs()
     );
     // The session is still up and carries traffic.

@@ -448,3 +448,32 @@ fn sockaddr_in(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
         sin_zero: [0; 8],
     }
 }
+
+/// `tshark -r FILE ARGS...`'s standard output (its "running as root" notice goes to stderr).
+pub fn tshark(file: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("running tshark (Debian package tshark)");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `dialgate_plugin_counter` samples the pptp plugin publishes for `link`, by name.
+pub fn plugin_counters(socket: &Path, link: &str) -> std::collections::BTreeMap<String, u64> {
+    let (_, text) = routerctl(socket, &["metrics"], "");
+    let prefix = format!("dialgate_plugin_counter{{plugin=\"pptp\",link=\"{link}\",name=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once("\"} ")?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
