@@ -14,7 +14,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "system packages"
 # Debian packages the tests need, one per line in tests/apt-packages.txt (`#` comments).
 # Installed only when one is missing, so a prepared machine needs no network.
-mapfile -t wanted < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/apt-packages.txt)
+mapfile -t wanted < <(sed -e 's/#.*//' tests/apt-packages.txt | awk 'NF { print $1 }')
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")

@@ -9,7 +9,8 @@ use dialgate_routerd::api::client::{Client, ClientError, Response};
 use dialgate_routerd::api::server::{BindError, SOCKET_MODE};
 use dialgate_routerd::api::{
     ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigShow, History, LogLine, PluginInfo,
-    PluginState, SessionInfo, SetPasswordRequest, Status, UserEntry, UserSet, bind_unix,
+    PluginRestart, PluginState, SessionInfo, SetPasswordRequest, Status, UserEntry, UserSet,
+    bind_unix,
 };
 use hyper::Method;
 use mgmt_support::server::{TempDir, TestServer};
@@ -131,6 +132,37 @@ async fn plugins_list() {
     assert_eq!(plugins.len(), 2);
     assert_eq!(plugins[0].abi_version.as_deref(), Some("1.0.0"));
     assert!(plugins[1].error.as_deref().unwrap_or("").contains("2.0.0"));
+    assert_eq!(plugins[0].restarts, 1);
+    assert!(plugins[0].last_error.is_some());
+}
+
+#[tokio::test]
+async fn plugin_restart() {
+    let server = TestServer::start();
+    let c = client(&server);
+    let r: PluginRestart = c
+        .call(Method::POST, "/v1/plugins/serial/restart", None::<&()>)
+        .await
+        .expect("restart");
+    assert_eq!(r.name, "serial");
+    assert_eq!(r.restarted, vec!["serial0".to_owned()]);
+    assert_eq!(server.control.state().plugins[0].restarts, 2);
+    error_json(
+        &raw(&c, Method::POST, "/v1/plugins/nothing/restart", None).await,
+        404,
+    );
+    error_json(
+        &raw(&c, Method::POST, "/v1/plugins/broken/restart", None).await,
+        500,
+    );
+    error_json(
+        &raw(&c, Method::POST, "/v1/plugins/bad%20name/restart", None).await,
+        400,
+    );
+    error_json(
+        &raw(&c, Method::GET, "/v1/plugins/serial/restart", None).await,
+        405,
+    );
 }
 
 #[tokio::test]

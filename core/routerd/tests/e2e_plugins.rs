@@ -8,7 +8,10 @@
 mod support;
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use dialgate_routerd::api::{ApiError, Control, LogRing, PluginState, metrics};
+use dialgate_routerd::daemon::control::DaemonControl;
 
 use dialgate_routerd::accounting::{Record, SessionFailed};
 use dialgate_routerd::config::Document;
@@ -143,15 +146,15 @@ async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
     // A frame starting with PANIC makes its send_frame index out of bounds.
     assert!(daemon.send_raw_frame("bomb", 1, b"PANIC now").await);
     let failed = wait_for(Duration::from_secs(10), async || {
-        match state_of(&daemon, "bomb").await {
-            Some(Ok(InstanceState::Failed(m))) => Some(m),
-            _ => None,
-        }
+        daemon
+            .supervision()
+            .await
+            .get("bomb")
+            .and_then(|s| s.last_error.clone())
     })
     .await
     .expect("the instance is marked failed");
     assert!(failed.contains("panics"), "{failed}");
-    assert!(daemon.sessions().iter().all(|s| s.link != "bomb"));
     assert_eq!(
         daemon.router.stats.plugin_failures.load(Ordering::Relaxed),
         1
@@ -167,5 +170,112 @@ async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
     })
     .await;
     assert!(more.is_some(), "the echo link still runs sessions");
+    daemon.shutdown("test over").await;
+}
+
+/// Waits until link `bomb` has been restarted `n` times and runs again; the time it took.
+async fn restarted(daemon: &Daemon, n: u64, since: Instant) -> Duration {
+    wait_for(Duration::from_secs(20), async || {
+        let sup = daemon.supervision().await.get("bomb").cloned()?;
+        let running = state_of(daemon, "bomb").await == Some(Ok(InstanceState::Running));
+        (sup.restarts == n && running).then(|| since.elapsed())
+    })
+    .await
+    .unwrap_or_else(|| panic!("restart {n} of bomb within 20 s"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_instance_restarts_with_backoff_and_on_request() {
+    let dir = TempDir::new("restart");
+    let doc = config(&dir, DIAL_PANICS);
+    let options = Options {
+        no_dataplane: true,
+        state_dir: Some(dir.path().to_path_buf()),
+    };
+    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let control = DaemonControl::new(daemon.clone(), LogRing::new(10));
+    assert_eq!(
+        state_of(&daemon, "bomb").await,
+        Some(Ok(InstanceState::Running))
+    );
+
+    // First failure: restarted after 1 s.
+    let t = Instant::now();
+    assert!(daemon.send_raw_frame("bomb", 1, b"PANIC 1").await);
+    let info = wait_for(Duration::from_secs(5), async || {
+        let p = control.plugins().await.ok()?;
+        p.into_iter()
+            .find(|p| p.name == "panics" && p.state == PluginState::Restarting)
+    })
+    .await
+    .expect("the plugin shows as restarting");
+    assert!(
+        info.error
+            .as_deref()
+            .unwrap_or("")
+            .contains("failed in send_frame: index out of bounds"),
+        "{info:?}"
+    );
+    assert!(info.next_restart_secs.is_some_and(|s| s <= 1), "{info:?}");
+    let took = restarted(&daemon, 1, t).await;
+    assert!(took >= Duration::from_millis(900), "{took:?}");
+
+    // Second failure right away: the backoff doubled to 2 s.
+    let t = Instant::now();
+    assert!(daemon.send_raw_frame("bomb", 1, b"PANIC 2").await);
+    let took = restarted(&daemon, 2, t).await;
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+
+    // Third: 4 s, unless the administrator restarts it now (which resets the backoff).
+    assert!(daemon.send_raw_frame("bomb", 1, b"PANIC 3").await);
+    wait_for(Duration::from_secs(5), async || {
+        daemon
+            .supervision()
+            .await
+            .get("bomb")
+            .and_then(|s| s.next_restart)
+    })
+    .await
+    .expect("a restart is scheduled");
+    let t = Instant::now();
+    let answer = control.restart_plugin("panics".into()).await.unwrap();
+    assert_eq!(answer.restarted, vec!["bomb".to_owned()]);
+    let took = restarted(&daemon, 3, t).await;
+    assert!(took < Duration::from_secs(3), "restarted at once: {took:?}");
+    let t = Instant::now();
+    assert!(daemon.send_raw_frame("bomb", 1, b"PANIC 4").await);
+    let took = restarted(&daemon, 4, t).await;
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1900),
+        "back to 1 s: {took:?}"
+    );
+
+    // Visible in the plugin list and the metrics.
+    let p = control.plugins().await.unwrap();
+    let p = p.iter().find(|p| p.name == "panics").unwrap();
+    assert_eq!(p.state, PluginState::Running);
+    assert_eq!(p.restarts, 4);
+    assert!(
+        p.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("index out of bounds"),
+        "the last failure is kept after the restart: {p:?}"
+    );
+    assert_eq!(p.error, None);
+    let m = control.metrics().await.unwrap();
+    let text = metrics::render(&m);
+    for line in [
+        "dialgate_plugin_restarts_total{plugin=\"panics\"} 4",
+        "dialgate_plugin_panics_total{plugin=\"panics\"} 4",
+        "dialgate_plugin_state{plugin=\"panics\",state=\"running\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    // Unknown names are a 404.
+    assert!(matches!(
+        control.restart_plugin("nothing".into()).await,
+        Err(ApiError::NotFound(_))
+    ));
     daemon.shutdown("test over").await;
 }

@@ -83,6 +83,17 @@ fn status_sessions_plugins_tables_and_json() {
     let out = stdout(&o);
     assert!(out.contains("serial") && out.contains("1.0.0") && out.contains("running"));
     assert!(out.contains("built against ABI 2.0.0"), "{out}");
+    assert!(
+        out.lines().next().unwrap_or("").contains("RESTARTS"),
+        "{out}"
+    );
+
+    let o = routerctl(&server, &["plugins", "restart", "serial"]);
+    assert_code(&o, 0);
+    assert_eq!(stdout(&o), "serial: restarted serial0\n");
+    let o = routerctl(&server, &["plugins", "restart", "nothing"]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("HTTP 404"), "{}", stderr(&o));
 }
 
 #[test]

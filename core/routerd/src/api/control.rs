@@ -62,6 +62,11 @@ pub trait Control: Send + Sync + 'static {
     /// The plugins the configuration lists, with their load state.
     fn plugins(&self) -> BoxFuture<'_, ApiResult<Vec<PluginInfo>>>;
 
+    /// Restarts the instances of a plugin (or of one link) now, whatever their state, and
+    /// resets their restart backoff; [`ApiError::NotFound`] when no plugin or link has that
+    /// name, [`ApiError::Internal`] when an instance did not start (it is retried later).
+    fn restart_plugin(&self, name: String) -> BoxFuture<'_, ApiResult<PluginRestart>>;
+
     /// The current configuration.
     fn config(&self) -> BoxFuture<'_, ApiResult<ConfigShow>>;
 
@@ -431,6 +436,18 @@ pub enum PluginState {
     Failed,
     /// Disabled by the configuration.
     Disabled,
+    /// An instance failed and is restarted automatically once its backoff has passed.
+    Restarting,
+}
+
+impl PluginState {
+    /// Every state, for metrics.
+    pub const ALL: [PluginState; 4] = [
+        PluginState::Running,
+        PluginState::Failed,
+        PluginState::Disabled,
+        PluginState::Restarting,
+    ];
 }
 
 impl fmt::Display for PluginState {
@@ -439,6 +456,7 @@ impl fmt::Display for PluginState {
             PluginState::Running => "running",
             PluginState::Failed => "failed",
             PluginState::Disabled => "disabled",
+            PluginState::Restarting => "restarting",
         })
     }
 }
@@ -462,6 +480,24 @@ pub struct PluginInfo {
     pub error: Option<String>,
     /// Current sessions on its links.
     pub sessions: u64,
+    /// Restarts of its instances (automatic and requested).
+    #[serde(default)]
+    pub restarts: u64,
+    /// The last failure of one of its instances, kept after a restart succeeded.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// Seconds until the next automatic restart, when one is due.
+    #[serde(default)]
+    pub next_restart_secs: Option<u64>,
+}
+
+/// `POST /v1/plugins/{name}/restart` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginRestart {
+    /// The plugin (or link) named in the request.
+    pub name: String,
+    /// The links whose instances were restarted.
+    pub restarted: Vec<String>,
 }
 
 /// `GET /v1/config`.
@@ -673,6 +709,9 @@ pub struct PluginMetrics {
     pub errors: u64,
     /// Panics caught at the boundary.
     pub panics: u64,
+    /// Restarts of its instances.
+    #[serde(default)]
+    pub restarts: u64,
 }
 
 /// The counters behind `GET /metrics`. Maps are keyed by a label value (teardown reason, drop

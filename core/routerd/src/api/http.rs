@@ -227,6 +227,19 @@ async fn plugins(State(s): State<ApiState>) -> Result<Response, ApiError> {
     s.control.plugins().await.map(json)
 }
 
+async fn restart_plugin(
+    State(s): State<ApiState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Response, ApiError> {
+    if let Some(reason) = crate::config::name_problem(&name) {
+        return Err(ApiError::bad_request(format!(
+            "plugin {:?}: {reason}",
+            shorten(&name)
+        )));
+    }
+    s.control.restart_plugin(name).await.map(json)
+}
+
 async fn config(State(s): State<ApiState>) -> Result<Response, ApiError> {
     s.control.config().await.map(json)
 }
@@ -348,6 +361,7 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/users/{name}/password", put(set_password))
         .route("/v1/users/{name}", delete(remove_user))
         .route("/v1/plugins", get(plugins))
+        .route("/v1/plugins/{name}/restart", post(restart_plugin))
         .route("/v1/config", get(config).post(apply_config))
         .route("/v1/config/check", post(check_config))
         .route("/v1/config/rollback/{version}", post(rollback))

@@ -158,11 +158,7 @@ pub fn render(m: &MetricsSnapshot) -> String {
         "1 for the plugin's current state, 0 for the others.",
     );
     for p in &m.plugins {
-        for state in [
-            PluginState::Running,
-            PluginState::Failed,
-            PluginState::Disabled,
-        ] {
+        for state in PluginState::ALL {
             let s = state.to_string();
             f.sample(
                 &[("plugin", &p.name), ("state", &s)],
@@ -196,6 +192,15 @@ pub fn render(m: &MetricsSnapshot) -> String {
     );
     for p in &m.plugins {
         f.sample(&[("plugin", &p.name)], p.panics);
+    }
+    let mut f = family(
+        &mut out,
+        "plugin_restarts_total",
+        "counter",
+        "Restarts of the plugin's instances (automatic after a failure, or requested).",
+    );
+    for p in &m.plugins {
+        f.sample(&[("plugin", &p.name)], p.restarts);
     }
     let names: Vec<[(&str, &str); 1]> = m.plugins.iter().map(|p| [("plugin", &*p.name)]).collect();
     let rows: Vec<(&[(&str, &str)], Traffic)> = names
@@ -259,6 +264,7 @@ mod tests {
                     },
                     errors: 0,
                     panics: 1,
+                    restarts: 1,
                 },
                 PluginMetrics {
                     name: "pptp".to_owned(),
@@ -267,6 +273,7 @@ mod tests {
                     traffic: Traffic::default(),
                     errors: 5,
                     panics: 0,
+                    restarts: 0,
                 },
             ],
             plugin_counters: vec![PluginCounter {
@@ -298,6 +305,8 @@ mod tests {
             "dialgate_plugin_packets_total{plugin=\"serial\",direction=\"in\"} 30",
             "dialgate_plugin_errors_total{plugin=\"pptp\"} 5",
             "dialgate_plugin_panics_total{plugin=\"serial\"} 1",
+            "dialgate_plugin_restarts_total{plugin=\"serial\"} 1",
+            "dialgate_plugin_state{plugin=\"pptp\",state=\"restarting\"} 0",
             "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"gre_unknown_call\"} 6",
         ] {
             assert!(

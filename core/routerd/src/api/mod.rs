@@ -22,6 +22,7 @@
 //! | `PUT /v1/users/{name}/password`     | [`SetPasswordRequest`] | [`UserSet`]       |
 //! | `DELETE /v1/users/{name}`           |                  | 204                     |
 //! | `GET /v1/plugins`                   |                  | `[`[`PluginInfo`]`]`    |
+//! | `POST /v1/plugins/{name}/restart`   |                  | [`PluginRestart`]       |
 //! | `GET /v1/config`                    |                  | [`ConfigShow`]          |
 //! | `POST /v1/config/check`             | [`CheckRequest`] | [`CheckReport`]         |
 //! | `POST /v1/config`                   | [`ApplyRequest`] | [`ApplyResult`]         |
@@ -41,9 +42,9 @@ pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,
     CheckRequest, ConfigIssue, ConfigShow, Control, Encryption, ErrorBody, History,
     InterfaceStatus, LogLine, LogQuery, MetricsSnapshot, PluginCounter, PluginInfo, PluginKind,
-    PluginMetrics, PluginState, PluginSummary, SessionCounts, SessionId, SessionInfo, SessionRole,
-    SessionState, SetPasswordRequest, Status, Traffic, UserEntry, UserSet, check_document,
-    describe_diff,
+    PluginMetrics, PluginRestart, PluginState, PluginSummary, SessionCounts, SessionId,
+    SessionInfo, SessionRole, SessionState, SetPasswordRequest, Status, Traffic, UserEntry,
+    UserSet, check_document, describe_diff,
 };
 pub use http::{metrics_router, router};
 pub use logs::{LogRing, SESSION_FIELD};

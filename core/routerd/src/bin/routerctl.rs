@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 use dialgate_routerd::api::client::{Client, ClientError, encode_segment};
 use dialgate_routerd::api::{
     API_DOCUMENT_NAME, ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue,
-    ConfigShow, Encryption, History, LogLine, PluginInfo, SessionInfo, SetPasswordRequest, Status,
-    Traffic, UserEntry, UserSet,
+    ConfigShow, Encryption, History, LogLine, PluginInfo, PluginRestart, SessionInfo,
+    SetPasswordRequest, Status, Traffic, UserEntry, UserSet,
 };
 use dialgate_routerd::config::ManagementConfig;
 use hyper::Method;
@@ -60,8 +60,11 @@ enum Command {
         #[command(subcommand)]
         action: Option<UsersCmd>,
     },
-    /// Plugins with their versions and state.
-    Plugins,
+    /// Plugins with their versions, state and restarts (default: list).
+    Plugins {
+        #[command(subcommand)]
+        action: Option<PluginsCmd>,
+    },
     /// The configuration (default: show).
     Config {
         #[command(subcommand)]
@@ -93,6 +96,17 @@ enum SessionsCmd {
     Kill {
         /// Session id.
         id: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsCmd {
+    /// Every plugin the configuration lists.
+    List,
+    /// Restart a plugin's instances (or one link's) now and reset their restart backoff.
+    Restart {
+        /// Plugin (or link) name.
+        name: String,
     },
 }
 
@@ -390,16 +404,20 @@ fn show_plugins(plugins: &[PluginInfo]) -> String {
                 or_dash(p.version.as_ref()),
                 or_dash(p.abi_version.as_ref()),
                 lower(&p.kind),
-                p.state.to_string(),
+                match p.next_restart_secs {
+                    Some(secs) => format!("{} (in {secs} s)", p.state),
+                    None => p.state.to_string(),
+                },
                 p.sessions.to_string(),
+                p.restarts.to_string(),
                 p.file.clone(),
-                or_dash(p.error.as_ref()),
+                or_dash(p.error.as_ref().or(p.last_error.as_ref())),
             ]
         })
         .collect();
     table(
         &[
-            "NAME", "VERSION", "ABI", "KIND", "STATE", "SESSIONS", "FILE", "ERROR",
+            "NAME", "VERSION", "ABI", "KIND", "STATE", "SESSIONS", "RESTARTS", "FILE", "ERROR",
         ],
         &rows,
     )
@@ -501,201 +519,216 @@ async fn run(args: &Args, c: &Client) -> Outcome {
             if json { json_text(&v) } else { Ok($human(&v)) }
         }};
     }
-    let text =
-        match &args.command {
-            Command::Status => render!(c.get::<Status>("/v1/status").await?, show_status)?,
-            Command::Sessions { action } => match action.as_ref().unwrap_or(&SessionsCmd::List) {
-                SessionsCmd::List => render!(
-                    c.get::<Vec<SessionInfo>>("/v1/sessions").await?,
-                    |s: &Vec<SessionInfo>| show_sessions(s)
-                )?,
-                SessionsCmd::Show { id } => render!(
-                    c.get::<SessionInfo>(&format!("/v1/sessions/{id}")).await?,
-                    show_session
-                )?,
-                SessionsCmd::Kill { id } => {
-                    c.call::<()>(Method::DELETE, &format!("/v1/sessions/{id}"), None::<&()>)
-                        .await?;
-                    if json {
-                        json_text(&serde_json::json!({ "killed": id }))?
-                    } else {
-                        format!("session {id} killed\n")
-                    }
+    let text = match &args.command {
+        Command::Status => render!(c.get::<Status>("/v1/status").await?, show_status)?,
+        Command::Sessions { action } => match action.as_ref().unwrap_or(&SessionsCmd::List) {
+            SessionsCmd::List => render!(
+                c.get::<Vec<SessionInfo>>("/v1/sessions").await?,
+                |s: &Vec<SessionInfo>| show_sessions(s)
+            )?,
+            SessionsCmd::Show { id } => render!(
+                c.get::<SessionInfo>(&format!("/v1/sessions/{id}")).await?,
+                show_session
+            )?,
+            SessionsCmd::Kill { id } => {
+                c.call::<()>(Method::DELETE, &format!("/v1/sessions/{id}"), None::<&()>)
+                    .await?;
+                if json {
+                    json_text(&serde_json::json!({ "killed": id }))?
+                } else {
+                    format!("session {id} killed\n")
                 }
-            },
-            Command::Users { action } => match action.as_ref().unwrap_or(&UsersCmd::List) {
-                UsersCmd::List => render!(
-                    c.get::<Vec<UserEntry>>("/v1/users").await?,
-                    |users: &Vec<UserEntry>| {
-                        let rows: Vec<Vec<String>> = users
-                            .iter()
-                            .map(|u| {
-                                vec![
-                                    u.name.clone(),
-                                    u.sessions.to_string(),
-                                    if u.weak_cleartext_secret { "yes" } else { "no" }.to_owned(),
-                                ]
-                            })
-                            .collect();
-                        table(&["NAME", "SESSIONS", "CLEARTEXT-SECRET"], &rows)
-                    }
-                )?,
-                UsersCmd::SetPassword { name } => {
-                    let password = read_password(name)?;
-                    if password.is_empty() {
-                        return Err(Failure::usage("empty password; nothing changed"));
-                    }
-                    let set: UserSet = c
-                        .call(
-                            Method::PUT,
-                            &format!("/v1/users/{}/password", encode_segment(name)),
-                            Some(&SetPasswordRequest { password }),
-                        )
-                        .await?;
-                    render!(set, |s: &UserSet| format!(
-                        "{} {}\n",
-                        if s.created {
-                            "created user"
-                        } else {
-                            "password changed for"
-                        },
-                        s.name
-                    ))?
+            }
+        },
+        Command::Users { action } => match action.as_ref().unwrap_or(&UsersCmd::List) {
+            UsersCmd::List => render!(
+                c.get::<Vec<UserEntry>>("/v1/users").await?,
+                |users: &Vec<UserEntry>| {
+                    let rows: Vec<Vec<String>> = users
+                        .iter()
+                        .map(|u| {
+                            vec![
+                                u.name.clone(),
+                                u.sessions.to_string(),
+                                if u.weak_cleartext_secret { "yes" } else { "no" }.to_owned(),
+                            ]
+                        })
+                        .collect();
+                    table(&["NAME", "SESSIONS", "CLEARTEXT-SECRET"], &rows)
                 }
-                UsersCmd::Remove { name } => {
-                    c.call::<()>(
-                        Method::DELETE,
-                        &format!("/v1/users/{}", encode_segment(name)),
-                        None::<&()>,
+            )?,
+            UsersCmd::SetPassword { name } => {
+                let password = read_password(name)?;
+                if password.is_empty() {
+                    return Err(Failure::usage("empty password; nothing changed"));
+                }
+                let set: UserSet = c
+                    .call(
+                        Method::PUT,
+                        &format!("/v1/users/{}/password", encode_segment(name)),
+                        Some(&SetPasswordRequest { password }),
                     )
                     .await?;
-                    if json {
-                        json_text(&serde_json::json!({ "removed": name }))?
+                render!(set, |s: &UserSet| format!(
+                    "{} {}\n",
+                    if s.created {
+                        "created user"
                     } else {
-                        format!("removed user {name}\n")
-                    }
+                        "password changed for"
+                    },
+                    s.name
+                ))?
+            }
+            UsersCmd::Remove { name } => {
+                c.call::<()>(
+                    Method::DELETE,
+                    &format!("/v1/users/{}", encode_segment(name)),
+                    None::<&()>,
+                )
+                .await?;
+                if json {
+                    json_text(&serde_json::json!({ "removed": name }))?
+                } else {
+                    format!("removed user {name}\n")
                 }
-            },
-            Command::Plugins => render!(
+            }
+        },
+        Command::Plugins { action } => match action.as_ref().unwrap_or(&PluginsCmd::List) {
+            PluginsCmd::List => render!(
                 c.get::<Vec<PluginInfo>>("/v1/plugins").await?,
                 |p: &Vec<PluginInfo>| show_plugins(p)
             )?,
-            Command::Config { action } => match action.as_ref().unwrap_or(&ConfigCmd::Show) {
-                ConfigCmd::Show => render!(
-                    c.get::<ConfigShow>("/v1/config").await?,
-                    |s: &ConfigShow| s.toml.clone()
-                )?,
-                ConfigCmd::Check { file } => {
-                    let toml = read_file(file)?;
-                    let report: CheckReport = c
-                        .call(
-                            Method::POST,
-                            "/v1/config/check",
-                            Some(&CheckRequest { toml }),
-                        )
-                        .await?;
-                    let code = u8::from(!report.valid);
-                    let text = if json {
-                        json_text(&report)?
-                    } else if report.valid {
-                        let mut t = format!("{}: OK\n", file.display());
-                        for change in &report.changes {
-                            let _ = writeln!(t, "  {change}");
-                        }
-                        if report.changes.is_empty() {
-                            t.push_str("  no changes\n");
-                        }
-                        t
-                    } else {
-                        // Problems go to stderr, like routerd --check-config.
-                        return Err(Failure {
-                            code,
-                            message: issues_for(file, &report.errors).trim_end().to_owned(),
-                        });
-                    };
-                    return Ok(Output { text, code });
+            PluginsCmd::Restart { name } => render!(
+                c.call::<PluginRestart>(
+                    Method::POST,
+                    &format!("/v1/plugins/{}/restart", encode_segment(name)),
+                    None::<&()>
+                )
+                .await?,
+                |r: &PluginRestart| if r.restarted.is_empty() {
+                    format!("{}: no instance to restart\n", r.name)
+                } else {
+                    format!("{}: restarted {}\n", r.name, r.restarted.join(", "))
                 }
-                ConfigCmd::Apply {
-                    file,
-                    reason,
-                    base_version,
-                } => {
-                    let toml = read_file(file)?;
-                    let request = ApplyRequest {
+            )?,
+        },
+        Command::Config { action } => match action.as_ref().unwrap_or(&ConfigCmd::Show) {
+            ConfigCmd::Show => render!(
+                c.get::<ConfigShow>("/v1/config").await?,
+                |s: &ConfigShow| s.toml.clone()
+            )?,
+            ConfigCmd::Check { file } => {
+                let toml = read_file(file)?;
+                let report: CheckReport = c
+                    .call(
+                        Method::POST,
+                        "/v1/config/check",
+                        Some(&CheckRequest { toml }),
+                    )
+                    .await?;
+                let code = u8::from(!report.valid);
+                let text = if json {
+                    json_text(&report)?
+                } else if report.valid {
+                    let mut t = format!("{}: OK\n", file.display());
+                    for change in &report.changes {
+                        let _ = writeln!(t, "  {change}");
+                    }
+                    if report.changes.is_empty() {
+                        t.push_str("  no changes\n");
+                    }
+                    t
+                } else {
+                    // Problems go to stderr, like routerd --check-config.
+                    return Err(Failure {
+                        code,
+                        message: issues_for(file, &report.errors).trim_end().to_owned(),
+                    });
+                };
+                return Ok(Output { text, code });
+            }
+            ConfigCmd::Apply {
+                file,
+                reason,
+                base_version,
+            } => {
+                let toml = read_file(file)?;
+                let request =
+                    ApplyRequest {
                         toml,
                         reason: Some(reason.clone().unwrap_or_else(|| {
                             format!("routerctl config apply {}", file.display())
                         })),
                         base_version: *base_version,
                     };
-                    let applied: Result<ApplyResult, ClientError> =
-                        c.call(Method::POST, "/v1/config", Some(&request)).await;
-                    match applied {
-                        Ok(a) => render!(a, show_applied)?,
-                        Err(ClientError::Api { status, body }) => {
-                            let issues = body
-                                .detail
-                                .clone()
-                                .and_then(|d| serde_json::from_value::<Vec<ConfigIssue>>(d).ok());
-                            let message = match issues {
-                                Some(issues) => format!(
-                                    "routerd: configuration not applied (HTTP {status}):\n{}",
-                                    issues_for(file, &issues).trim_end()
-                                ),
-                                None => Failure::from(ClientError::Api { status, body }).message,
-                            };
-                            return Err(Failure { code: 1, message });
-                        }
-                        Err(e) => return Err(e.into()),
+                let applied: Result<ApplyResult, ClientError> =
+                    c.call(Method::POST, "/v1/config", Some(&request)).await;
+                match applied {
+                    Ok(a) => render!(a, show_applied)?,
+                    Err(ClientError::Api { status, body }) => {
+                        let issues = body
+                            .detail
+                            .clone()
+                            .and_then(|d| serde_json::from_value::<Vec<ConfigIssue>>(d).ok());
+                        let message = match issues {
+                            Some(issues) => format!(
+                                "routerd: configuration not applied (HTTP {status}):\n{}",
+                                issues_for(file, &issues).trim_end()
+                            ),
+                            None => Failure::from(ClientError::Api { status, body }).message,
+                        };
+                        return Err(Failure { code: 1, message });
                     }
+                    Err(e) => return Err(e.into()),
                 }
-                ConfigCmd::Rollback { version } => render!(
-                    c.call::<ApplyResult>(
-                        Method::POST,
-                        &format!("/v1/config/rollback/{version}"),
-                        None::<&()>
-                    )
-                    .await?,
-                    show_applied
-                )?,
-                ConfigCmd::History => render!(
-                    c.get::<History>("/v1/config/history").await?,
-                    |h: &History| {
-                        let rows: Vec<Vec<String>> = h
-                            .versions
-                            .iter()
-                            .map(|v| {
-                                vec![
-                                    format!(
-                                        "{}{}",
-                                        v.version,
-                                        if v.version == h.current { " *" } else { "" }
-                                    ),
-                                    v.time.to_string(),
-                                    v.reason.clone(),
-                                ]
-                            })
-                            .collect();
-                        table(&["VERSION", "TIME", "REASON"], &rows)
-                    }
-                )?,
-            },
-            Command::Logs { session, limit } => {
-                let mut path = "/v1/logs".to_owned();
-                let mut sep = '?';
-                if let Some(s) = session {
-                    let _ = write!(path, "{sep}session={s}");
-                    sep = '&';
-                }
-                if let Some(l) = limit {
-                    let _ = write!(path, "{sep}limit={l}");
-                }
-                render!(c.get::<Vec<LogLine>>(&path).await?, |l: &Vec<LogLine>| {
-                    show_logs(l)
-                })?
             }
-            Command::Metrics => c.get_text("/metrics").await?,
-        };
+            ConfigCmd::Rollback { version } => render!(
+                c.call::<ApplyResult>(
+                    Method::POST,
+                    &format!("/v1/config/rollback/{version}"),
+                    None::<&()>
+                )
+                .await?,
+                show_applied
+            )?,
+            ConfigCmd::History => render!(
+                c.get::<History>("/v1/config/history").await?,
+                |h: &History| {
+                    let rows: Vec<Vec<String>> = h
+                        .versions
+                        .iter()
+                        .map(|v| {
+                            vec![
+                                format!(
+                                    "{}{}",
+                                    v.version,
+                                    if v.version == h.current { " *" } else { "" }
+                                ),
+                                v.time.to_string(),
+                                v.reason.clone(),
+                            ]
+                        })
+                        .collect();
+                    table(&["VERSION", "TIME", "REASON"], &rows)
+                }
+            )?,
+        },
+        Command::Logs { session, limit } => {
+            let mut path = "/v1/logs".to_owned();
+            let mut sep = '?';
+            if let Some(s) = session {
+                let _ = write!(path, "{sep}session={s}");
+                sep = '&';
+            }
+            if let Some(l) = limit {
+                let _ = write!(path, "{sep}limit={l}");
+            }
+            render!(c.get::<Vec<LogLine>>(&path).await?, |l: &Vec<LogLine>| {
+                show_logs(l)
+            })?
+        }
+        Command::Metrics => c.get_text("/metrics").await?,
+    };
     ok(text)
 }
 

@@ -60,7 +60,7 @@ fn path() -> FieldPath {
 }
 
 /// Pool, plugin and link names: 1 to 64 of `A-Z a-z 0-9 _ . -`, not starting with `.`/`-`.
-fn name_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() || name.len() > 64 {
         return Some("names are 1 to 64 characters");
     }

@@ -588,7 +588,11 @@ impl Actor {
             .stats
             .plugin_failures
             .fetch_add(1, Ordering::Relaxed);
+        *lock(&env.router.stats.plugin_panics)
+            .entry(env.spec.plugin.clone())
+            .or_insert(0) += 1;
         lock(&self.shared.core).end_all(env, clock::now(), &reason, false);
+        env.router.instance_failed.notify_one();
     }
 
     /// Performs queued plugin work and handles engine events until nothing is left (or a

@@ -10,13 +10,13 @@ use std::sync::atomic::Ordering;
 
 use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
-use super::{ApplyRefused, Daemon};
+use super::{ApplyRefused, Daemon, RestartError};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
-    PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginState, PluginSummary,
-    SessionCounts, SessionInfo, SessionRole, SessionState, Status, Traffic, UserEntry, UserSet,
-    check_document, describe_diff,
+    PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginRestart, PluginState,
+    PluginSummary, SessionCounts, SessionInfo, SessionRole, SessionState, Status, Traffic,
+    UserEntry, UserSet, check_document, describe_diff,
 };
 use crate::config::Document;
 use crate::store::Applied;
@@ -125,13 +125,13 @@ impl DaemonControl {
         let config = daemon.running_config().await;
         let slots = daemon.plugin_slots().await;
         let links = daemon.link_states().await;
+        let supervision = daemon.supervision().await;
         let live = self.live();
         let ended = lock(&daemon.router.stats.ended_traffic).clone();
         let mut out = Vec::new();
         for p in &config.plugins {
             let slot = slots.iter().find(|s| s.config.name == p.name);
             let mut error = None;
-            let mut panics = 0;
             let mut state = if !p.enabled {
                 PluginState::Disabled
             } else {
@@ -160,18 +160,39 @@ impl DaemonControl {
                 }
                 None => (None, None, PluginKind::Unknown),
             };
+            let panics = lock(&daemon.router.stats.plugin_panics)
+                .get(&p.name)
+                .copied()
+                .unwrap_or(0);
+            let now = std::time::Instant::now();
+            let mut restarts = 0;
+            let mut last_error: Option<(crate::time::Timestamp, String)> = None;
+            let mut next_restart: Option<std::time::Instant> = None;
             for link in config.links.iter().filter(|l| l.plugin == p.name) {
-                match links.iter().find(|(n, _)| *n == link.name).map(|(_, s)| s) {
-                    Some(Ok(InstanceState::Failed(m))) => {
-                        panics += 1;
-                        state = PluginState::Failed;
-                        error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                let sup = supervision.get(&link.name);
+                if let Some(sup) = sup {
+                    restarts += sup.restarts;
+                    if let (Some(at), Some(e)) = (sup.last_failure, &sup.last_error)
+                        && last_error.as_ref().is_none_or(|(t, _)| *t < at)
+                    {
+                        last_error = Some((at, format!("link {}: {e}", link.name)));
                     }
-                    Some(Ok(InstanceState::StartFailed(m))) | Some(Err(m)) => {
-                        state = PluginState::Failed;
-                        error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                }
+                let pending = sup.and_then(|s| s.next_restart);
+                let failed = match links.iter().find(|(n, _)| *n == link.name).map(|(_, s)| s) {
+                    Some(Ok(InstanceState::Failed(m) | InstanceState::StartFailed(m)))
+                    | Some(Err(m)) => Some(m),
+                    _ => None,
+                };
+                if let Some(m) = failed {
+                    error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                    if state != PluginState::Failed {
+                        // Failed instances are restarted by the supervisor.
+                        state = PluginState::Restarting;
                     }
-                    _ => {}
+                    if let Some(t) = pending {
+                        next_restart = Some(next_restart.map_or(t, |n| n.min(t)));
+                    }
                 }
             }
             let mine: Vec<&Arc<SessionShared>> =
@@ -190,6 +211,10 @@ impl DaemonControl {
                     state,
                     error,
                     sessions: mine.len() as u64,
+                    restarts,
+                    last_error: last_error.map(|(_, e)| e),
+                    next_restart_secs: next_restart
+                        .map(|t| t.saturating_duration_since(now).as_secs()),
                 },
                 t,
                 panics,
@@ -336,6 +361,16 @@ impl Control for DaemonControl {
         })
     }
 
+    fn restart_plugin(&self, name: String) -> BoxFuture<'_, ApiResult<PluginRestart>> {
+        Box::pin(async move {
+            match self.daemon.restart_plugin(&name).await {
+                Ok(restarted) => Ok(PluginRestart { name, restarted }),
+                Err(e @ RestartError::NotFound(_)) => Err(ApiError::not_found(e.to_string())),
+                Err(RestartError::Failed(m)) => Err(ApiError::internal(m)),
+            }
+        })
+    }
+
     fn config(&self) -> BoxFuture<'_, ApiResult<ConfigShow>> {
         Box::pin(async move {
             let view = self.daemon.store_view();
@@ -449,6 +484,7 @@ impl Control for DaemonControl {
                 plugins: plugins
                     .into_iter()
                     .map(|(p, t, panics)| PluginMetrics {
+                        restarts: p.restarts,
                         name: p.name,
                         state: p.state,
                         sessions: p.sessions,

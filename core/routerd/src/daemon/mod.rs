@@ -2,7 +2,10 @@
 //! configuration applied as a diff, accounting, and the management API's daemon side.
 //!
 //! - [`Daemon`]: starts everything from a [`Document`], applies configuration changes
-//!   ([`Daemon::apply`], rolled back on failure), and stops cleanly.
+//!   ([`Daemon::apply`], rolled back on failure, queued when they arrive together), restarts
+//!   failed plugin instances (a supervisor task: after 1 s, doubling to 60 s, reset once an
+//!   instance stayed up for a minute; [`Daemon::restart_plugin`] on request), and stops
+//!   cleanly.
 //! - [`actor`]: one tokio task per plugin instance, the only caller of that instance; the
 //!   instance's host callbacks ([`actor::PluginHost`]) never block and never re-enter it.
 //! - [`session`]: a PPP engine per call (or a relay to a call on another link), teardown with
@@ -53,6 +56,16 @@ use crate::users::UserStore;
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a plugin instance's `start` may take before the apply fails.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first automatic restart of a failed plugin instance comes this long after the failure;
+/// each further failure doubles the wait, up to [`RESTART_MAX`].
+pub const RESTART_MIN: Duration = Duration::from_secs(1);
+/// The longest wait before an automatic restart.
+pub const RESTART_MAX: Duration = Duration::from_secs(60);
+/// An instance that stayed up this long starts again from [`RESTART_MIN`] when it next fails.
+pub const RESTART_RESET: Duration = Duration::from_secs(60);
+/// How often the supervisor looks for failed instances (it is also woken by each failure).
+const SUPERVISE_TICK: Duration = Duration::from_millis(250);
+
 /// Configuration changes (applies and rollbacks) that may wait for the one running; more are
 /// refused ([`ApplyRefused::Busy`]).
 pub const MAX_QUEUED_APPLIES: usize = 32;
@@ -169,6 +182,82 @@ pub struct PluginSlot {
     pub loaded: Result<LoadedPlugin, String>,
 }
 
+/// The restart bookkeeping of one plugin instance (a link's).
+#[derive(Debug, Clone)]
+pub struct Supervision {
+    /// Restarts so far: automatic ones and those asked for through the API.
+    pub restarts: u64,
+    /// The last failure (a panic, a failed start), even after a restart succeeded.
+    pub last_error: Option<String>,
+    /// When the last failure happened (wall clock).
+    pub last_failure: Option<crate::time::Timestamp>,
+    /// When the next automatic restart is due, if one is.
+    pub next_restart: Option<Instant>,
+    /// The wait before the next automatic restart after a failure.
+    backoff: Duration,
+    /// Running since (reset the backoff once it stayed up).
+    up_since: Option<Instant>,
+}
+
+impl Default for Supervision {
+    fn default() -> Self {
+        Supervision {
+            restarts: 0,
+            last_error: None,
+            last_failure: None,
+            next_restart: None,
+            backoff: RESTART_MIN,
+            up_since: None,
+        }
+    }
+}
+
+impl Supervision {
+    /// The instance failed at `now`: schedule a restart after the backoff, then double it.
+    fn failed(&mut self, error: String, now: Instant) {
+        self.last_error = Some(error);
+        self.last_failure = Some(crate::time::Timestamp::now());
+        self.up_since = None;
+        self.next_restart = Some(now + self.backoff);
+        self.backoff = (self.backoff * 2).min(RESTART_MAX);
+    }
+
+    /// The instance (re)started at `now`.
+    fn started(&mut self, now: Instant) {
+        self.next_restart = None;
+        self.up_since = Some(now);
+    }
+
+    /// The instance is running at `now`: forget earlier failures' backoff once it stayed up.
+    fn running(&mut self, now: Instant) {
+        match self.up_since {
+            Some(since) if now.saturating_duration_since(since) >= RESTART_RESET => {
+                self.backoff = RESTART_MIN;
+            }
+            Some(_) => {}
+            None => self.up_since = Some(now),
+        }
+    }
+}
+
+/// Why [`Daemon::restart_plugin`] did not restart everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestartError {
+    /// No plugin or link has that name.
+    NotFound(String),
+    /// Restarting failed (the instances are restarted automatically later).
+    Failed(String),
+}
+
+impl std::fmt::Display for RestartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartError::NotFound(n) => write!(f, "no plugin or link named {n:?}"),
+            RestartError::Failed(m) => f.write_str(m),
+        }
+    }
+}
+
 /// What runs now.
 #[derive(Debug, Default)]
 struct Running {
@@ -178,6 +267,8 @@ struct Running {
     links: HashMap<String, LinkSlot>,
     /// Links that failed to start, and why (shown by the API).
     link_errors: HashMap<String, String>,
+    /// Restart bookkeeping by link name.
+    supervision: HashMap<String, Supervision>,
 }
 
 /// The daemon.
@@ -197,6 +288,8 @@ pub struct Daemon {
     applies_waiting: AtomicUsize,
     /// The store as readers see it.
     view: std::sync::RwLock<StoreView>,
+    /// Set by [`shutdown`](Self::shutdown): nothing is restarted any more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 fn create_state_dir(dir: &Path) -> std::io::Result<()> {
@@ -268,6 +361,7 @@ impl Daemon {
             apply_lock: AsyncMutex::new(()),
             applies_waiting: AtomicUsize::new(0),
             view,
+            stopping: std::sync::atomic::AtomicBool::new(false),
         });
         {
             let mut running = daemon.running.lock().await;
@@ -276,6 +370,7 @@ impl Daemon {
                 tracing::error!("start-up: {e}");
             }
         }
+        tokio::spawn(supervise(Arc::downgrade(&daemon)));
         Ok(daemon)
     }
 
@@ -410,6 +505,9 @@ impl Daemon {
         running.plugins = plugins;
         running.pools = pools;
         running.link_errors.clear();
+        running
+            .supervision
+            .retain(|name, _| target.link(name).is_some_and(|l| l.enabled));
         // 3. Start the missing links; dialing links first (relays look their targets up).
         wanted.sort_by_key(|(s, _, _)| s.role != LinkRole::Dial);
         let mut failed = None;
@@ -445,6 +543,194 @@ impl Daemon {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// What link `name` of the running configuration needs to start: its spec, fingerprint
+    /// and plugin; `None` when it is not to run (unknown, disabled, its plugin disabled);
+    /// `Err` when it cannot (its plugin did not load, its pool is missing).
+    fn wanted_link(
+        running: &Running,
+        name: &str,
+    ) -> Option<Result<(LinkSpec, Fingerprint, LoadedPlugin), String>> {
+        let config = &running.config;
+        let link = config.link(name).filter(|l| l.enabled)?;
+        let plugin = config.plugin(&link.plugin).filter(|p| p.enabled)?;
+        let loaded = match running.plugins.get(&plugin.name).map(|s| &s.loaded) {
+            Some(Ok(l)) => l.clone(),
+            Some(Err(e)) => return Some(Err(format!("plugin {}: {e}", plugin.name))),
+            None => return Some(Err(format!("plugin {} is not loaded", plugin.name))),
+        };
+        let pool_of = |n: &str| running.pools.get(n).map(|(_, p)| p.clone());
+        Some(
+            link_spec(config, link, &pool_of)
+                .map(|spec| (spec, Fingerprint::of(config, link, plugin), loaded)),
+        )
+    }
+
+    /// Starts link `name` again (it is not running); bookkeeping in its supervision entry.
+    async fn restart_link(&self, running: &mut Running, name: &str) -> Result<(), String> {
+        let now = Instant::now();
+        let wanted = match Self::wanted_link(running, name) {
+            None => {
+                running.supervision.remove(name);
+                return Ok(());
+            }
+            Some(w) => w,
+        };
+        let result = match wanted {
+            Ok((spec, fingerprint, loaded)) => self.start_link(spec, fingerprint, &loaded).await,
+            Err(e) => Err(e),
+        };
+        let sup = running.supervision.entry(name.to_owned()).or_default();
+        sup.restarts += 1;
+        self.router
+            .stats
+            .plugin_restarts
+            .fetch_add(1, Ordering::Relaxed);
+        match result {
+            Ok(slot) => {
+                sup.started(now);
+                running.link_errors.remove(name);
+                running.links.insert(name.to_owned(), slot);
+                tracing::info!(
+                    link = name,
+                    restarts = sup.restarts,
+                    "plugin instance restarted"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                sup.failed(e.clone(), now);
+                tracing::warn!(
+                    link = name,
+                    "restarting the plugin instance failed: {e}; next attempt in {} s",
+                    sup.next_restart
+                        .map_or(0, |t| t.saturating_duration_since(now).as_secs())
+                );
+                running.link_errors.insert(name.to_owned(), e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    /// One round of supervision: failed instances are cleaned up and scheduled for a restart
+    /// after their backoff; restarts that are due run; instances that stayed up get their
+    /// backoff reset.
+    async fn supervise_once(&self) {
+        let mut running = self.running.lock().await;
+        if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = Instant::now();
+        // Instances that failed since the last round.
+        let failed: Vec<String> = running
+            .links
+            .iter()
+            .filter(|(_, slot)| !slot.is_running())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in failed {
+            let Some(slot) = running.links.remove(&name) else {
+                continue;
+            };
+            let error = match lock(&slot.shared.state).clone() {
+                InstanceState::Failed(m) | InstanceState::StartFailed(m) => m,
+                other => format!("the instance ended ({other:?})"),
+            };
+            stop_link(slot, "plugin instance failed").await;
+            let sup = running.supervision.entry(name.clone()).or_default();
+            sup.failed(error.clone(), now);
+            tracing::warn!(
+                link = name,
+                "plugin instance failed: {error}; restarting in {} s",
+                sup.next_restart
+                    .map_or(0, |t| t.saturating_duration_since(now).as_secs())
+            );
+            running.link_errors.insert(name, error);
+        }
+        // Links that could not start (at start-up, or after an apply) are retried too.
+        let unstarted: Vec<(String, String)> = running
+            .link_errors
+            .iter()
+            .filter(|(n, _)| !running.supervision.contains_key(*n))
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        for (name, error) in unstarted {
+            running
+                .supervision
+                .entry(name)
+                .or_default()
+                .failed(error, now);
+        }
+        let r = &mut *running;
+        for (name, sup) in r.supervision.iter_mut() {
+            if r.links.contains_key(name) {
+                sup.running(now);
+            }
+        }
+        let due: Vec<String> = running
+            .supervision
+            .iter()
+            .filter(|(n, s)| {
+                !running.links.contains_key(*n) && s.next_restart.is_some_and(|t| t <= now)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in due {
+            let _ = self.restart_link(&mut running, &name).await;
+        }
+    }
+
+    /// Restarts the instances of plugin `name` (or of link `name`) now, whatever their state,
+    /// and resets their backoff; a plugin whose library failed to load is loaded again.
+    /// Returns the links restarted.
+    pub async fn restart_plugin(&self, name: &str) -> Result<Vec<String>, RestartError> {
+        let mut running = self.running.lock().await;
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(RestartError::Failed("routerd is shutting down".into()));
+        }
+        let config = running.config.clone();
+        let targets: Vec<String> = if let Some(p) = config.plugin(name) {
+            if p.enabled
+                && let Some(slot) = running.plugins.get_mut(name)
+                && slot.loaded.is_err()
+            {
+                slot.loaded = dialgate_plugin_host::load(&slot.path).map_err(|e| e.to_string());
+            }
+            config
+                .links
+                .iter()
+                .filter(|l| l.plugin == name && l.enabled)
+                .map(|l| l.name.clone())
+                .collect()
+        } else if config.link(name).is_some() {
+            vec![name.to_owned()]
+        } else {
+            return Err(RestartError::NotFound(name.to_owned()));
+        };
+        let mut errors = Vec::new();
+        for link in &targets {
+            if let Some(slot) = running.links.remove(link) {
+                stop_link(slot, "plugin restarted by the administrator").await;
+            }
+            let sup = running.supervision.entry(link.clone()).or_default();
+            sup.backoff = RESTART_MIN;
+            sup.next_restart = None;
+            tracing::info!(link, "restart requested");
+            if let Err(e) = self.restart_link(&mut running, link).await {
+                errors.push(format!("link {link:?}: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(targets)
+        } else {
+            Err(RestartError::Failed(errors.join("; ")))
+        }
+    }
+
+    /// The restart bookkeeping of every instance that failed or was restarted, by link.
+    pub async fn supervision(&self) -> HashMap<String, Supervision> {
+        self.running.lock().await.supervision.clone()
     }
 
     fn accounting_path(&self, config: &Config) -> PathBuf {
@@ -735,6 +1021,7 @@ impl Daemon {
     /// Stops every link (their sessions end with `reason`), restores the kernel settings and
     /// flushes the accounting log.
     pub async fn shutdown(&self, reason: &str) {
+        self.stopping.store(true, Ordering::SeqCst);
         let mut running = self.running.lock().await;
         let slots: Vec<LinkSlot> = running.links.drain().map(|(_, s)| s).collect();
         for slot in slots {
@@ -745,6 +1032,22 @@ impl Daemon {
         }
         let acct = self.router.accounting.clone();
         let _ = tokio::task::spawn_blocking(move || acct.flush_blocking()).await;
+    }
+}
+
+/// Supervises the plugin instances of `daemon` until it is gone: each failure wakes it, and
+/// it looks every [`SUPERVISE_TICK`] for restarts that are due.
+async fn supervise(daemon: std::sync::Weak<Daemon>) {
+    loop {
+        let Some(router) = daemon.upgrade().map(|d| d.router.clone()) else {
+            return;
+        };
+        let _ = tokio::time::timeout(SUPERVISE_TICK, router.instance_failed.notified()).await;
+        drop(router);
+        let Some(d) = daemon.upgrade() else {
+            return;
+        };
+        d.supervise_once().await;
     }
 }
 
@@ -782,4 +1085,46 @@ async fn stop_link(slot: LinkSlot, reason: &str) {
         join.abort();
     }
     let _ = lock(&shared.io).len();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_backoff_doubles_to_a_minute_and_resets_after_staying_up() {
+        let t0 = Instant::now();
+        let mut s = Supervision::default();
+        let mut now = t0;
+        let mut waits = Vec::new();
+        for _ in 0..9 {
+            s.failed("boom".into(), now);
+            let at = s.next_restart.unwrap_or(now);
+            waits.push(at.saturating_duration_since(now).as_secs());
+            now = at;
+            s.started(now);
+            // It fails again soon after each restart.
+            s.running(now + Duration::from_secs(5));
+            now += Duration::from_secs(5);
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(s.last_error.as_deref(), Some("boom"));
+        // Up for a minute: the next failure waits 1 s again.
+        s.running(now + RESTART_RESET);
+        now += RESTART_RESET;
+        s.failed("again".into(), now);
+        assert_eq!(s.next_restart, Some(now + RESTART_MIN));
+        assert_eq!(s.last_error.as_deref(), Some("again"));
+    }
+
+    #[test]
+    fn a_restart_clears_the_schedule() {
+        let t0 = Instant::now();
+        let mut s = Supervision::default();
+        s.failed("boom".into(), t0);
+        assert!(s.next_restart.is_some());
+        s.started(t0 + RESTART_MIN);
+        assert_eq!(s.next_restart, None);
+        assert_eq!(s.up_since, Some(t0 + RESTART_MIN));
+    }
 }

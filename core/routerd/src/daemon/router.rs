@@ -233,6 +233,10 @@ pub struct RouterStats {
     pub refused_lockout: AtomicU64,
     /// Sessions ended because their plugin failed.
     pub plugin_failures: AtomicU64,
+    /// Panics (and calls into disabled instances) by plugin.
+    pub plugin_panics: Mutex<BTreeMap<String, u64>>,
+    /// Plugin instances restarted (automatically or on request).
+    pub plugin_restarts: AtomicU64,
     /// Frames a packet socket received that were longer than a pooled buffer (dropped).
     pub packet_too_long: Arc<AtomicU64>,
     /// Session-end reasons, counted.
@@ -271,6 +275,8 @@ pub struct Router {
     pub buffers: BufPool,
     /// Counters.
     pub stats: RouterStats,
+    /// Wakes the daemon's supervisor when a plugin instance fails.
+    pub instance_failed: tokio::sync::Notify,
     /// Running links by name: their actors' queues (relays find their target here).
     links: RwLock<HashMap<String, mpsc::Sender<ActorMsg>>>,
     next_session: AtomicU64,
@@ -299,6 +305,7 @@ impl Router {
             accounting,
             buffers: BufPool::new(2048, 4096),
             stats: RouterStats::default(),
+            instance_failed: tokio::sync::Notify::new(),
             links: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
         }

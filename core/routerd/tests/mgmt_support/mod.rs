@@ -11,8 +11,9 @@ use std::sync::{Mutex, MutexGuard};
 use dialgate_routerd::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, MetricsSnapshot, PluginInfo,
-    PluginKind, PluginMetrics, PluginState, PluginSummary, SessionCounts, SessionId, SessionInfo,
-    SessionRole, SessionState, Status, Traffic, UserEntry, UserSet, check_document, describe_diff,
+    PluginKind, PluginMetrics, PluginRestart, PluginState, PluginSummary, SessionCounts, SessionId,
+    SessionInfo, SessionRole, SessionState, Status, Traffic, UserEntry, UserSet, check_document,
+    describe_diff,
 };
 use dialgate_routerd::config::{ConfigDiff, DEFAULT_CONFIG, Document};
 use dialgate_routerd::store::VersionInfo;
@@ -96,6 +97,9 @@ impl FakeControl {
                 state: PluginState::Running,
                 error: None,
                 sessions: 2,
+                restarts: 1,
+                last_error: Some("link serial0: plugin serial failed in on_data: boom".to_owned()),
+                next_restart_secs: None,
             },
             PluginInfo {
                 name: "broken".to_owned(),
@@ -106,6 +110,9 @@ impl FakeControl {
                 state: PluginState::Failed,
                 error: Some("built against ABI 2.0.0, host has 1.0.0".to_owned()),
                 sessions: 0,
+                restarts: 0,
+                last_error: None,
+                next_restart_secs: None,
             },
         ];
         let info = VersionInfo {
@@ -290,6 +297,26 @@ impl Control for FakeControl {
         self.sync(|s| Ok(s.plugins.clone()))
     }
 
+    fn restart_plugin(&self, name: String) -> BoxFuture<'_, ApiResult<PluginRestart>> {
+        self.sync(
+            move |s| match s.plugins.iter_mut().find(|p| p.name == name) {
+                Some(p) if p.state == PluginState::Failed => {
+                    Err(ApiError::internal(format!("plugin {name} did not start")))
+                }
+                Some(p) => {
+                    p.restarts += 1;
+                    Ok(PluginRestart {
+                        name,
+                        restarted: vec!["serial0".to_owned()],
+                    })
+                }
+                None => Err(ApiError::not_found(format!(
+                    "no plugin or link named {name:?}"
+                ))),
+            },
+        )
+    }
+
     fn config(&self) -> BoxFuture<'_, ApiResult<ConfigShow>> {
         self.sync(|s| {
             Ok(ConfigShow {
@@ -389,6 +416,7 @@ impl Control for FakeControl {
                         traffic,
                         errors: 0,
                         panics: u64::from(p.state == PluginState::Failed),
+                        restarts: p.restarts,
                     })
                     .collect(),
                 plugin_counters: Vec::new(),
