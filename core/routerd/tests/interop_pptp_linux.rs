@@ -36,8 +36,11 @@ use std::time::Duration;
 
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
-use support::netns::{Lab, ping_in, plugin_counters, sessions, tshark, wait_until};
-use support::{Child, TempDir, cargo_build, library};
+use support::netns::{
+    Lab, assert_clean_dissection, gre_keys, ping_in, pptp_control_rows, sessions, start_capture,
+    wait_until,
+};
+use support::{Child, TempDir, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
@@ -62,6 +65,19 @@ fn plain(text: &str) -> String {
         }
     }
     out
+}
+
+/// The `dialgate_plugin_counter` samples the pptp plugin publishes for `link`, by name.
+fn plugin_counters(socket: &Path, link: &str) -> std::collections::BTreeMap<String, u64> {
+    let (_, text) = routerctl(socket, &["metrics"], "");
+    let prefix = format!("dialgate_plugin_counter{{plugin=\"pptp\",link=\"{link}\",name=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once("\"} ")?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
@@ -217,26 +233,12 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
 
     // Capture the PPTP traffic on the server's Internet side.
     let pcap = dir.path().join("pptp.pcapng");
-    let capture = lab
-        .command("srv", "dumpcap")
-        .args([
-            "-q",
-            "-i",
-            &v_inet_s,
-            "-f",
-            "tcp port 1723 or ip proto 47",
-            "-w",
-        ])
-        .arg(&pcap)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting dumpcap (Debian package tshark)");
-    let mut capture = Child(Some(capture));
-    assert!(
-        wait_until(Duration::from_secs(10), || pcap.exists().then_some(())).is_some(),
-        "dumpcap started capturing"
+    let mut capture = start_capture(
+        &lab,
+        "srv",
+        &v_inet_s,
+        "tcp port 1723 or ip proto 47",
+        &pcap,
     );
 
     let (master, slave, tty) = pty();
@@ -479,40 +481,13 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
         .expect("dumpcap exits");
 
     // Clean dissection of both implementations' packets.
-    let bad = tshark(
-        &pcap,
-        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
-    );
-    assert!(bad.trim().is_empty(), "tshark found problems:\n{bad}");
-    let control = tshark(
-        &pcap,
-        &[
-            "-Y",
-            "pptp",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=f",
-            "-e",
-            "ip.src",
-            "-e",
-            "pptp.control_message_type",
-            "-e",
-            "pptp.call_id",
-            "-e",
-            "pptp.peer_call_id",
-            "-e",
-            "pptp.out_result",
-            "-e",
-            "pptp.disc_result",
-        ],
-    );
-    eprintln!("control messages (src, type, call, peer call, result, disc result):\n{control}");
-    let rows: Vec<Vec<&str>> = control
-        .lines()
-        .map(|l| l.split('\t').collect::<Vec<_>>())
+    assert_clean_dissection(&pcap);
+    let (rows, control) = pptp_control_rows(&pcap);
+    eprintln!("control messages (src, type, call, peer call, reason, result):\n{control}");
+    let types: BTreeSet<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
         .collect();
-    let types: BTreeSet<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
     for (src, kind) in [
         (CLIENT, "1"),  // Start-Control-Connection-Request
         (SERVER, "2"),  // Start-Control-Connection-Reply
@@ -528,25 +503,15 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     }
     let ocrq = rows.iter().find(|r| r[1] == "7").unwrap();
     let ocrp = rows.iter().find(|r| r[1] == "8").unwrap();
-    let (client_call, server_call) = (ocrq[2], ocrp[2]);
+    let (client_call, server_call) = (ocrq[2].as_str(), ocrp[2].as_str());
     assert_eq!(ocrp[3], client_call, "OCRP's Peer Call ID is the OCRQ's");
     let cdn = rows.iter().find(|r| r[1] == "13").unwrap();
     assert_eq!(cdn[2], server_call, "CDN carries the server's Call ID");
+    // Result 4: disconnected by the Call-Clear-Request (RFC 2637 §2.13).
+    assert_eq!(cdn[5], "4", "CDN result code");
     // GRE both ways, keyed with the receiver's Call ID (RFC 2637 §4.1).
-    let gre = tshark(
-        &pcap,
-        &[
-            "-Y",
-            "gre",
-            "-T",
-            "fields",
-            "-e",
-            "ip.src",
-            "-e",
-            "gre.key.call_id",
-        ],
-    );
-    let keys: BTreeSet<(&str, &str)> = gre.lines().filter_map(|l| l.split_once('\t')).collect();
+    let gre = gre_keys(&pcap);
+    let keys: BTreeSet<(&str, &str)> = gre.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     assert!(
         keys.contains(&(CLIENT, server_call)),
         "client -> server GRE: {keys:?}"
@@ -555,9 +520,5 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
         keys.contains(&(SERVER, client_call)),
         "server -> client GRE: {keys:?}"
     );
-    assert!(
-        gre.lines().count() >= 30,
-        "{} GRE packets",
-        gre.lines().count()
-    );
+    assert!(gre.len() >= 30, "{} GRE packets", gre.len());
 }
