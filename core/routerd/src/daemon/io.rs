@@ -776,17 +776,22 @@ pub async fn tcp_writer(
     out: Arc<WriteQueue>,
     tx: mpsc::Sender<ActorMsg>,
 ) {
-    let mut chunk = vec![0u8; 16 * 1024];
+    // The copy buffer exists only while there is output: an idle connection (a PPTP
+    // control connection is idle nearly all its life, and there are tens of thousands)
+    // must not hold 16 KiB.
+    const CHUNK: usize = 16 * 1024;
+    let mut chunk: Vec<u8> = Vec::new();
     loop {
         out.notify.notified().await;
         loop {
             let n = {
                 let q = lock(&out.buf);
                 let (a, b) = q.as_slices();
-                let n = (a.len() + b.len()).min(chunk.len());
+                let n = (a.len() + b.len()).min(CHUNK);
                 let from_a = n.min(a.len());
-                chunk[..from_a].copy_from_slice(&a[..from_a]);
-                chunk[from_a..n].copy_from_slice(&b[..n - from_a]);
+                chunk.clear();
+                chunk.extend_from_slice(&a[..from_a]);
+                chunk.extend_from_slice(&b[..n - from_a]);
                 n
             };
             if n == 0 {
@@ -807,6 +812,7 @@ pub async fn tcp_writer(
                 Err(_) => return,
             }
         }
+        chunk = Vec::new();
         if out.owe_writable.swap(false, Ordering::Relaxed)
             && tx.send(ActorMsg::Writable { handle }).await.is_err()
         {
