@@ -622,9 +622,8 @@ pub async fn raw_reader(
     tx: mpsc::Sender<ActorMsg>,
     pool: BufPool,
 ) {
-    // One datagram may be up to 64 KiB: it is read into this task's own buffer and copied
-    // into a pooled one of its size, so pooled buffers keep their size and nothing is
-    // allocated per datagram.
+    // One datagram can be 64 KiB: read into this, hand on a pooled copy of what came
+    // (zeroing 64 KiB per GRE packet was routerd's top cost under load).
     let mut scratch = vec![0u8; 65_535];
     let reason = loop {
         let mut guard = match fd.readable().await {
@@ -635,7 +634,9 @@ pub async fn raw_reader(
             .try_io(|fd| nix::unistd::read(fd.get_ref(), &mut scratch).map_err(io::Error::from))
         {
             Ok(Ok(n)) => {
-                let buf = pool.copy_of(scratch.get(..n).unwrap_or_default());
+                let mut buf = pool.get();
+                buf.clear();
+                buf.extend_from_slice(scratch.get(..n).unwrap_or_default());
                 if tx.send(ActorMsg::Data { handle, buf }).await.is_err() {
                     return;
                 }
@@ -809,17 +810,22 @@ pub async fn tcp_writer(
     out: Arc<WriteQueue>,
     tx: mpsc::Sender<ActorMsg>,
 ) {
-    let mut chunk = vec![0u8; 16 * 1024];
+    // The copy buffer exists only while there is output: an idle connection (a PPTP
+    // control connection is idle nearly all its life, and there are tens of thousands)
+    // must not hold 16 KiB.
+    const CHUNK: usize = 16 * 1024;
+    let mut chunk: Vec<u8> = Vec::new();
     loop {
         out.notify.notified().await;
         loop {
             let n = {
                 let q = lock(&out.buf);
                 let (a, b) = q.as_slices();
-                let n = (a.len() + b.len()).min(chunk.len());
+                let n = (a.len() + b.len()).min(CHUNK);
                 let from_a = n.min(a.len());
-                chunk[..from_a].copy_from_slice(&a[..from_a]);
-                chunk[from_a..n].copy_from_slice(&b[..n - from_a]);
+                chunk.clear();
+                chunk.extend_from_slice(&a[..from_a]);
+                chunk.extend_from_slice(&b[..n - from_a]);
                 n
             };
             if n == 0 {
@@ -840,6 +846,7 @@ pub async fn tcp_writer(
                 Err(_) => return,
             }
         }
+        chunk = Vec::new();
         if out.take_owed() && tx.send(ActorMsg::Writable { handle }).await.is_err() {
             return;
         }

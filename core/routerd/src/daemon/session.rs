@@ -6,7 +6,7 @@
 //! [`Out`] queue, which the actor drains with plugin calls once no lock is held, so a plugin
 //! may call back into the host from inside any of those calls.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -167,6 +167,107 @@ pub struct Session {
     accounted: bool,
     /// The engine reported LinkDown: finish it.
     ended: Option<String>,
+    /// Its entry in [`Core`]'s deadline index.
+    deadline: Option<Instant>,
+    /// Queued for [`Core::process`].
+    dirty: bool,
+}
+
+/// The plugin's timers, by id and by deadline, so that the earliest is found without a scan
+/// (a PPTP link arms one or two per call: tens of thousands).
+#[derive(Debug, Default)]
+pub struct Timers {
+    by_id: HashMap<TimerId, Instant>,
+    by_time: BTreeSet<(Instant, TimerId)>,
+}
+
+impl Timers {
+    /// Arm (or re-arm) `id` for `at`.
+    pub fn insert(&mut self, id: TimerId, at: Instant) {
+        if let Some(old) = self.by_id.insert(id, at) {
+            self.by_time.remove(&(old, id));
+        }
+        self.by_time.insert((at, id));
+    }
+
+    /// Disarm `id`.
+    pub fn remove(&mut self, id: &TimerId) {
+        if let Some(old) = self.by_id.remove(id) {
+            self.by_time.remove(&(old, *id));
+        }
+    }
+
+    /// Disarm every timer.
+    pub fn clear(&mut self) {
+        self.by_id.clear();
+        self.by_time.clear();
+    }
+
+    /// The earliest deadline.
+    pub fn earliest(&self) -> Option<Instant> {
+        self.by_time.first().map(|(at, _)| *at)
+    }
+
+    /// Armed timers.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether none is armed.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// The timers due at `now`, disarmed, earliest first.
+    fn pop_due(&mut self, now: Instant) -> Vec<TimerId> {
+        let mut due = Vec::new();
+        while let Some(&(at, id)) = self.by_time.first() {
+            if at > now {
+                break;
+            }
+            self.by_time.remove(&(at, id));
+            self.by_id.remove(&id);
+            due.push(id);
+        }
+        due
+    }
+}
+
+/// A session's earliest deadline: engine timers, Router Advertisements and Solicitations.
+fn session_deadline(s: &Session) -> Option<Instant> {
+    match &s.kind {
+        Kind::Engine(es) => {
+            let ra = es.ra.as_ref().and_then(|r| r.schedule.poll_timeout());
+            let rs = es.client_v6.as_ref().and_then(|c| c.rs.poll_timeout());
+            [es.engine.poll_timeout(), ra, rs]
+                .into_iter()
+                .flatten()
+                .min()
+        }
+        Kind::Relay(_) => None,
+    }
+}
+
+/// Queue session `link` for [`Core::process`] (once).
+fn mark(dirty: &mut Vec<LinkId>, link: LinkId, s: &mut Session) {
+    if !s.dirty {
+        s.dirty = true;
+        dirty.push(link);
+    }
+}
+
+/// Bring session `link`'s entry in the deadline index up to date.
+fn reindex(index: &mut BTreeSet<(Instant, LinkId)>, link: LinkId, s: &mut Session) {
+    let new = session_deadline(s);
+    if new != s.deadline {
+        if let Some(old) = s.deadline {
+            index.remove(&(old, link));
+        }
+        if let Some(at) = new {
+            index.insert((at, link));
+        }
+        s.deadline = new;
+    }
 }
 
 /// The sessions, relay legs, timers and output of one plugin instance.
@@ -181,13 +282,16 @@ pub struct Core {
     /// Relay calls dialled and not up yet.
     pub dialed: HashMap<LinkId, RelayPeer>,
     /// The plugin's timers.
-    pub timers: HashMap<TimerId, Instant>,
+    pub timers: Timers,
     /// What the actor must do with the plugin.
     pub outbox: VecDeque<Out>,
     spare: Vec<Vec<u8>>,
     rx: Vec<u8>,
-    /// Events may be pending.
-    pub dirty: bool,
+    /// Sessions whose engine events may be pending (only these are processed: a scan of
+    /// every session per frame does not scale to tens of thousands).
+    dirty: Vec<LinkId>,
+    /// Every engine session's earliest deadline.
+    deadlines: BTreeSet<(Instant, LinkId)>,
     /// Dial-out links: when to dial next.
     pub redial_at: Option<Instant>,
     redial_backoff: Duration,
@@ -322,22 +426,8 @@ impl Core {
 
     /// The earliest deadline: plugin timers, engine timers, RAs, the next redial.
     pub fn next_deadline(&self) -> Option<Instant> {
-        let timers = self.timers.values().copied().min();
-        let sessions = self
-            .sessions
-            .values()
-            .filter_map(|s| match &s.kind {
-                Kind::Engine(es) => {
-                    let ra = es.ra.as_ref().and_then(|r| r.schedule.poll_timeout());
-                    let rs = es.client_v6.as_ref().and_then(|c| c.rs.poll_timeout());
-                    [es.engine.poll_timeout(), ra, rs]
-                        .into_iter()
-                        .flatten()
-                        .min()
-                }
-                Kind::Relay(_) => None,
-            })
-            .min();
+        let timers = self.timers.earliest();
+        let sessions = self.deadlines.first().map(|(at, _)| *at);
         [timers, sessions, self.redial_at]
             .into_iter()
             .flatten()
@@ -346,16 +436,7 @@ impl Core {
 
     /// The plugin's timers due at `now`, removed.
     pub fn due_timers(&mut self, now: Instant) -> Vec<TimerId> {
-        let due: Vec<TimerId> = self
-            .timers
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &due {
-            self.timers.remove(id);
-        }
-        due
+        self.timers.pop_due(now)
     }
 
     /// A redial is due at `now`: clears it and says so.
@@ -550,9 +631,11 @@ impl Core {
                 link_up: true,
                 accounted: false,
                 ended: None,
+                deadline: None,
+                dirty: true,
             },
         );
-        self.dirty = true;
+        self.dirty.push(link);
         Ok(())
     }
 
@@ -595,7 +678,7 @@ impl Core {
             Kind::Engine(es) => {
                 es.lower_cause = Some(text);
                 es.engine.lower_down(now);
-                self.dirty = true;
+                mark(&mut self.dirty, link, s);
             }
             Kind::Relay(_) => {
                 s.end_reason.get_or_insert(format!("link down ({text})"));
@@ -706,7 +789,7 @@ impl Core {
                 }
                 drain(&mut es.engine, link, outbox, spare);
                 c.set_from_engine(&es.engine.counters());
-                self.dirty = true;
+                mark(&mut self.dirty, link, s);
                 Ok(())
             }
         }
@@ -894,15 +977,27 @@ impl Core {
             sessions,
             outbox,
             spare,
+            deadlines,
+            dirty,
             ..
         } = self;
-        for (link, s) in sessions.iter_mut() {
+        // Only the sessions whose deadline passed (each is re-indexed by `process`).
+        while let Some(&(at, link)) = deadlines.first() {
+            if at > now {
+                break;
+            }
+            deadlines.remove(&(at, link));
+            let Some(s) = sessions.get_mut(&link) else {
+                continue;
+            };
+            s.deadline = None;
+            mark(dirty, link, s);
+            let link = &link;
             let Kind::Engine(es) = &mut s.kind else {
                 continue;
             };
             if es.engine.poll_timeout().is_some_and(|t| t <= now) {
                 es.engine.handle_timeout(now);
-                self.dirty = true;
             }
             if let Some(ra) = &mut es.ra
                 && ra.schedule.poll_send(now, random_u64() as u32)
@@ -1029,31 +1124,36 @@ impl Core {
 
     /// Handles every pending engine event and ends the sessions that went down.
     pub fn process(&mut self, env: &Env, now: Instant) {
-        if !self.dirty {
+        if self.dirty.is_empty() {
             return;
         }
-        self.dirty = false;
         let mut ended = Vec::new();
+        let links = std::mem::take(&mut self.dirty);
         let Core {
             sessions,
             outbox,
             spare,
+            deadlines,
             ..
         } = self;
-        for (link, s) in sessions.iter_mut() {
-            let Kind::Engine(_) = &s.kind else {
+        for link in links {
+            let Some(s) = sessions.get_mut(&link) else {
                 continue;
             };
-            let span = s.span.clone();
-            let _enter = span.enter();
-            Self::events(env, now, *link, s, outbox);
-            if let Kind::Engine(es) = &mut s.kind {
-                drain(&mut es.engine, *link, outbox, spare);
-                s.shared.counters.set_from_engine(&es.engine.counters());
+            s.dirty = false;
+            if let Kind::Engine(_) = &s.kind {
+                let span = s.span.clone();
+                let _enter = span.enter();
+                Self::events(env, now, link, s, outbox);
+                if let Kind::Engine(es) = &mut s.kind {
+                    drain(&mut es.engine, link, outbox, spare);
+                    s.shared.counters.set_from_engine(&es.engine.counters());
+                }
+                if s.ended.is_some() {
+                    ended.push(link);
+                }
             }
-            if s.ended.is_some() {
-                ended.push(*link);
-            }
+            reindex(deadlines, link, s);
         }
         for link in ended {
             self.finish(env, now, link);
@@ -1326,6 +1426,9 @@ impl Core {
         let Some(mut s) = self.sessions.remove(&link) else {
             return;
         };
+        if let Some(at) = s.deadline.take() {
+            self.deadlines.remove(&(at, link));
+        }
         let router = &env.router;
         let id = s.shared.id;
         let reason = s
@@ -1445,7 +1548,7 @@ impl Core {
         match &mut s.kind {
             Kind::Engine(es) => {
                 es.engine.close(now, DownReason::AdminClose);
-                self.dirty = true;
+                mark(&mut self.dirty, link, s);
             }
             Kind::Relay(_) => self.finish(env, now, link),
         }
@@ -1493,6 +1596,26 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timers_come_due_earliest_first_and_rearming_moves_them() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut timers = Timers::default();
+        timers.insert(TimerId(1), at(30));
+        timers.insert(TimerId(2), at(10));
+        timers.insert(TimerId(3), at(20));
+        assert_eq!(timers.earliest(), Some(at(10)));
+        timers.insert(TimerId(2), at(40)); // re-armed later
+        timers.remove(&TimerId(3));
+        assert_eq!((timers.len(), timers.earliest()), (2, Some(at(30))));
+        assert!(timers.pop_due(at(29)).is_empty());
+        assert_eq!(timers.pop_due(at(40)), [TimerId(1), TimerId(2)]);
+        assert!(timers.is_empty() && timers.earliest().is_none());
+        timers.insert(TimerId(4), at(5));
+        timers.clear();
+        assert!(timers.pop_due(at(100)).is_empty());
+    }
     use crate::config::{AccountingConfig, LimitsConfig, PppSettings};
     use crate::daemon::accounting::Accounting;
     use dialgate_ppp::auth::{Credentials, LocalUsers};
