@@ -291,6 +291,7 @@ pub mod raw {
         }
         // SAFETY: socket(2) returned a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        set_receive_buffer(&fd, RECEIVE_BUFFER);
         if let Some(addr) = bind {
             let (sa, len) = sockaddr(addr);
             // SAFETY: binds our descriptor to a sockaddr that lives for the call.
@@ -306,6 +307,32 @@ pub mod raw {
             }
         }
         Ok(fd)
+    }
+
+    /// Receive buffer of a raw socket: one socket carries every call's GRE, and thousands of
+    /// sessions negotiating at once arrive in bursts the default (about 200 KiB, some 270
+    /// small datagrams) overflows; each drop costs a session a 3 s PPP retransmission.
+    pub const RECEIVE_BUFFER: usize = 8 << 20;
+
+    /// Ask for `bytes` of receive buffer: beyond `rmem_max` with `SO_RCVBUFFORCE` (we keep
+    /// CAP_NET_ADMIN), else as far as `SO_RCVBUF` goes. Best effort.
+    fn set_receive_buffer(fd: &OwnedFd, bytes: usize) {
+        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+            // SAFETY: setsockopt(2) on our descriptor with a c_int that lives for the call.
+            let r = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&v as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r == 0 {
+                return;
+            }
+        }
     }
 
     /// Sends one datagram to `dst`.
