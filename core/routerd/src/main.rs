@@ -2,7 +2,10 @@
 //!
 //! `routerd --config FILE` runs with FILE (which becomes the current version in the
 //! configuration store of the state directory when it differs); `routerd` alone runs with the
-//! store's current configuration, or the embedded default when there is none yet.
+//! store's current configuration, or the embedded default (`--print-default-config`) when
+//! there is none yet: the first start of a new box, where it serves the management API and
+//! metrics and no link until one is configured. `--state-dir` and `--socket` override the
+//! configuration's state directory (default `/var/lib/dialgate`) and management socket.
 //! `routerd --check-config FILE` validates a file and exits.
 
 use std::io::Write;
@@ -34,6 +37,10 @@ struct Args {
     /// Use this state directory instead of the configuration's `system.state_dir`.
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Serve the management API on this socket instead of the configuration's
+    /// `management.socket`.
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
     /// Run without the TUN device (no IP data plane): for tests without root, and relays.
     #[arg(long)]
     no_dataplane: bool,
@@ -138,7 +145,10 @@ fn main() -> ExitCode {
             Ok(d) => d,
             Err(e) => return fail(e),
         };
-        let management = daemon.running_config().await.management;
+        let mut management = daemon.running_config().await.management;
+        if let Some(socket) = args.socket {
+            management.socket = socket;
+        }
         let api = match ApiServer::start(daemon.clone(), logs, &management).await {
             Ok(api) => api,
             Err(e) => {

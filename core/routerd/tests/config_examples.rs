@@ -36,7 +36,7 @@ fn every_example_config_checks_ok() {
         checked.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
     checked.sort();
-    for name in ["pptp-client.toml", "pptp-server.toml"] {
+    for name in ["pptp-client.toml", "pptp-frontend.toml", "pptp-server.toml"] {
         assert!(
             checked.iter().any(|c| c == name),
             "{name} checked: {checked:?}"

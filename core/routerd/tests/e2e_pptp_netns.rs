@@ -24,15 +24,16 @@ mod support;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+
 use std::time::Duration;
 
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, in_netns, ip, ping_in, raw_send, raw_socket, sessions, tcp_from, wait_until,
+    Lab, assert_clean_dissection, gre_keys, in_netns, ip, ping_in, pptp_control_rows, raw_send,
+    raw_socket, sessions, start_capture, tcp_from, wait_until,
 };
-use support::{Child, TempDir, cargo_build, library, routerctl};
+use support::{TempDir, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
@@ -201,22 +202,6 @@ target = "{SERVER}"
     )
 }
 
-/// `tshark -r FILE ARGS...`'s standard output (its "running as root" notice goes to stderr).
-fn tshark(file: &Path, args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("running tshark (Debian package tshark)");
-    assert!(
-        out.status.success(),
-        "tshark {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
@@ -240,23 +225,12 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
 
     // Capture the PPTP traffic on the server's Internet side.
     let pcap = dir.path().join("pptp.pcapng");
-    let capture = lab
-        .command("srv", "dumpcap")
-        .args(["-q", "-i", &v_inet_s, "-f"])
-        .arg(format!(
-            "(tcp port 1723 or ip proto 47) and not host {ATTACKER}"
-        ))
-        .arg("-w")
-        .arg(&pcap)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting dumpcap (Debian package tshark)");
-    let mut capture = Child(Some(capture));
-    assert!(
-        wait_until(Duration::from_secs(10), || pcap.exists().then_some(())).is_some(),
-        "dumpcap started capturing"
+    let mut capture = start_capture(
+        &lab,
+        "srv",
+        &v_inet_s,
+        &format!("(tcp port 1723 or ip proto 47) and not host {ATTACKER}"),
+        &pcap,
     );
 
     let a_dir = dir.path().join("a");
@@ -590,41 +564,14 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         .expect("dumpcap exits");
 
     // Clean dissection: nothing malformed, no error-level expert item.
-    let bad = tshark(
-        &pcap,
-        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
-    );
-    assert!(bad.trim().is_empty(), "tshark found problems:\n{bad}");
+    assert_clean_dissection(&pcap);
 
     // Not vacuous: tshark saw the whole control conversation and GRE with the agreed IDs.
-    let control = tshark(
-        &pcap,
-        &[
-            "-Y",
-            "pptp",
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=f",
-            "-e",
-            "ip.src",
-            "-e",
-            "pptp.control_message_type",
-            "-e",
-            "pptp.call_id",
-            "-e",
-            "pptp.peer_call_id",
-            "-e",
-            "pptp.reason",
-            "-e",
-            "pptp.disc_result",
-        ],
-    );
-    let rows: Vec<Vec<&str>> = control
-        .lines()
-        .map(|l| l.split('\t').collect::<Vec<_>>())
+    let (rows, control) = pptp_control_rows(&pcap);
+    let types: BTreeSet<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[0].as_str(), r[1].as_str()))
         .collect();
-    let types: BTreeSet<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
     for (src, kind) in [
         ("192.0.2.2", "1"),  // Start-Control-Connection-Request
         ("192.0.2.1", "2"),  // Start-Control-Connection-Reply
@@ -643,7 +590,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     // The first call: the client's Call ID (OCRQ) and the server's (OCRP).
     let ocrq = rows.iter().find(|r| r[1] == "7").unwrap();
     let ocrp = rows.iter().find(|r| r[1] == "8").unwrap();
-    let (client_call, server_call) = (ocrq[2], ocrp[2]);
+    let (client_call, server_call) = (ocrq[2].as_str(), ocrp[2].as_str());
     assert_eq!(
         ocrp[3], client_call,
         "OCRP's Peer Call ID is the OCRQ's Call ID"
@@ -656,20 +603,8 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     let stop = rows.iter().find(|r| r[1] == "3").unwrap();
     assert_eq!(stop[4], "1", "Stop-Control-Connection-Request reason");
     // GRE both ways, keyed with the receiver's Call ID (RFC 2637 §4.1).
-    let gre = tshark(
-        &pcap,
-        &[
-            "-Y",
-            "gre",
-            "-T",
-            "fields",
-            "-e",
-            "ip.src",
-            "-e",
-            "gre.key.call_id",
-        ],
-    );
-    let keys: BTreeSet<(&str, &str)> = gre.lines().filter_map(|l| l.split_once('\t')).collect();
+    let gre = gre_keys(&pcap);
+    let keys: BTreeSet<(&str, &str)> = gre.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     assert!(
         keys.contains(&("192.0.2.2", server_call)),
         "client -> server GRE: {keys:?}"
@@ -678,7 +613,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         keys.contains(&("192.0.2.1", client_call)),
         "server -> client GRE: {keys:?}"
     );
-    let packets = gre.lines().count();
+    let packets = gre.len();
     eprintln!(
         "control messages (src, type, call, peer call, reason, result):\n{control}{packets} GRE packets"
     );

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use dialgate_routerd::accounting::{Record, log_files};
 use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::actor::InstanceState;
 use dialgate_routerd::daemon::router::{SessionMode, SessionView};
 use dialgate_routerd::daemon::{Daemon, Options};
 use dialgate_routerd::users::UserStore;
@@ -569,4 +570,88 @@ async fn sessions_that_never_come_up_are_accounted_as_failed() {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lan_protocol_plugin_negotiates_ipxcp_and_moves_ipx_between_sessions_rfc1552() {
+    let dir = TempDir::new("lan");
+    let cable = PtyCable::new();
+    let record = dir.path().join("lan.log");
+    let text = format!(
+        "{}\n[[plugin]]\nname = \"ipx\"\nfile = \"{}\"\n[plugin.config]\nrecord = \"{}\"\n{}{}",
+        head(&dir),
+        test_plugin("lan-probe").display(),
+        record.display(),
+        server_link("srv", cable.a(), ""),
+        client_link("cli", cable.b())
+    );
+    let daemon = start(&dir, &text).await;
+    let (srv, cli) = both_up(&daemon, "srv", "cli").await;
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    // Each side's greeting arrives at the other side's session, through the plugin.
+    let to_srv = format!("frame {} 0x002B hello from session {}", srv.id, cli.id);
+    let to_cli = format!("frame {} 0x002B hello from session {}", cli.id, srv.id);
+    let crossed = wait_for(Duration::from_secs(30), async || {
+        let l = lines();
+        (l.contains(&to_srv) && l.contains(&to_cli)).then_some(l)
+    })
+    .await;
+    let l = crossed.unwrap_or_else(|| panic!("greetings crossed: {:?}", lines()));
+    assert_eq!(l.first().map(String::as_str), Some("registered"));
+    for id in [srv.id, cli.id] {
+        let up = l
+            .iter()
+            .find(|x| x.starts_with(&format!("up {id} 0x002B ")))
+            .unwrap_or_else(|| panic!("IPXCP up on session {id}: {l:?}"));
+        assert!(up.contains("user=alice"), "{up}");
+        // RFC 1552 §3.1: both ends asked for network 0x2a.
+        assert!(up.contains("network = 42"), "{up}");
+        assert!(l.contains(&format!("sent {id} ok")), "{l:?}");
+    }
+    // The server's side saw the client's router name and routing protocol (§3.4, §3.5).
+    let srv_up = l
+        .iter()
+        .find(|x| x.starts_with(&format!("up {} ", srv.id)))
+        .unwrap();
+    assert!(srv_up.contains("peer_router_name = \"probe\""), "{srv_up}");
+    assert!(srv_up.contains("peer_routing = [\"rip-sap\"]"), "{srv_up}");
+    // The datagrams crossed encrypted (MPPE-128 is required): IPX counts as session data.
+    let s = daemon.session(srv.id).unwrap().counters;
+    assert!(s.data_bytes_in > 0 && s.data_bytes_out > 0, "{s:?}");
+    // The plugin's instance runs next to the links.
+    let states = daemon.link_states().await;
+    assert!(
+        states
+            .iter()
+            .any(|(n, s)| n == "@ipx" && *s == Ok(InstanceState::Running)),
+        "{states:?}"
+    );
+
+    // A restarted instance registers again and is told about the sessions already up; its
+    // greetings cross again.
+    let restarted = daemon.restart_plugin("ipx").await.unwrap();
+    assert_eq!(restarted, vec!["@ipx".to_owned()]);
+    let again = wait_for(Duration::from_secs(30), async || {
+        let l = lines();
+        let n = |line: &str| l.iter().filter(|x| *x == line).count();
+        (n("registered") == 2 && n(&to_srv) == 2 && n(&to_cli) == 2).then_some(())
+    })
+    .await;
+    assert!(again.is_some(), "after the restart: {:?}", lines());
+
+    // Ending the session tells the plugin.
+    assert!(daemon.kill_session(srv.id, "admin kill").await);
+    let down = format!("down {} 0x002B", srv.id);
+    let seen = wait_for(Duration::from_secs(20), async || {
+        lines().contains(&down).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "{:?}", lines());
+    daemon.shutdown("test over").await;
 }

@@ -78,6 +78,7 @@ fn host() -> (PluginHost, mpsc::Receiver<ActorMsg>) {
         relay_to: None,
         instance_config: String::new(),
         engine: None,
+        lan_protocol: true,
     };
     let (shared, rx) = instance_shared(spec, router);
     (PluginHost(shared), rx)

@@ -87,3 +87,22 @@ fn the_client_example_dials_with_outgoing_call_requests() {
         }
     );
 }
+
+#[test]
+fn the_frontend_example_relays_with_incoming_call_requests() {
+    let links = pptp_links("pptp-frontend.toml");
+    assert_eq!(
+        links.len(),
+        1,
+        "one pptp link (the serial one is not pptp's)"
+    );
+    let (name, config) = &links[0];
+    assert_eq!(name, "to-pns");
+    assert_eq!(
+        config.mode,
+        Mode::Dial {
+            target: "198.51.100.20:1723".parse().expect("literal"),
+            call_type: CallType::Incoming
+        }
+    );
+}

@@ -38,6 +38,30 @@
 //! an older packet cannot be decrypted (the RC4 stream has moved past it) and is dropped;
 //! the stream stays in sync because nothing was consumed for it.
 //!
+//! # Stateless resynchronisation after a long loss
+//!
+//! If more than [`MAX_FORWARD`] packets in a row are lost (a flood through a full GRE
+//! window does it), every later packet looks old by the rule above and the link would never
+//! decrypt again. RFC 3078 §8.1 says the receiver of a stateless link can always compute the
+//! key for a count; the only question is whether a far count is old or far ahead. The
+//! decrypter takes it as far ahead, and jumps there, only on evidence an old or injected
+//! packet cannot give:
+//!
+//! - [`RESYNC_EVIDENCE`] rejected packets in a row whose counts are consecutive (each exactly
+//!   one after the previous rejected one, all beyond the reorder window), with no packet
+//!   accepted in between; and
+//! - with the keys for those counts, each of them decrypts to a plausible inner PPP protocol
+//!   field: two octets `0x00`, odd (RFC 1661 §2; MPPE senders, Windows, pppd and this
+//!   engine, send the inner protocol uncompressed, and only network-layer data is encrypted).
+//!   A packet that is not really at that count decrypts to noise that passes with chance
+//!   1/512, so the four pass together with chance 2^-36.
+//!
+//! Then the decrypter changes its key forward to the newest count (at most 4095 changes),
+//! decrypts that packet and goes on; [`Decrypter::resyncs`] counts it. A single stale,
+//! replayed or injected packet only starts a run and is dropped like before; a failed content
+//! check drops the run. Each attempt costs at most 4095 key changes per [`RESYNC_EVIDENCE`]
+//! packets, less per packet than an accepted [`MAX_FORWARD`] jump.
+//!
 //! # Cost of a forged count
 //!
 //! A stateless packet that jumps the count forward by `d` makes the receiver change its key
@@ -68,6 +92,9 @@ pub const COUNT_SPACE: u16 = 0x1000;
 pub const MAX_FORWARD: u16 = COUNT_SPACE / 2;
 /// How many counts behind the newest a stateless packet may arrive and still be decrypted.
 pub const REORDER_WINDOW: u16 = 32;
+/// Stateless: how many rejected packets with consecutive counts make the decrypter believe
+/// that more than [`MAX_FORWARD`] packets were lost, and resynchronise (see the module docs).
+pub const RESYNC_EVIDENCE: usize = 4;
 
 const COUNT_MASK: u16 = COUNT_SPACE - 1;
 
@@ -323,7 +350,28 @@ pub struct Decrypter {
     recent_valid: u16,
     /// Stateless: bit i set = count `last - i` was decrypted.
     seen: u32,
+    /// Stateless: the current run of rejected packets with consecutive counts.
+    run: FarRun,
     key_changes: u64,
+    resyncs: u64,
+}
+
+/// Stateless: rejected "old" packets whose counts follow each other, as evidence of a loss
+/// longer than [`MAX_FORWARD`] (see the module docs).
+#[derive(Debug, Clone, Copy, Default)]
+struct FarRun {
+    /// Count of the newest packet in the run.
+    last: u16,
+    /// Packets in the run (0: no run).
+    len: usize,
+    /// The first two encrypted octets (the inner protocol field) of each packet in the run,
+    /// indexed by count modulo [`RESYNC_EVIDENCE`].
+    heads: [[u8; 2]; RESYNC_EVIDENCE],
+}
+
+/// Whether a decrypted inner protocol field is plausible: uncompressed, high octet 0, odd.
+fn plausible_protocol(field: [u8; 2]) -> bool {
+    field[0] == 0 && field[1] & 1 == 1
 }
 
 impl fmt::Debug for Decrypter {
@@ -334,6 +382,7 @@ impl fmt::Debug for Decrypter {
             .field("last", &self.last)
             .field("discarding", &self.discarding)
             .field("key_changes", &self.key_changes)
+            .field("resyncs", &self.resyncs)
             .finish_non_exhaustive()
     }
 }
@@ -364,7 +413,9 @@ impl Decrypter {
             recent: [[0; 16]; REORDER_WINDOW as usize],
             recent_valid: 0,
             seen: 0,
+            run: FarRun::default(),
             key_changes: 0,
+            resyncs: 0,
         }
     }
 
@@ -395,6 +446,12 @@ impl Decrypter {
     /// Total session-key changes performed so far (the CPU cost peers can cause).
     pub fn key_changes(&self) -> u64 {
         self.key_changes
+    }
+
+    /// Stateless mode: how many times the decrypter jumped forward after a loss of more than
+    /// [`MAX_FORWARD`] packets (see the module docs).
+    pub fn resyncs(&self) -> u64 {
+        self.resyncs
     }
 
     /// Stateful mode: true between [`MppeError::NeedReset`] and the next flushed packet.
@@ -456,8 +513,12 @@ impl Decrypter {
         let count = header.coherency_count();
         let distance = count.wrapping_sub(self.last) & COUNT_MASK;
         if distance == 0 || distance > MAX_FORWARD {
-            return self.decrypt_reordered(count, buf);
+            return match self.decrypt_reordered(count, buf) {
+                Err(MppeError::Stale) if distance != 0 => self.far_packet(count, distance, buf),
+                other => other,
+            };
         }
+        self.run.len = 0;
         // RFC 3078 §8.1: one key change per count step.
         for step in 1..=distance {
             self.change_key();
@@ -473,6 +534,63 @@ impl Decrypter {
             self.seen << distance
         } | 1;
         self.recent_valid = (self.recent_valid + distance).min(REORDER_WINDOW);
+        self.rc4.rekey(self.keys.session());
+        self.rc4.apply(buf);
+        Ok(())
+    }
+
+    /// A stateless packet too far from `last` either way: old, or after a loss of more than
+    /// [`MAX_FORWARD`]. Collect it as evidence and resynchronise once the evidence is
+    /// complete and checks out (see the module docs).
+    fn far_packet(&mut self, count: u16, distance: u16, buf: &mut [u8]) -> Result<(), MppeError> {
+        let Some(&[b0, b1]) = buf.first_chunk::<2>() else {
+            self.run.len = 0;
+            return Err(MppeError::Stale);
+        };
+        let follows = self.run.len > 0 && count == (self.run.last + 1) & COUNT_MASK;
+        self.run.len = if follows { self.run.len + 1 } else { 1 };
+        self.run.last = count;
+        self.run.heads[usize::from(count) % RESYNC_EVIDENCE] = [b0, b1];
+        if self.run.len < RESYNC_EVIDENCE {
+            return Err(MppeError::Stale);
+        }
+        self.run.len = 0;
+
+        // Walk a copy of the key chain forward to `count`, keeping the newest keys.
+        let mut keys = KeyState {
+            start: self.keys.start,
+            session: self.keys.session,
+            length: self.keys.length,
+        };
+        let mut recent = [[0u8; 16]; REORDER_WINDOW as usize];
+        for step in 1..=distance {
+            keys.change();
+            let c = self.last.wrapping_add(step) & COUNT_MASK;
+            if distance - step < REORDER_WINDOW {
+                recent[usize::from(c % REORDER_WINDOW)] = keys.session;
+            }
+        }
+        self.key_changes += u64::from(distance);
+        let evidence_holds = (0..RESYNC_EVIDENCE as u16).all(|back| {
+            let c = count.wrapping_sub(back) & COUNT_MASK;
+            let mut field = self.run.heads[usize::from(c) % RESYNC_EVIDENCE];
+            let key = &recent[usize::from(c % REORDER_WINDOW)];
+            Rc4::new(&key[..keys.length.octets()]).apply(&mut field);
+            plausible_protocol(field)
+        });
+        if !evidence_holds {
+            for k in recent.iter_mut() {
+                k.fill(0);
+            }
+            core::hint::black_box(&mut recent);
+            return Err(MppeError::Stale);
+        }
+        self.keys.session = keys.session;
+        self.recent = recent;
+        self.recent_valid = REORDER_WINDOW;
+        self.last = count;
+        self.seen = 1;
+        self.resyncs += 1;
         self.rc4.rekey(self.keys.session());
         self.rc4.apply(buf);
         Ok(())

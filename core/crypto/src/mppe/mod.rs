@@ -25,7 +25,7 @@ mod rc4;
 
 pub use cipher::{
     COUNT_SPACE, Decrypter, Encrypter, MAX_FORWARD, MppeError, MppeHeader, REORDER_WINDOW,
-    ResetStyle,
+    RESYNC_EVIDENCE, ResetStyle,
 };
 pub use keys::{
     Direction, KeyLength, MppeKeys, Role, mppe_keys_from_mschapv1, mppe_keys_from_mschapv1_lm,

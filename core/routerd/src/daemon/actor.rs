@@ -8,14 +8,14 @@
 //! of the instance with the reason and stops, and routerd goes on.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dialgate_plugin_host::abi::{
     CloseReason, HandleId, HostError, IpAddress, LinkDownCause, LinkId, LinkInfo, LogLevel,
-    ModemControl, ModemStatus, PppProtocol, SessionId, SocketAddress, TimerId, Timestamp,
-    TtySettings,
+    ModemControl, ModemStatus, PppProtocol, SessionId, SessionInfo, SocketAddress, TimerId,
+    Timestamp, TtySettings,
 };
 use dialgate_plugin_host::{CallError, HostServices, PluginInstance};
 use serde::Serialize;
@@ -25,6 +25,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::clock;
 use super::io::{self, IoKind, IoTable, Registrar};
+use super::lan::{LanMsg, LanSend, Registration, parse_options};
 use super::router::{Router, lock};
 use super::session::{Core, Env, Out, RelayPeer};
 use super::spec::LinkSpec;
@@ -146,6 +147,16 @@ pub enum ActorMsg {
     Relay(RelayMsg),
     /// A request from the daemon.
     Command(Command),
+    /// To a LAN-protocol plugin's actor: a session event or datagram of its protocol.
+    Lan(LanMsg),
+    /// To a link's actor: a LAN-protocol plugin's datagram for one of its sessions.
+    LanSend(LanSend),
+    /// To a link's actor: the plugin owning NCP `ncp` (re)registered; tell it about the
+    /// sessions where that NCP is open.
+    LanReplay {
+        /// The NCP.
+        ncp: u16,
+    },
 }
 
 /// The state of a plugin instance, for the management API.
@@ -461,20 +472,71 @@ impl HostServices for PluginHost {
         &self,
         data: PppProtocol,
         ncp: PppProtocol,
-        _ncp_options: &str,
+        ncp_options: &str,
     ) -> Result<(), HostError> {
-        Err(HostError::Unsupported {
-            message: format!("LAN protocols ({data}/{ncp}) are not offered yet").into(),
-        })
+        let env = &self.0.env;
+        if !env.spec.lan_protocol {
+            return Err(HostError::Denied {
+                message: "only LAN-protocol plugins register protocols".into(),
+            });
+        }
+        let policy = parse_options(data, ncp, ncp_options)?;
+        let registration = Registration {
+            instance: env.spec.name.clone(),
+            data,
+            ncp,
+            policy,
+            tx: env.tx.clone(),
+        };
+        env.router
+            .lan
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .register(registration)?;
+        tracing::info!(
+            plugin = env.spec.plugin,
+            "protocol {data} registered: new sessions negotiate {ncp}"
+        );
+        // Sessions where that NCP is open already (the plugin restarted) are reported again.
+        for (_, tx) in env.router.link_txs() {
+            let _ = tx.try_send(ActorMsg::LanReplay { ncp: ncp.0 });
+        }
+        Ok(())
     }
 
     fn send_session_frame(
         &self,
-        _session: SessionId,
-        _protocol: PppProtocol,
-        _payload: &[u8],
+        session: SessionId,
+        protocol: PppProtocol,
+        payload: &[u8],
     ) -> Result<(), HostError> {
-        Err(HostError::Closed)
+        let router = &self.0.env.router;
+        if !router.lan().holds(&self.0.env.tx, protocol.0) {
+            return Err(HostError::Denied {
+                message: format!("protocol {protocol} is not registered by this plugin").into(),
+            });
+        }
+        let (link_name, link) = {
+            let sessions = lock(&router.sessions);
+            let s = sessions.get(&session.0).ok_or(HostError::Closed)?;
+            (s.link.clone(), LinkId(s.link_id))
+        };
+        let tx = router.link_tx(&link_name).ok_or(HostError::Closed)?;
+        let msg = ActorMsg::LanSend(LanSend {
+            link,
+            session: session.0,
+            protocol: protocol.0,
+            buf: router.buffers.copy_of(payload),
+        });
+        match tx.try_send(msg) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if let ActorMsg::LanSend(m) = e.into_inner() {
+                    router.buffers.put(m.buf);
+                }
+                Err(HostError::Busy)
+            }
+        }
     }
 
     fn set_counter(&self, name: &str, value: u64) {
@@ -525,6 +587,8 @@ pub struct Actor {
     shared: Arc<InstanceShared>,
     rx: mpsc::Receiver<ActorMsg>,
     failed: bool,
+    /// Handles with a full write queue ([`IoTable::congestion`]).
+    congested: Arc<AtomicUsize>,
 }
 
 impl Actor {
@@ -534,11 +598,13 @@ impl Actor {
         shared: Arc<InstanceShared>,
         rx: mpsc::Receiver<ActorMsg>,
     ) -> Self {
+        let congested = lock(&shared.io).congestion();
         Actor {
             instance,
             shared,
             rx,
             failed: false,
+            congested,
         }
     }
 
@@ -709,7 +775,16 @@ impl Actor {
                 });
             }
             ActorMsg::Packet { link, buf } => {
-                lock(&self.shared.core).packet(&self.shared.env, clock::now(), link, buf);
+                if self.congested.load(Ordering::Relaxed) > 0 {
+                    // The link is not taking frames: drop before encryption (see
+                    // `IoTable::congestion`).
+                    if let Some(dp) = &router.dataplane {
+                        dp.stats.drop_queue_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                    router.buffers.put(buf);
+                } else {
+                    lock(&self.shared.core).packet(&self.shared.env, clock::now(), link, buf);
+                }
             }
             ActorMsg::Relay(RelayMsg::Open { back }) => self.relay_open(back),
             ActorMsg::Relay(m) => {
@@ -730,8 +805,52 @@ impl Actor {
                     .push_back(Out::Frame { link, buf });
             }
             ActorMsg::Command(Command::Stop { reason, done }) => return Some((reason, done)),
+            ActorMsg::Lan(m) => self.lan_event(m),
+            ActorMsg::LanSend(m) => {
+                lock(&self.shared.core).lan_send(&self.shared.env, clock::now(), m);
+            }
+            ActorMsg::LanReplay { ncp } => {
+                lock(&self.shared.core).lan_replay(&self.shared.env, ncp);
+            }
         }
         None
+    }
+
+    /// A LAN-protocol plugin's session event or datagram.
+    fn lan_event(&mut self, m: LanMsg) {
+        match m {
+            LanMsg::Up {
+                session,
+                protocol,
+                user,
+                peer,
+                negotiated,
+            } => {
+                let info = SessionInfo {
+                    user: user.as_str().into(),
+                    peer: peer.as_str().into(),
+                    negotiated: negotiated.as_str().into(),
+                };
+                self.call("on_session_up", |i, now| {
+                    i.on_session_up(now, SessionId(session), PppProtocol(protocol), info)
+                });
+            }
+            LanMsg::Frame {
+                session,
+                protocol,
+                buf,
+            } => {
+                self.call("on_session_frame", |i, now| {
+                    i.on_session_frame(now, SessionId(session), PppProtocol(protocol), &buf)
+                });
+                self.shared.env.router.buffers.put(buf);
+            }
+            LanMsg::Down { session, protocol } => {
+                self.call("on_session_down", |i, now| {
+                    i.on_session_down(now, SessionId(session), PppProtocol(protocol))
+                });
+            }
+        }
     }
 
     /// Runs the instance until it is stopped or fails.
@@ -799,6 +918,17 @@ impl Actor {
             .env
             .router
             .unregister_link(&spec_name, &self.shared.env.tx);
+        let gone = self
+            .shared
+            .env
+            .router
+            .lan
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unregister(&self.shared.env.tx);
+        for protocol in gone {
+            tracing::info!(plugin, "protocol {protocol} unregistered");
+        }
         tracing::info!(plugin, link = spec_name, "plugin instance ended");
         // Answer the stop only once the instance is dropped (its handles closed).
         let Actor { instance, rx, .. } = self;

@@ -168,24 +168,33 @@ impl DaemonControl {
             let mut restarts = 0;
             let mut last_error: Option<(crate::time::Timestamp, String)> = None;
             let mut next_restart: Option<std::time::Instant> = None;
-            for link in config.links.iter().filter(|l| l.plugin == p.name) {
-                let sup = supervision.get(&link.name);
+            let lan_instance = (kind == PluginKind::Lan && p.enabled)
+                .then(|| super::spec::lan_instance_name(&p.name));
+            let instances: Vec<&str> = config
+                .links
+                .iter()
+                .filter(|l| l.plugin == p.name)
+                .map(|l| l.name.as_str())
+                .chain(lan_instance.as_deref())
+                .collect();
+            for name in instances {
+                let sup = supervision.get(name);
                 if let Some(sup) = sup {
                     restarts += sup.restarts;
                     if let (Some(at), Some(e)) = (sup.last_failure, &sup.last_error)
                         && last_error.as_ref().is_none_or(|(t, _)| *t < at)
                     {
-                        last_error = Some((at, format!("link {}: {e}", link.name)));
+                        last_error = Some((at, format!("{}: {e}", instance_label(name))));
                     }
                 }
                 let pending = sup.and_then(|s| s.next_restart);
-                let failed = match links.iter().find(|(n, _)| *n == link.name).map(|(_, s)| s) {
+                let failed = match links.iter().find(|(n, _)| n == name).map(|(_, s)| s) {
                     Some(Ok(InstanceState::Failed(m) | InstanceState::StartFailed(m)))
                     | Some(Err(m)) => Some(m),
                     _ => None,
                 };
                 if let Some(m) = failed {
-                    error.get_or_insert_with(|| format!("link {}: {m}", link.name));
+                    error.get_or_insert_with(|| format!("{}: {m}", instance_label(name)));
                     if state != PluginState::Failed {
                         // Failed instances are restarted by the supervisor.
                         state = PluginState::Restarting;
@@ -221,6 +230,16 @@ impl DaemonControl {
             ));
         }
         out
+    }
+}
+
+/// How an instance is named in messages: `link NAME`, or `instance` for a LAN-protocol
+/// plugin's own.
+fn instance_label(name: &str) -> String {
+    if name.starts_with('@') {
+        "instance".to_owned()
+    } else {
+        format!("link {name}")
     }
 }
 
@@ -459,6 +478,10 @@ impl Control for DaemonControl {
                 "locked_out".to_owned(),
                 router.stats.refused_lockout.load(Ordering::Relaxed),
             );
+            let lan = router.stats.lan_dropped.load(Ordering::Relaxed);
+            if lan > 0 {
+                drops.insert("lan_protocol".into(), lan);
+            }
             let too_long = router.stats.packet_too_long.load(Ordering::Relaxed);
             if too_long > 0 {
                 drops.insert("packet_too_long".into(), too_long);

@@ -113,7 +113,8 @@ pub struct DataPlaneStats {
     pub drop_spoofed: AtomicU64,
     /// Dropped: not an IPv4/IPv6 packet.
     pub drop_malformed: AtomicU64,
-    /// Dropped: the session's actor queue was full.
+    /// Dropped: the session's actor queue was full, or its link's write queue (the packet
+    /// is dropped before encryption then).
     pub drop_queue_full: AtomicU64,
     /// Dropped: the TUN refused the write.
     pub drop_tun_write: AtomicU64,

@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,6 +59,26 @@ pub struct WriteQueue {
     notify: Notify,
     /// A write answered Busy: send `on_writable` once drained.
     owe_writable: AtomicBool,
+    /// The instance's count of handles that owe `on_writable` (see [`IoTable::congestion`]).
+    congested: Arc<AtomicUsize>,
+}
+
+impl WriteQueue {
+    /// A write answered Busy.
+    fn set_owed(&self) {
+        if !self.owe_writable.swap(true, Ordering::Relaxed) {
+            self.congested.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether `on_writable` was owed (and now is not).
+    fn take_owed(&self) -> bool {
+        let owed = self.owe_writable.swap(false, Ordering::Relaxed);
+        if owed {
+            self.congested.fetch_sub(1, Ordering::Relaxed);
+        }
+        owed
+    }
 }
 
 /// One open handle.
@@ -76,6 +96,7 @@ impl Drop for IoHandle {
         for t in &self.tasks {
             t.abort();
         }
+        self.out.take_owed();
     }
 }
 
@@ -83,9 +104,20 @@ impl Drop for IoHandle {
 #[derive(Debug, Default)]
 pub struct IoTable {
     handles: HashMap<HandleId, IoHandle>,
+    congested: Arc<AtomicUsize>,
 }
 
 impl IoTable {
+    /// How many of the instance's handles have a full write queue (a write answered Busy and
+    /// they have not drained since). While it is non-zero the instance's link is congested:
+    /// the actor drops packets from the TUN before the session encrypts them, since a frame
+    /// encrypted and then dropped spends an MPPE coherency count for good, and a burst of
+    /// over 2048 of them (RFC 3078's 12-bit count, half of it forward) desynchronises the
+    /// peer's stateless decryption for the rest of the session.
+    pub fn congestion(&self) -> Arc<AtomicUsize> {
+        self.congested.clone()
+    }
+
     /// Number of open handles.
     pub fn len(&self) -> usize {
         self.handles.len()
@@ -112,7 +144,10 @@ impl IoTable {
             id,
             IoHandle {
                 kind,
-                out: Arc::new(WriteQueue::default()),
+                out: Arc::new(WriteQueue {
+                    congested: self.congested.clone(),
+                    ..WriteQueue::default()
+                }),
                 tasks,
             },
         );
@@ -157,7 +192,7 @@ impl IoTable {
         }
         let mut q = lock(&h.out.buf);
         if q.len() + bytes.len() > WRITE_QUEUE_LIMIT {
-            h.out.owe_writable.store(true, Ordering::Relaxed);
+            h.out.set_owed();
             return Err(HostError::Busy);
         }
         let mut rest = bytes;
@@ -701,9 +736,7 @@ pub async fn tty_writer(
                 Err(_would_block) => {}
             }
         }
-        if out.owe_writable.swap(false, Ordering::Relaxed)
-            && tx.send(ActorMsg::Writable { handle }).await.is_err()
-        {
+        if out.take_owed() && tx.send(ActorMsg::Writable { handle }).await.is_err() {
             return;
         }
     }
@@ -807,9 +840,7 @@ pub async fn tcp_writer(
                 Err(_) => return,
             }
         }
-        if out.owe_writable.swap(false, Ordering::Relaxed)
-            && tx.send(ActorMsg::Writable { handle }).await.is_err()
-        {
+        if out.take_owed() && tx.send(ActorMsg::Writable { handle }).await.is_err() {
             return;
         }
     }
@@ -858,6 +889,44 @@ pub async fn accept_loop<R: Registrar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tty whose peer never reads: the write queue fills, a write answers Busy, and the
+    /// instance counts the handle as congested until it drains or closes.
+    #[tokio::test]
+    async fn a_full_write_queue_marks_the_instance_congested_until_it_closes() {
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let flags = nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(&pty.master, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+        // SAFETY: the OwnedFd owns its descriptor for the AsyncFd's lifetime.
+        let fd = Arc::new(unsafe { AsyncFd::register(pty.master) }.unwrap());
+        let mut table = IoTable::default();
+        let congestion = table.congestion();
+        table.insert(HandleId(3), IoKind::Tty(fd), Vec::new());
+        let frame = [0x7eu8; 1500];
+        let mut busy = false;
+        for _ in 0..(2 * WRITE_QUEUE_LIMIT / frame.len()) {
+            match table.write(HandleId(3), &frame) {
+                Ok(()) => {}
+                Err(HostError::Busy) => {
+                    busy = true;
+                    break;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert!(busy, "the queue filled up");
+        assert_eq!(congestion.load(Ordering::Relaxed), 1);
+        // Busy again: still one congested handle.
+        assert!(matches!(
+            table.write(HandleId(3), &frame),
+            Err(HostError::Busy)
+        ));
+        assert_eq!(congestion.load(Ordering::Relaxed), 1);
+        assert!(table.remove(HandleId(3)));
+        assert_eq!(congestion.load(Ordering::Relaxed), 0);
+        drop(pty.slave);
+    }
 
     #[tokio::test]
     async fn raw_ip_socket_sends_and_receives_datagrams_with_the_ipv4_header() {

@@ -13,6 +13,10 @@
 //! - [`dataplane`]: the TUN device, address -> session routes, kernel routes and sysctls.
 //! - [`io`], [`tty`]: the descriptors plugins ask for (ttys with termios, TCP listeners and
 //!   connections, raw IP sockets, packet sockets).
+//! - [`lan`]: LAN-protocol plugins (one instance per enabled plugin, named `@plugin`): the
+//!   protocols they register, the NCPs sessions then negotiate, their datagrams both ways.
+//! - [`auth_guard`]: the per-source authentication-failure lockout and each session's
+//!   authentication backend (per-user limit right after authentication).
 //! - [`caps`]: dropping every capability but the three routerd needs.
 
 pub mod accounting;
@@ -24,6 +28,7 @@ pub mod clock;
 pub mod control;
 pub mod dataplane;
 pub mod io;
+pub mod lan;
 pub mod router;
 pub mod session;
 pub mod spec;
@@ -129,13 +134,14 @@ pub struct Options {
     pub state_dir: Option<PathBuf>,
 }
 
-/// Everything about a link that, when it changes, restarts the link's instance.
+/// Everything about a link (or a LAN-protocol plugin's instance) that, when it changes,
+/// restarts the instance.
 #[derive(Debug, Clone, PartialEq)]
 struct Fingerprint {
-    link: LinkConfig,
+    link: Option<LinkConfig>,
     plugin: PluginConfig,
     plugin_path: PathBuf,
-    ppp: PppSettings,
+    ppp: Option<PppSettings>,
     pool: Option<PoolConfig>,
     lan: Option<LanConfig>,
 }
@@ -143,14 +149,31 @@ struct Fingerprint {
 impl Fingerprint {
     fn of(config: &Config, link: &LinkConfig, plugin: &PluginConfig) -> Self {
         Fingerprint {
-            link: link.clone(),
+            link: Some(link.clone()),
             plugin: plugin.clone(),
             plugin_path: config.plugin_path(plugin),
-            ppp: config.effective_ppp(link),
+            ppp: Some(config.effective_ppp(link)),
             pool: link.pool.as_deref().and_then(|p| config.pool(p)).cloned(),
             lan: config.lan.clone(),
         }
     }
+
+    /// A LAN-protocol plugin's instance: its `[[plugin]]` entry only.
+    fn lan_instance(config: &Config, plugin: &PluginConfig) -> Self {
+        Fingerprint {
+            link: None,
+            plugin: plugin.clone(),
+            plugin_path: config.plugin_path(plugin),
+            ppp: None,
+            pool: None,
+            lan: None,
+        }
+    }
+}
+
+/// Whether a loaded plugin is a LAN-protocol plugin.
+fn is_lan(loaded: &LoadedPlugin) -> bool {
+    loaded.info().kind == dialgate_plugin_host::abi::PluginKind::LAN_PROTOCOL
 }
 
 /// A running link: its plugin instance's actor.
@@ -471,9 +494,28 @@ impl Daemon {
                 }
                 None => continue,
             };
+            if is_lan(&loaded) {
+                errors.push(format!(
+                    "link {:?}: plugin {} is a LAN-protocol plugin; links need a link plugin",
+                    link.name, plugin_cfg.name
+                ));
+                continue;
+            }
             let pool_of = |n: &str| pools.get(n).map(|(_, p)| p.clone());
             let spec = link_spec(target, link, &pool_of)?;
             wanted.push((spec, Fingerprint::of(target, link, plugin_cfg), loaded));
+        }
+        // Every enabled LAN-protocol plugin runs one instance.
+        for plugin_cfg in target.plugins.iter().filter(|p| p.enabled) {
+            if let Some(Ok(loaded)) = plugins.get(&plugin_cfg.name).map(|s| &s.loaded)
+                && is_lan(loaded)
+            {
+                wanted.push((
+                    LinkSpec::lan_instance(plugin_cfg),
+                    Fingerprint::lan_instance(target, plugin_cfg),
+                    loaded.clone(),
+                ));
+            }
         }
         if !errors.is_empty() {
             running.plugins.extend(plugins);
@@ -505,11 +547,13 @@ impl Daemon {
         running.plugins = plugins;
         running.pools = pools;
         running.link_errors.clear();
-        running
-            .supervision
-            .retain(|name, _| target.link(name).is_some_and(|l| l.enabled));
+        running.supervision.retain(|name, _| {
+            target.link(name).is_some_and(|l| l.enabled)
+                || wanted.iter().any(|(spec, _, _)| spec.name == *name)
+        });
         // 3. Start the missing links; dialing links first (relays look their targets up).
-        wanted.sort_by_key(|(s, _, _)| s.role != LinkRole::Dial);
+        // LAN-protocol plugins first (sessions negotiate what they registered).
+        wanted.sort_by_key(|(s, _, _)| (!s.lan_protocol, s.role != LinkRole::Dial));
         let mut failed = None;
         for (spec, fingerprint, loaded) in wanted {
             if running.links.contains_key(&spec.name) {
@@ -553,6 +597,19 @@ impl Daemon {
         name: &str,
     ) -> Option<Result<(LinkSpec, Fingerprint, LoadedPlugin), String>> {
         let config = &running.config;
+        if let Some(plugin_name) = name.strip_prefix('@') {
+            let plugin = config.plugin(plugin_name).filter(|p| p.enabled)?;
+            return match running.plugins.get(&plugin.name).map(|s| &s.loaded) {
+                Some(Ok(l)) if is_lan(l) => Some(Ok((
+                    LinkSpec::lan_instance(plugin),
+                    Fingerprint::lan_instance(config, plugin),
+                    l.clone(),
+                ))),
+                Some(Ok(_)) => None,
+                Some(Err(e)) => Some(Err(format!("plugin {}: {e}", plugin.name))),
+                None => Some(Err(format!("plugin {} is not loaded", plugin.name))),
+            };
+        }
         let link = config.link(name).filter(|l| l.enabled)?;
         let plugin = config.plugin(&link.plugin).filter(|p| p.enabled)?;
         let loaded = match running.plugins.get(&plugin.name).map(|s| &s.loaded) {
@@ -697,11 +754,17 @@ impl Daemon {
             {
                 slot.loaded = dialgate_plugin_host::load(&slot.path).map_err(|e| e.to_string());
             }
+            let lan = running
+                .plugins
+                .get(name)
+                .and_then(|s| s.loaded.as_ref().ok())
+                .is_some_and(is_lan);
             config
                 .links
                 .iter()
                 .filter(|l| l.plugin == name && l.enabled)
                 .map(|l| l.name.clone())
+                .chain(lan.then(|| spec::lan_instance_name(name)))
                 .collect()
         } else if config.link(name).is_some() {
             vec![name.to_owned()]
@@ -752,7 +815,9 @@ impl Daemon {
         let instance = loaded
             .instantiate(&spec.instance_config, host)
             .map_err(|e| e.to_string())?;
-        self.router.register_link(&spec.name, shared.env.tx.clone());
+        if !spec.lan_protocol {
+            self.router.register_link(&spec.name, shared.env.tx.clone());
+        }
         let join = tokio::spawn(Actor::new(instance, shared.clone(), rx).run());
         // Wait for `start` to return, so that an apply fails when a link cannot start.
         let deadline = Instant::now() + START_TIMEOUT;

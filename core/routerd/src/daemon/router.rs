@@ -17,6 +17,7 @@ use super::actor::ActorMsg;
 use super::auth_guard::{AuthFailureLimits, AuthFailures, MAX_SOURCES, Recorded};
 use super::buffers::BufPool;
 use super::dataplane::DataPlane;
+use super::lan::LanRegistry;
 use crate::config::LimitsConfig;
 use crate::time::Timestamp;
 
@@ -235,6 +236,9 @@ pub struct RouterStats {
     pub plugin_failures: AtomicU64,
     /// Panics (and calls into disabled instances) by plugin.
     pub plugin_panics: Mutex<BTreeMap<String, u64>>,
+    /// LAN-protocol datagrams dropped (no plugin registered, its queue full, the session or
+    /// its NCP gone).
+    pub lan_dropped: AtomicU64,
     /// Plugin instances restarted (automatically or on request).
     pub plugin_restarts: AtomicU64,
     /// Frames a packet socket received that were longer than a pooled buffer (dropped).
@@ -275,6 +279,8 @@ pub struct Router {
     pub buffers: BufPool,
     /// Counters.
     pub stats: RouterStats,
+    /// Protocols registered by LAN-protocol plugins.
+    pub lan: RwLock<LanRegistry>,
     /// Wakes the daemon's supervisor when a plugin instance fails.
     pub instance_failed: tokio::sync::Notify,
     /// Running links by name: their actors' queues (relays find their target here).
@@ -305,6 +311,7 @@ impl Router {
             accounting,
             buffers: BufPool::new(2048, 4096),
             stats: RouterStats::default(),
+            lan: RwLock::new(LanRegistry::default()),
             instance_failed: tokio::sync::Notify::new(),
             links: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
@@ -334,6 +341,11 @@ impl Router {
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
+    }
+
+    /// The protocols LAN-protocol plugins registered.
+    pub fn lan(&self) -> std::sync::RwLockReadGuard<'_, LanRegistry> {
+        self.lan.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every running link's actor queue.

@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use super::actor::{ActorMsg, RelayMsg};
 use super::auth_guard::{AuthNote, PER_USER_LIMIT, Refusal, source_ip};
 use super::dataplane::{FromSession, SessionRoute, SessionSide};
+use super::lan::{LanMsg, LanSend, negotiated_toml};
 use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
 use super::spec::{EngineTemplate, LinkSpec, random_u64};
 use crate::accounting::{Record, SessionFailed, SessionStart, SessionStop};
@@ -135,6 +136,8 @@ pub struct EngineSession {
     user_claimed: Option<String>,
     /// What the authentication backend saw (answering sessions).
     auth: Option<Arc<AuthNote>>,
+    /// NCPs of LAN-protocol plugins open on the session.
+    lan: Vec<LanUp>,
     /// Why the lower layer went down, as the plugin said.
     lower_cause: Option<String>,
 }
@@ -255,6 +258,48 @@ fn drain(engine: &mut Engine, link: LinkId, outbox: &mut VecDeque<Out>, spare: &
     }
 }
 
+/// An NCP of a LAN-protocol plugin, open on a session.
+#[derive(Debug)]
+struct LanUp {
+    /// The NCP (0x802B, 0x803F).
+    ncp: u16,
+    /// Its data protocol (0x002B, 0x003F).
+    data: u16,
+    /// What it negotiated (TOML).
+    negotiated: String,
+}
+
+/// Tells the plugin that registered `up`'s protocol that its NCP opened (`true`) or closed
+/// on the session. A full queue loses the event (logged).
+fn lan_notify(env: &Env, shared: &SessionShared, up: &LanUp, opened: bool) {
+    let lan = env.router.lan();
+    let Some(reg) = lan.by_ncp(up.ncp) else {
+        return;
+    };
+    let msg = if opened {
+        let m = lock(&shared.meta);
+        LanMsg::Up {
+            session: shared.id,
+            protocol: up.data,
+            user: m.user.clone(),
+            peer: m.peer.clone(),
+            negotiated: up.negotiated.clone(),
+        }
+    } else {
+        LanMsg::Down {
+            session: shared.id,
+            protocol: up.data,
+        }
+    };
+    if reg.tx.try_send(ActorMsg::Lan(msg)).is_err() {
+        tracing::warn!(
+            "plugin instance {} is not keeping up: a session event for {:#06x} was lost",
+            reg.instance,
+            up.data
+        );
+    }
+}
+
 impl Core {
     /// A core for a link whose actor dials at start when `dials` is set.
     pub fn new(dials: bool, now: Instant) -> Self {
@@ -342,6 +387,11 @@ impl Core {
     ) -> Result<(), HostError> {
         let spec = &env.spec;
         let router = &env.router;
+        if spec.lan_protocol {
+            return Err(HostError::Unsupported {
+                message: "LAN-protocol plugins have no links".into(),
+            });
+        }
         if self.sessions.contains_key(&link) || self.legs.contains_key(&link) {
             return Err(HostError::Invalid {
                 message: format!("link {link} is already up").into(),
@@ -448,6 +498,7 @@ impl Core {
                     client_v6: None,
                     user_claimed: None,
                     auth,
+                    lan: Vec::new(),
                     lower_cause: None,
                 }))
             }
@@ -624,6 +675,25 @@ impl Core {
                     } else if is_ip && let Some(dp) = &router.dataplane {
                         solicited = dp.from_session(id, side, d.payload, es.mtu)
                             == FromSession::RouterSolicitation;
+                    } else if !is_ip {
+                        // IPX, NBF: to the LAN-protocol plugin that registered it.
+                        let lan = router.lan();
+                        let sent = lan.by_data(d.protocol.0).map(|reg| {
+                            let msg = LanMsg::Frame {
+                                session: id,
+                                protocol: d.protocol.0,
+                                buf: router.buffers.copy_of(d.payload),
+                            };
+                            reg.tx.try_send(ActorMsg::Lan(msg)).map_err(|e| {
+                                if let ActorMsg::Lan(LanMsg::Frame { buf, .. }) = e.into_inner() {
+                                    router.buffers.put(buf);
+                                }
+                            })
+                        });
+                        if !matches!(sent, Some(Ok(()))) {
+                            c.dropped.fetch_add(1, Ordering::Relaxed);
+                            router.stats.lan_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
                 if let Some((source, ra)) = advert {
@@ -638,6 +708,68 @@ impl Core {
                 c.set_from_engine(&es.engine.counters());
                 self.dirty = true;
                 Ok(())
+            }
+        }
+    }
+
+    /// A LAN-protocol plugin's datagram for the session on `m.link`: sent with the
+    /// session's engine (encrypted when MPPE runs); dropped and counted when the session or
+    /// its NCP is gone or the datagram does not fit.
+    pub fn lan_send(&mut self, env: &Env, now: Instant, m: LanSend) {
+        let router = &env.router;
+        let Core {
+            sessions,
+            outbox,
+            spare,
+            ..
+        } = self;
+        let session = sessions
+            .get_mut(&m.link)
+            .filter(|s| s.shared.id == m.session);
+        let Some(Session {
+            kind: Kind::Engine(es),
+            shared,
+            ..
+        }) = session
+        else {
+            router.stats.lan_dropped.fetch_add(1, Ordering::Relaxed);
+            router.buffers.put(m.buf);
+            return;
+        };
+        let mut out = spare.pop().unwrap_or_default();
+        out.resize(m.buf.len() + FRAME_OVERHEAD, 0);
+        match es
+            .engine
+            .send_datagram(now, Protocol(m.protocol), &m.buf, &mut out)
+        {
+            Ok(n) => {
+                out.truncate(n);
+                outbox.push_back(Out::Frame {
+                    link: m.link,
+                    buf: out,
+                });
+                shared
+                    .counters
+                    .data_bytes_out
+                    .fetch_add(m.buf.len() as u64, Ordering::Relaxed);
+            }
+            Err(_) => {
+                shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                router.stats.lan_dropped.fetch_add(1, Ordering::Relaxed);
+                spare.push(out);
+            }
+        }
+        shared.counters.set_from_engine(&es.engine.counters());
+        router.buffers.put(m.buf);
+    }
+
+    /// The plugin owning NCP `ncp` registered (again): report the sessions where it is open.
+    pub fn lan_replay(&mut self, env: &Env, ncp: u16) {
+        for s in self.sessions.values() {
+            if let Kind::Engine(es) = &s.kind {
+                for up in es.lan.iter().filter(|l| l.ncp == ncp) {
+                    lan_notify(env, &s.shared, up, true);
+                }
             }
         }
     }
@@ -1086,10 +1218,29 @@ impl Core {
                         });
                         m.mtu = es.mtu;
                     }
+                    other @ (NetworkParams::Ipxcp(_) | NetworkParams::Nbfcp(_)) => {
+                        tracing::info!("{protocol} up: {other:?}");
+                        let negotiated = negotiated_toml(&other);
+                        let up = LanUp {
+                            ncp: protocol.0,
+                            data: match other {
+                                NetworkParams::Ipxcp(_) => Protocol::IPX.0,
+                                _ => Protocol::NBF.0,
+                            },
+                            negotiated,
+                        };
+                        lan_notify(env, &s.shared, &up, true);
+                        es.lan.retain(|l| l.ncp != up.ncp);
+                        es.lan.push(up);
+                    }
                     other => tracing::info!("{protocol} up: {other:?}"),
                 },
                 Event::NetworkDown { protocol } => {
                     tracing::info!("{protocol} down");
+                    if let Some(i) = es.lan.iter().position(|l| l.ncp == protocol.0) {
+                        let up = es.lan.swap_remove(i);
+                        lan_notify(env, &s.shared, &up, false);
+                    }
                     if protocol == Protocol::IPV6CP && es.client {
                         es.client_v6 = None;
                         es.v6 = None;
@@ -1196,6 +1347,9 @@ impl Core {
                     router.release_user(&user);
                 }
                 tried_user = es.auth.as_ref().and_then(|n| n.user());
+                for up in es.lan.drain(..) {
+                    lan_notify(env, &s.shared, &up, false);
+                }
                 s.shared.counters.set_from_engine(&es.engine.counters());
                 if es.engine.mppe().is_some() || es.ipv4.is_some() {
                     self.redial_backoff = MIN_REDIAL_BACKOFF;
@@ -1371,6 +1525,7 @@ mod tests {
                 credentials: Credentials::new("alice", "secret").unwrap(),
                 routes: Vec::new(),
             }),
+            lan_protocol: false,
         };
         (Env { spec, router, tx }, rx)
     }

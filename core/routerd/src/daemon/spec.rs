@@ -98,6 +98,11 @@ impl EngineTemplate {
             ..dialgate_ppp::Config::default()
         };
         let mut note = None;
+        router
+            .lan
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .apply_to(&mut c);
         match self {
             EngineTemplate::Server {
                 settings,
@@ -165,6 +170,8 @@ pub struct LinkSpec {
     pub instance_config: String,
     /// Terminating links: how sessions run.
     pub engine: Option<EngineTemplate>,
+    /// The instance of a LAN-protocol plugin (no links; `name` is `@` and the plugin's name).
+    pub lan_protocol: bool,
 }
 
 impl LinkSpec {
@@ -179,8 +186,28 @@ impl LinkSpec {
 
     /// Whether the actor places a call as soon as it starts (and again after each one ends).
     pub fn dials_on_start(&self) -> bool {
-        self.role == LinkRole::Dial && self.mode == LinkMode::Terminate
+        !self.lan_protocol && self.role == LinkRole::Dial && self.mode == LinkMode::Terminate
     }
+
+    /// The spec of a LAN-protocol plugin's instance: named `@` and the plugin's name (link
+    /// names cannot start with `@`), configured with `[plugin.config]`.
+    pub fn lan_instance(plugin: &PluginConfig) -> LinkSpec {
+        LinkSpec {
+            name: lan_instance_name(&plugin.name),
+            plugin: plugin.name.clone(),
+            role: LinkRole::Answer,
+            mode: LinkMode::Terminate,
+            relay_to: None,
+            instance_config: plugin.config_toml(),
+            engine: None,
+            lan_protocol: true,
+        }
+    }
+}
+
+/// The instance name of LAN-protocol plugin `plugin`.
+pub fn lan_instance_name(plugin: &str) -> String {
+    format!("@{plugin}")
 }
 
 /// The instance configuration: `[plugin.config]` merged with `[link.config]`.
@@ -289,5 +316,6 @@ pub fn link_spec(
         relay_to: link.relay_to.clone(),
         instance_config: instance_config(plugin, link),
         engine,
+        lan_protocol: false,
     })
 }

@@ -109,6 +109,8 @@ pub async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T
 
 /// Two pty pairs whose masters are joined by a thread copying bytes both ways: a null-modem
 /// cable between the two slave devices ([`PtyCable::a`] and [`PtyCable::b`], by path).
+/// Dropping it cuts the cable: the masters close and both slaves hang up, as a modem line
+/// does when carrier drops.
 #[derive(Debug)]
 pub struct PtyCable {
     a: PathBuf,
@@ -127,6 +129,13 @@ impl PtyCable {
         let one = openpty(None, None).expect("openpty");
         let two = openpty(None, None).expect("openpty");
         for fd in [&one.master, &one.slave, &two.master, &two.slave] {
+            // Not inherited by the daemons a test spawns: a master held open in a child
+            // would keep the slaves from hanging up when the cable is cut (dropped).
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
             let mut t = tcgetattr(fd).unwrap();
             cfmakeraw(&mut t);
             tcsetattr(fd, SetArg::TCSANOW, &t).unwrap();

@@ -448,3 +448,129 @@ fn sockaddr_in(a: Ipv4Addr, port: u16) -> libc::sockaddr_in {
         sin_zero: [0; 8],
     }
 }
+
+/// Starts `dumpcap` in `role`'s namespace on `iface` with capture `filter`, writing `pcap`;
+/// returns once the file exists (the capture is running). Stop it with [`Child::terminate`]
+/// before reading the file.
+pub fn start_capture(lab: &Lab, role: &str, iface: &str, filter: &str, pcap: &Path) -> Child {
+    let capture = lab
+        .command(role, "dumpcap")
+        .args(["-q", "-i", iface, "-f", filter, "-w"])
+        .arg(pcap)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting dumpcap (Debian package tshark)");
+    let capture = Child(Some(capture));
+    assert!(
+        wait_until(Duration::from_secs(10), || pcap.exists().then_some(())).is_some(),
+        "dumpcap started capturing"
+    );
+    capture
+}
+
+/// `tshark -r FILE ARGS...`'s standard output (its "running as root" notice goes to stderr).
+pub fn tshark(file: &Path, args: &[&str]) -> String {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(args)
+        .output()
+        .expect("running tshark (Debian package tshark)");
+    assert!(
+        out.status.success(),
+        "tshark {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Clean dissection: tshark finds nothing malformed and no error-level expert item in `pcap`.
+pub fn assert_clean_dissection(pcap: &Path) {
+    let bad = tshark(
+        pcap,
+        &["-Y", "_ws.malformed || _ws.expert.severity >= error"],
+    );
+    assert!(bad.trim().is_empty(), "tshark found problems:\n{bad}");
+}
+
+/// The PPTP control messages in `pcap`, one row per message (several can share a TCP
+/// segment): IP source, Control Message Type, Call ID, Peer Call ID, Stop reason,
+/// Call-Disconnect-Notify result (empty where the message has none), as tshark dissects
+/// them; and the whole table as text.
+pub fn pptp_control_rows(pcap: &Path) -> (Vec<Vec<String>>, String) {
+    const FIELDS: [&str; 5] = [
+        "pptp.control_message_type",
+        "pptp.call_id",
+        "pptp.peer_call_id",
+        "pptp.reason",
+        "pptp.disc_result",
+    ];
+    let json = tshark(
+        pcap,
+        &[
+            "-Y",
+            "pptp",
+            "-T",
+            "json",
+            "--no-duplicate-keys",
+            "-j",
+            "ip pptp",
+        ],
+    );
+    let packets: Vec<serde_json::Value> = serde_json::from_str(&json).expect("tshark's JSON");
+    let mut rows = Vec::new();
+    for p in &packets {
+        let layers = &p["_source"]["layers"];
+        let src = first_str(&layers["ip"], "ip.src").unwrap_or_default();
+        let messages = match &layers["pptp"] {
+            serde_json::Value::Array(list) => list.iter().collect(),
+            one => vec![one],
+        };
+        for m in messages {
+            let mut row = vec![src.clone()];
+            row.extend(FIELDS.iter().map(|f| first_str(m, f).unwrap_or_default()));
+            rows.push(row);
+        }
+    }
+    let text = rows.iter().map(|r| r.join("\t") + "\n").collect();
+    (rows, text)
+}
+
+/// The first value of field `name` anywhere in a tshark JSON subtree.
+fn first_str(v: &serde_json::Value, name: &str) -> Option<String> {
+    match v {
+        serde_json::Value::Object(map) => map.get(name).map_or_else(
+            || map.values().find_map(|x| first_str(x, name)),
+            |x| match x {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Array(a) => a.first().and_then(|y| y.as_str()).map(String::from),
+                other => Some(other.to_string()),
+            },
+        ),
+        serde_json::Value::Array(a) => a.iter().find_map(|x| first_str(x, name)),
+        _ => None,
+    }
+}
+
+/// The (IP source, GRE Key Call ID) of every GRE packet in `pcap`, in order.
+pub fn gre_keys(pcap: &Path) -> Vec<(String, String)> {
+    tshark(
+        pcap,
+        &[
+            "-Y",
+            "gre",
+            "-T",
+            "fields",
+            "-e",
+            "ip.src",
+            "-e",
+            "gre.key.call_id",
+        ],
+    )
+    .lines()
+    .filter_map(|l| l.split_once('\t'))
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
+}

@@ -287,6 +287,96 @@ fn mppe_rfc3078_8_1_stateless_forward_jump_is_bounded() {
 }
 
 #[test]
+fn mppe_rfc3078_8_1_stateless_resync_after_3000_lost() {
+    for length in LENGTHS {
+        let (mut tx, mut rx) = pair(length, true);
+        for i in 0..10 {
+            deliver(&mut rx, &send(&mut tx, i)).unwrap();
+        }
+        // A flood: 3000 packets in a row lost, more than MAX_FORWARD.
+        for i in 10..3010 {
+            send(&mut tx, i);
+        }
+        let after: Vec<Sent> = (3010..3020).map(|i| send(&mut tx, i)).collect();
+        // Each looks old on its own; the first RESYNC_EVIDENCE - 1 are dropped...
+        for p in &after[..RESYNC_EVIDENCE - 1] {
+            assert_eq!(deliver(&mut rx, p), Err(MppeError::Stale));
+        }
+        assert_eq!(rx.coherency_count(), 9);
+        assert_eq!(rx.resyncs(), 0);
+        // ...and the next consecutive one resynchronises (one walk of at most 4095 changes).
+        let before = rx.key_changes();
+        deliver(&mut rx, &after[RESYNC_EVIDENCE - 1]).unwrap();
+        assert_eq!(rx.resyncs(), 1);
+        assert_eq!(rx.coherency_count(), 3010 + RESYNC_EVIDENCE as u16 - 1);
+        assert!(rx.key_changes() - before < u64::from(COUNT_SPACE));
+        // The stream goes on, and a dropped evidence packet still decrypts once, reordered.
+        for p in &after[RESYNC_EVIDENCE..] {
+            deliver(&mut rx, p).unwrap();
+        }
+        deliver(&mut rx, &after[0]).unwrap();
+        assert_eq!(deliver(&mut rx, &after[0]), Err(MppeError::Replayed));
+        assert_eq!(rx.key_changes(), 3020);
+        assert_eq!(rx.resyncs(), 1);
+    }
+}
+
+#[test]
+fn mppe_rfc3078_8_1_stateless_single_far_packet_does_not_resync() {
+    let (mut tx, mut rx) = pair(KeyLength::Bits128, true);
+    let packets: Vec<Sent> = (0..3200).map(|i| send(&mut tx, i)).collect();
+    for p in &packets[..200] {
+        deliver(&mut rx, p).unwrap();
+    }
+    let before = rx.key_changes();
+    // A replayed old packet, and a genuine one 3000 ahead (as an attacker could inject):
+    // each is dropped, moves nothing, and costs nothing.
+    for p in [&packets[5], &packets[150], &packets[3199]] {
+        assert_eq!(deliver(&mut rx, p), Err(MppeError::Stale));
+        assert_eq!(rx.coherency_count(), 199);
+        assert_eq!(rx.key_changes(), before);
+    }
+    // Far packets interleaved with the live stream never add up to evidence.
+    for (i, p) in packets[200..240].iter().enumerate() {
+        assert_eq!(deliver(&mut rx, &packets[3100 + i]), Err(MppeError::Stale));
+        deliver(&mut rx, p).unwrap();
+    }
+    assert_eq!(rx.resyncs(), 0);
+    assert_eq!(rx.coherency_count(), 239);
+}
+
+#[test]
+fn mppe_rfc3078_8_1_stateless_replayed_old_run_fails_content_check() {
+    let (mut tx, mut rx) = pair(KeyLength::Bits128, true);
+    let packets: Vec<Sent> = (0..300).map(|i| send(&mut tx, i)).collect();
+    for p in &packets[..200] {
+        deliver(&mut rx, p).unwrap();
+    }
+    // A replayed burst of consecutive old packets is evidence by count, but decrypted at the
+    // count it would claim (4096 later) its protocol field is noise: no resync.
+    for p in &packets[100..100 + 3 * RESYNC_EVIDENCE] {
+        assert_eq!(deliver(&mut rx, p), Err(MppeError::Stale));
+    }
+    // Forged packets with consecutive far counts and random contents fail the same way.
+    for c in 0..RESYNC_EVIDENCE as u16 {
+        let forged = Sent {
+            header: MppeHeader::from_bits(MppeHeader::ENCRYPTED | MppeHeader::FLUSHED | (3000 + c)),
+            data: plaintext(usize::from(c) + 7)
+                .iter()
+                .map(|b| b ^ 0x5a)
+                .collect(),
+            plain: Vec::new(),
+        };
+        assert_eq!(deliver(&mut rx, &forged), Err(MppeError::Stale));
+    }
+    assert_eq!(rx.resyncs(), 0);
+    assert_eq!(rx.coherency_count(), 199);
+    for p in &packets[200..] {
+        deliver(&mut rx, p).unwrap();
+    }
+}
+
+#[test]
 fn mppe_rfc3078_8_2_stateful_loss_resyncs_via_reset() {
     for length in LENGTHS {
         let (mut tx, mut rx) = pair(length, false);
