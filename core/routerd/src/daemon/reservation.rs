@@ -178,10 +178,7 @@ mod tests {
         assert!(r.reserve("alice"));
         let first = r.address().unwrap();
         // The hint is someone else's address: the reservation stays.
-        assert_eq!(
-            AddressPool::allocate(&r, "alice", Some(taken)),
-            Some(first)
-        );
+        assert_eq!(AddressPool::allocate(&r, "alice", Some(taken)), Some(first));
         // An address outside the pool: stays too, and nothing leaks.
         assert_eq!(
             AddressPool::allocate(&r, "alice", Some(a("198.51.100.7"))),
@@ -222,7 +219,10 @@ mod tests {
             Some(a("192.0.2.200"))
         );
         assert!(r.reserve("alice"));
-        assert_eq!(AddressPool::allocate(&Reservation::new(p.clone()), "x", None), None);
+        assert_eq!(
+            AddressPool::allocate(&Reservation::new(p.clone()), "x", None),
+            None
+        );
         drop(r);
         assert_eq!(in_use(&p), 0);
     }
