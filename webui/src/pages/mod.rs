@@ -1,0 +1,4 @@
+//! One module per page (group).
+
+pub mod dashboard;
+pub mod login;
