@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -326,6 +326,24 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/logout", post(pages::login::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/sessions", get(pages::sessions::list))
+        .route("/sessions/events", get(pages::sessions::events))
+        .route("/sessions/{id}", get(pages::sessions::detail))
+        .route("/sessions/{id}/kick", post(pages::sessions::kick))
+        .route("/users", get(pages::users::list).post(pages::users::add))
+        .route("/users/{name}/password", post(pages::users::set_password))
+        .route("/users/{name}/delete", post(pages::users::delete))
+        .route("/pptp", get(pages::pptp::show).post(pages::pptp::save))
+        .route("/plugins", get(pages::plugins::list))
+        .route("/plugins/{name}/restart", post(pages::plugins::restart))
+        .route("/config", get(pages::config::history))
+        .route("/config/rollback/{version}", post(pages::config::rollback))
+        .route("/backup", get(pages::config::backup))
+        .route("/backup/download", get(pages::config::download))
+        .route(
+            "/backup/restore",
+            post(pages::config::restore).layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024)),
+        )
         .layer(middleware::from_fn_with_state(app.clone(), session_layer))
         .layer(middleware::from_fn(security_headers))
         .with_state(app)

@@ -96,6 +96,14 @@ impl Sessions {
         Some(s.clone())
     }
 
+    /// Whether `id` is a live, logged-in session (without marking it used: a page left open
+    /// does not keep its login alive).
+    pub fn is_authenticated(&self, id: &str, now: Instant) -> bool {
+        self.map
+            .get(id)
+            .is_some_and(|s| s.authenticated && !s.expired(now))
+    }
+
     /// Starts a session; returns its id.
     pub fn create(&mut self, authenticated: bool, now: Instant) -> String {
         if self.map.len() >= MAX_SESSIONS {

@@ -1,14 +1,18 @@
 //! The web UI in a real headless Chromium (Debian's `chromium` + `chromium-driver`), against a
 //! real routerd: first-boot setup, login and logout, the HTTP → HTTPS redirect, cookie flags
 //! and security headers, a POST without the CSRF token refused, lockout after repeated failed
-//! logins. Screenshots of every page land in `target/webui-screenshots/`.
+//! logins; users (add, set password, delete) and PPTP settings through routerd's check/apply
+//! path; plugins; configuration history with rollback; backup download and restore.
+//! Screenshots of every page land in `target/webui-screenshots/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+use dialgate_routerd::api::client::Client;
+use dialgate_routerd::api::{ConfigShow, History, UserEntry};
 use fantoccini::Locator;
-use support::{ADMIN_PASSWORD, Harness, Options, browser_available};
+use support::{ADMIN_PASSWORD, Harness, Options, browser_available, cargo_build};
 
 async fn set_up_admin(h: &mut Harness) {
     h.goto("/").await;
@@ -168,5 +172,225 @@ async fn first_boot_login_logout_csrf_and_lockout() {
     assert_eq!(h.path().await, "/login");
     assert!(h.text().await.contains("locked out"));
     h.screenshot("login-locked").await;
+    h.close().await;
+}
+
+async fn field_error(h: &Harness, id: &str) -> String {
+    match h.browser.find(Locator::Id(&format!("{id}-error"))).await {
+        Ok(e) => e.text().await.unwrap(),
+        Err(_) => panic!("no error message on #{id}: {}", h.text().await),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_pptp_settings_history_and_backup() {
+    if !browser_available() {
+        return;
+    }
+    cargo_build(&["dialgate-plugin-pptp"], &[]);
+    let mut h = Harness::start("admin", Options::default()).await;
+    let api = Client::new(&h.socket);
+    set_up_admin(&mut h).await;
+
+    // Users: field errors, then add, set a password, delete.
+    h.goto("/users").await;
+    h.screenshot("users-empty").await;
+    h.fill("add-name", "alice").await;
+    h.fill("add-password", "alice secret 1").await;
+    h.fill("add-confirm", "alice secret 2").await;
+    h.click("#add-user button[type=submit]").await;
+    assert!(field_error(&h, "add-confirm").await.contains("differ"));
+    h.screenshot("users-error").await;
+    h.fill("add-password", "alice secret 1").await;
+    h.fill("add-confirm", "alice secret 1").await;
+    h.click("#add-user button[type=submit]").await;
+    assert_eq!(h.path().await, "/users");
+    assert!(
+        h.text().await.contains("User alice added"),
+        "{}",
+        h.text().await
+    );
+    h.fill("add-name", "bob").await;
+    h.fill("add-password", "bob secret").await;
+    h.fill("add-confirm", "bob secret").await;
+    h.click("#add-user button[type=submit]").await;
+    let users: Vec<UserEntry> = api.get("/v1/users").await.unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["alice", "bob"]);
+    // Adding alice again is refused on the name field.
+    h.fill("add-name", "alice").await;
+    h.fill("add-password", "x").await;
+    h.fill("add-confirm", "x").await;
+    h.click("#add-user button[type=submit]").await;
+    assert!(field_error(&h, "add-name").await.contains("exists"));
+    h.goto("/users").await;
+    h.fill("pw-0", "alice secret 2").await;
+    h.click("tr[data-user=alice] form[action$='/password'] button")
+        .await;
+    assert!(h.text().await.contains("Password of alice changed"));
+    h.click("tr[data-user=bob] form[action$='/delete'] button")
+        .await;
+    assert!(h.text().await.contains("User bob deleted"));
+    h.screenshot("users").await;
+    let users: Vec<UserEntry> = api.get("/v1/users").await.unwrap();
+    assert_eq!(users.len(), 1);
+
+    // PPTP: a new answering link. Field errors first, then weak options without the
+    // acknowledgement, then a valid change that routerd checks and applies.
+    h.goto("/pptp").await;
+    h.screenshot("pptp-new").await;
+    h.fill("pptp-listen", "127.0.0.1:17230, not-an-address")
+        .await;
+    h.click("#pptp-form button[type=submit]").await;
+    assert!(
+        field_error(&h, "pptp-listen")
+            .await
+            .contains("not-an-address")
+    );
+    assert!(
+        field_error(&h, "pptp-pool_ranges")
+            .await
+            .contains("At least one range")
+    );
+    h.fill("pptp-listen", "127.0.0.1:17230").await;
+    h.fill("pptp-pool_ranges", "192.0.2.10-192.0.2.20").await;
+    h.fill("pptp-pool_local", "192.0.2.1").await;
+    h.fill("pptp-max_sessions", "50").await;
+    // Weak option ticked without reading the warning: refused.
+    h.tap("#pptp-form details summary").await;
+    h.tap("#pptp-mppe_40").await;
+    h.click("#pptp-form button[type=submit]").await;
+    assert!(
+        field_error(&h, "pptp-weak_confirm")
+            .await
+            .contains("warning")
+    );
+    h.screenshot("pptp-weak-refused").await;
+    // Untick it and apply.
+    h.tap("#pptp-mppe_40").await;
+    h.click("#pptp-form button[type=submit]").await;
+    assert_eq!(h.path().await, "/pptp");
+    assert!(
+        h.text()
+            .await
+            .contains("Applied as configuration version 2"),
+        "{}\nrouterd:\n{}",
+        h.text().await,
+        h.routerd_log()
+    );
+    h.screenshot("pptp-applied").await;
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert_eq!(cfg.version, 2);
+    assert!(
+        cfg.toml.contains("listen = [\"127.0.0.1:17230\"]"),
+        "{}",
+        cfg.toml
+    );
+    assert!(
+        cfg.toml.contains("allow_weak_mppe_40 = false"),
+        "{}",
+        cfg.toml
+    );
+    assert!(
+        cfg.toml.contains("auth_methods = [\"mschap-v2\"]"),
+        "{}",
+        cfg.toml
+    );
+    // The form reads back what was applied; change one setting.
+    let value = h
+        .browser
+        .find(Locator::Id("pptp-max_sessions"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("50"));
+    h.fill("pptp-max_sessions", "60").await;
+    h.click("#pptp-form button[type=submit]").await;
+    assert!(
+        h.text()
+            .await
+            .contains("Applied as configuration version 3")
+    );
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert!(cfg.toml.contains("max_sessions = 60"), "{}", cfg.toml);
+
+    // Plugins: the PPTP plugin the page added.
+    h.goto("/plugins").await;
+    assert!(h.text().await.contains("pptp"), "{}", h.text().await);
+    h.screenshot("plugins").await;
+
+    // History: roll back to version 2 (max_sessions 50 again, as version 4).
+    h.goto("/config").await;
+    h.screenshot("config-history").await;
+    h.click("tr[data-version='2'] button").await;
+    assert!(
+        h.text()
+            .await
+            .contains("Version 2 applied again as version 4"),
+        "{}",
+        h.text().await
+    );
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert!(cfg.toml.contains("max_sessions = 50"), "{}", cfg.toml);
+
+    // Backup: download the current document, restore a changed one, refuse a broken one.
+    h.goto("/backup").await;
+    h.screenshot("backup").await;
+    let downloaded = h
+        .browser
+        .execute_async(
+            "const done = arguments[0];
+             fetch('/backup/download').then(r => r.text()).then(done);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let downloaded = downloaded.as_str().unwrap().to_owned();
+    assert_eq!(downloaded, cfg.toml);
+    let broken = h.dir.path().join("broken.toml");
+    std::fs::write(&broken, "[limits]\nmax_sessions = \"many\"\n").unwrap();
+    h.browser
+        .find(Locator::Id("restore-file"))
+        .await
+        .unwrap()
+        .send_keys(broken.to_str().unwrap())
+        .await
+        .unwrap();
+    h.click("#restore-form button[type=submit]").await;
+    let err = field_error(&h, "restore-file").await;
+    assert!(err.contains("limits.max_sessions"), "{err}");
+    h.screenshot("backup-invalid").await;
+    let changed = h.dir.path().join("backup.toml");
+    std::fs::write(
+        &changed,
+        downloaded.replace("max_sessions = 50", "max_sessions = 77"),
+    )
+    .unwrap();
+    h.browser
+        .find(Locator::Id("restore-file"))
+        .await
+        .unwrap()
+        .send_keys(changed.to_str().unwrap())
+        .await
+        .unwrap();
+    h.click("#restore-form button[type=submit]").await;
+    assert_eq!(h.path().await, "/config");
+    assert!(
+        h.text()
+            .await
+            .contains("Backup restored as configuration version 5"),
+        "{}",
+        h.text().await
+    );
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert!(cfg.toml.contains("max_sessions = 77"), "{}", cfg.toml);
+    let history: History = api.get("/v1/config/history").await.unwrap();
+    assert_eq!(history.current, 5);
+    assert_eq!(
+        history.versions.last().map(|v| v.reason.as_str()),
+        Some("web UI: restore from backup")
+    );
     h.close().await;
 }

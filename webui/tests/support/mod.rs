@@ -383,6 +383,17 @@ impl Harness {
         }
     }
 
+    /// Clicks the element matching `css` on this page (no navigation expected).
+    pub async fn tap(&self, css: &str) {
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
     /// Saves a screenshot as `target/webui-screenshots/<test>-<n>-<what>.png`.
     pub async fn screenshot(&mut self, what: &str) {
         self.shots += 1;
