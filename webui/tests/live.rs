@@ -232,6 +232,27 @@ role = "dial"
     };
     assert!(s.id > new_id);
 
+    // The logs of the first session, filtered by its id; the tail stays live.
+    h.goto(&format!("/logs?session={srv_id}")).await;
+    let sessions_column = h
+        .browser
+        .execute(
+            "return Array.from(document.querySelectorAll('#log-rows tr td[data-label=Session]'))
+                .map(td => td.textContent);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = sessions_column
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(!ids.is_empty(), "log lines of session {srv_id}");
+    assert!(ids.iter().all(|i| *i == srv_id.to_string()), "{ids:?}");
+    h.screenshot("logs").await;
+
     // Dashboard counts it; phone width stays usable (no horizontal scrolling of the page).
     h.goto("/dashboard").await;
     h.screenshot("dashboard-session").await;

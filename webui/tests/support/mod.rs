@@ -194,6 +194,17 @@ impl Harness {
     /// Starts everything; `name` prefixes this test's screenshots.
     pub async fn start(name: &str, opts: Options) -> Harness {
         cargo_build(&["dialgate-routerd"], &["routerd"]);
+        // This test's screenshots of an earlier run go: the folder shows this run only.
+        if let Ok(entries) = std::fs::read_dir(screenshot_dir()) {
+            for e in entries.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}-"))
+                {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let dir = TempDir::new(name);
         let run = dir.path().join("run");
         std::fs::create_dir_all(&run).unwrap();
