@@ -110,6 +110,10 @@ struct Cli {
     /// Seed for Call IDs, magic numbers and challenges (default: from the OS).
     #[arg(long)]
     seed: Option<u64>,
+    /// Worker threads, each with its share of the source addresses and connections
+    /// (default: the number of CPUs, at most 4).
+    #[arg(long)]
+    threads: Option<usize>,
 }
 
 fn secs(what: &str, v: f64) -> Result<Duration, String> {
@@ -201,6 +205,9 @@ fn build(cli: &Cli) -> Result<RunConfig, String> {
         json: cli.json,
         duration: cli.duration.map(|d| secs("duration", d)).transpose()?,
         seed: Some(seed),
+        threads: cli
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4))),
     })
 }
 
@@ -225,19 +232,8 @@ fn main() -> ExitCode {
              may need (raise it with ulimit -n)"
         );
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("pptp-loadgen: runtime: {e}");
-            return ExitCode::from(2);
-        }
-    };
     let sessions = config.sessions;
-    let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&runtime, driver::run(config));
+    let result = driver::run(config);
     let _ = std::io::stdout().flush();
     match result {
         Ok(r) if r.up == sessions && r.failed == 0 && r.dropped.is_empty() => ExitCode::SUCCESS,
