@@ -63,9 +63,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use dialgate_plugin_sdk::{
-    CloseReason, Direction, HandleId, HostError, HostHandle, IpAddress, LinkDownCause, LinkId,
-    LinkInfo, LinkParams, LogLevel, Plugin, PluginError, PluginKind, SocketAddress, TimerId,
-    Timestamp,
+    CloseReason, Direction, HandleId, HangupCause, HostError, HostHandle, IpAddress, LinkDownCause,
+    LinkId, LinkInfo, LinkParams, LogLevel, Plugin, PluginError, PluginKind, SocketAddress,
+    TimerId, Timestamp,
 };
 use dialgate_pptp::control::{
     CallDownReason, CallId, CallRequest, CallRole, ClearCause, CloseReason as CtlClose,
@@ -820,7 +820,7 @@ impl Pptp {
                         LogLevel::Warn,
                         format_args!("Call ID {} already in use for {ip}", id.0),
                     );
-                    self.clear(now, link, "Call ID collision");
+                    self.clear(now, link, "Call ID collision", ClearCause::GeneralError);
                     return;
                 }
                 self.gre_index.insert((ip, id.0), link);
@@ -860,7 +860,12 @@ impl Pptp {
                             "call with {peer_text} cleared: the core refused the link: {e}"
                         ),
                     );
-                    self.clear(now, link, &format!("the core refused the link: {e}"));
+                    self.clear(
+                        now,
+                        link,
+                        &format!("the core refused the link: {e}"),
+                        ClearCause::GeneralError,
+                    );
                     return;
                 }
             }
@@ -870,13 +875,14 @@ impl Pptp {
 
     /// Clears a call on its control connection (Call-Clear-Request as PNS,
     /// Call-Disconnect-Notify as PAC); `CallDown` follows from the connection.
-    fn clear(&mut self, now: Instant, link: LinkId, why: &str) {
+    /// `cause` is the Call-Disconnect-Notify result where we are the PAC (RFC 2637 §2.13).
+    fn clear(&mut self, now: Instant, link: LinkId, why: &str, cause: ClearCause) {
         let Some(call) = self.calls.get(&link) else {
             return;
         };
         let (handle, id) = (call.conn, call.call);
         let cleared = match (id, self.conns.get_mut(&handle).and_then(|c| c.cc.as_mut())) {
-            (Some(id), Some(cc)) => cc.clear_call(now, id, ClearCause::AdminShutdown).is_ok(),
+            (Some(id), Some(cc)) => cc.clear_call(now, id, cause).is_ok(),
             _ => false,
         };
         if !cleared {
@@ -1152,7 +1158,12 @@ impl Pptp {
                     self.config.call_setup_timeout.as_secs()
                 ),
             );
-            self.clear(now, link, "the PPP link did not come up in time");
+            self.clear(
+                now,
+                link,
+                "the PPP link did not come up in time",
+                ClearCause::GeneralError,
+            );
             self.pump(now, handle);
             return;
         }
@@ -1167,6 +1178,19 @@ impl Call {
             self.role,
             Some(CallRole::PnsOutgoing | CallRole::PacIncoming)
         )
+    }
+}
+
+/// The Call-Disconnect-Notify result (RFC 2637 §2.13) for the core's hangup cause; as PNS
+/// the call is cleared with Call-Clear-Request whatever the cause (§2.12 has no result).
+fn clear_cause(cause: HangupCause) -> ClearCause {
+    match cause {
+        HangupCause::LINE_DROP => ClearCause::LostCarrier,
+        HangupCause::SESSION_END => ClearCause::Request,
+        HangupCause::ERROR => ClearCause::GeneralError,
+        // An administrator, the idle or session limit, no cause (a 1.1 host), or a cause
+        // newer than this plugin: administrative.
+        _ => ClearCause::AdminShutdown,
     }
 }
 
@@ -1453,6 +1477,15 @@ impl Plugin for Pptp {
     }
 
     fn hangup(&mut self, now: Timestamp, link: LinkId) -> Result<(), PluginError> {
+        self.hangup_with_cause(now, link, HangupCause::UNSPECIFIED)
+    }
+
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> Result<(), PluginError> {
         let now = self.clock.instant(now);
         let Some(call) = self.calls.get_mut(&link) else {
             // Already down: say so again, the core waits for it.
@@ -1468,7 +1501,7 @@ impl Plugin for Pptp {
             self.forget_conn(handle, "hung up before the call was placed");
             return Ok(());
         }
-        self.clear(now, link, "hung up");
+        self.clear(now, link, "hung up", clear_cause(cause));
         self.pump(now, handle);
         Ok(())
     }

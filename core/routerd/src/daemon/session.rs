@@ -17,7 +17,7 @@ use dialgate_dataplane::ra::{
 };
 use dialgate_dataplane::{MssOutcome, SharedIpv4Pool, clamp_mss};
 use dialgate_plugin_host::abi::{
-    Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
+    Direction, HangupCause, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
 };
 use dialgate_ppp::ncp::MppeKeyLength;
 use dialgate_ppp::{DownReason, Engine, Event, NetworkParams, Protocol, SendError};
@@ -59,10 +59,12 @@ pub enum Out {
         /// The negotiated ACCMs.
         params: LinkParams,
     },
-    /// `hangup`.
+    /// `hangup_with_cause` (ABI 1.2; `hangup` for older plugins).
     Hangup {
         /// The link.
         link: LinkId,
+        /// Why the core hangs up.
+        cause: HangupCause,
     },
 }
 
@@ -167,6 +169,11 @@ pub struct Session {
     accounted: bool,
     /// The engine reported LinkDown: finish it.
     ended: Option<String>,
+    /// Why the core ends it, for the plugin's hangup (the first cause recorded wins).
+    hangup_cause: Option<HangupCause>,
+    /// The plugin said the link cannot take frames ([`Core::set_congested`]): IP packets
+    /// for it are dropped before they are encrypted.
+    congested: bool,
     /// Its entry in [`Core`]'s deadline index.
     deadline: Option<Instant>,
     /// Queued for [`Core::process`].
@@ -631,6 +638,8 @@ impl Core {
                 link_up: true,
                 accounted: false,
                 ended: None,
+                hangup_cause: None,
+                congested: false,
                 deadline: None,
                 dirty: true,
             },
@@ -661,6 +670,7 @@ impl Core {
             let down = RelayMsg::Down {
                 link: back.link,
                 reason: format!("relayed call down ({text})"),
+                cause: line_cause(cause),
             };
             let _ = back.tx.try_send(ActorMsg::Relay(down));
             return;
@@ -682,6 +692,7 @@ impl Core {
             }
             Kind::Relay(_) => {
                 s.end_reason.get_or_insert(format!("link down ({text})"));
+                s.hangup_cause.get_or_insert(line_cause(cause));
                 self.finish(env, now, link);
             }
         }
@@ -869,12 +880,23 @@ impl Core {
         let Some(Session {
             kind: Kind::Engine(es),
             shared,
+            congested,
             ..
         }) = sessions.get_mut(&link)
         else {
             router.buffers.put(buf);
             return;
         };
+        if *congested {
+            // The link is not taking frames: drop before encryption, which would burn an
+            // MPPE coherency count for a frame the plugin then drops.
+            if let Some(dp) = &router.dataplane {
+                dp.stats.drop_queue_full.fetch_add(1, Ordering::Relaxed);
+            }
+            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            router.buffers.put(buf);
+            return;
+        }
         let protocol = match buf.first().map(|b| b >> 4) {
             Some(4) => Protocol::IPV4,
             Some(6) => Protocol::IPV6,
@@ -913,6 +935,14 @@ impl Core {
         router.buffers.put(buf);
     }
 
+    /// The plugin's congestion signal for `link` (ABI 1.2 `set_link_congested`): while set,
+    /// [`packet`](Self::packet) drops IP packets for its session before encrypting them.
+    pub fn set_congested(&mut self, link: LinkId, congested: bool) {
+        if let Some(s) = self.sessions.get_mut(&link) {
+            s.congested = congested;
+        }
+    }
+
     /// A message about a relayed call.
     pub fn relay(&mut self, env: &Env, now: Instant, msg: RelayMsg) {
         match msg {
@@ -922,6 +952,7 @@ impl Core {
                     let down = RelayMsg::Down {
                         link: peer.link,
                         reason: "the relayed session is gone".into(),
+                        cause: HangupCause::LINE_DROP,
                     };
                     let _ = peer.tx.try_send(ActorMsg::Relay(down));
                     return;
@@ -951,11 +982,16 @@ impl Core {
                     env.router.buffers.put(buf);
                 }
             }
-            RelayMsg::Down { link, reason } => {
+            RelayMsg::Down {
+                link,
+                reason,
+                cause,
+            } => {
                 if self.legs.remove(&link).is_some() || self.dialed.remove(&link).is_some() {
-                    self.outbox.push_back(Out::Hangup { link });
+                    self.outbox.push_back(Out::Hangup { link, cause });
                 } else if let Some(s) = self.sessions.get_mut(&link) {
                     s.end_reason.get_or_insert(reason);
+                    s.hangup_cause.get_or_insert(cause);
                     self.finish(env, now, link);
                 }
             }
@@ -967,6 +1003,7 @@ impl Core {
         let down = RelayMsg::Down {
             link: back.link,
             reason: format!("relay dial failed: {why}"),
+            cause: HangupCause::ERROR,
         };
         let _ = back.tx.try_send(ActorMsg::Relay(down));
     }
@@ -1202,6 +1239,7 @@ impl Core {
                                 .fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(user = %user, "{PER_USER_LIMIT}: session refused");
                             s.end_reason.get_or_insert(PER_USER_LIMIT.into());
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         }
                         // An exhausted pool refuses the session now, cleanly, rather than
@@ -1214,6 +1252,7 @@ impl Core {
                             router.stats.refused_pool.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(user = %user, "{POOL_EXHAUSTED}: session refused");
                             s.end_reason.get_or_insert(POOL_EXHAUSTED.into());
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         }
                     }
@@ -1262,6 +1301,7 @@ impl Core {
                             es.ipv4 = None;
                             es.peer_v4 = None;
                             s.end_reason.get_or_insert(format!("data plane: {e}"));
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         } else if !s.accounted {
                             s.accounted = true;
@@ -1388,6 +1428,7 @@ impl Core {
                             }
                         }
                     }
+                    s.hangup_cause.get_or_insert(session_cause(&reason));
                     let text = match (&s.end_reason, &es.lower_cause, &reason) {
                         (Some(r), _, _) => r.clone(),
                         (None, Some(cause), DownReason::LowerDown) => format!("{reason} ({cause})"),
@@ -1463,6 +1504,7 @@ impl Core {
                     let down = RelayMsg::Down {
                         link: peer.link,
                         reason: reason.clone(),
+                        cause: s.hangup_cause.unwrap_or(HangupCause::UNSPECIFIED),
                     };
                     let _ = peer.tx.try_send(ActorMsg::Relay(down));
                 }
@@ -1522,7 +1564,8 @@ impl Core {
             }));
         }
         if s.link_up {
-            self.outbox.push_back(Out::Hangup { link });
+            let cause = s.hangup_cause.unwrap_or(HangupCause::UNSPECIFIED);
+            self.outbox.push_back(Out::Hangup { link, cause });
         }
         if env.spec.dials_on_start() {
             self.redial_at = Some(now + self.redial_backoff);
@@ -1545,6 +1588,7 @@ impl Core {
             return false;
         };
         s.end_reason.get_or_insert_with(|| reason.to_owned());
+        s.hangup_cause.get_or_insert(HangupCause::ADMIN);
         match &mut s.kind {
             Kind::Engine(es) => {
                 es.engine.close(now, DownReason::AdminClose);
@@ -1562,6 +1606,7 @@ impl Core {
         for link in links {
             if let Some(s) = self.sessions.get_mut(&link) {
                 s.end_reason.get_or_insert_with(|| reason.to_owned());
+                s.hangup_cause.get_or_insert(HangupCause::ADMIN);
                 if !hangup {
                     s.link_up = false;
                 }
@@ -1578,11 +1623,13 @@ impl Core {
         }
         for (link, back) in self.legs.drain().chain(self.dialed.drain()) {
             if hangup {
-                self.outbox.push_back(Out::Hangup { link });
+                let cause = HangupCause::ADMIN;
+                self.outbox.push_back(Out::Hangup { link, cause });
             }
             let down = RelayMsg::Down {
                 link: back.link,
                 reason: reason.to_owned(),
+                cause: HangupCause::ADMIN,
             };
             let _ = back.tx.try_send(ActorMsg::Relay(down));
         }
@@ -1590,6 +1637,26 @@ impl Core {
         if !hangup {
             self.outbox.clear();
         }
+    }
+}
+
+/// The hangup cause for a session whose PPP engine went down for `reason`.
+fn session_cause(reason: &DownReason) -> HangupCause {
+    match reason {
+        DownReason::AdminClose => HangupCause::ADMIN,
+        DownReason::PeerTerminated => HangupCause::SESSION_END,
+        DownReason::EchoTimeout | DownReason::LowerDown => HangupCause::LINE_DROP,
+        DownReason::IdleTimeout | DownReason::SessionTimeout => HangupCause::IDLE,
+        _ => HangupCause::ERROR,
+    }
+}
+
+/// The hangup cause to pass on when one leg of a relayed call went down with `cause`: the
+/// other leg lost its line, unless the core itself asked for the hangup.
+fn line_cause(cause: LinkDownCause) -> HangupCause {
+    match cause {
+        LinkDownCause::Requested => HangupCause::UNSPECIFIED,
+        _ => HangupCause::LINE_DROP,
     }
 }
 
@@ -1734,11 +1801,103 @@ mod tests {
                     let lcp = buf.iter().position(|b| *b == 0xc0).unwrap_or(0);
                     format!("lcp-{}", buf.get(lcp + 2).copied().unwrap_or(0))
                 }
-                Out::Hangup { .. } => "hangup".into(),
+                Out::Hangup { cause, .. } => format!("hangup ({cause})"),
                 Out::LinkParams { .. } => "params".into(),
             })
             .collect();
-        assert_eq!(kinds, ["lcp-5", "hangup"]);
+        assert_eq!(kinds, ["lcp-5", "hangup (administrator)"]);
+    }
+
+    /// The hangup the plugin gets says why (ABI 1.2): PPTP picks its Call-Disconnect-Notify
+    /// result code from it (RFC 2637 §2.13).
+    #[test]
+    fn hangup_causes_follow_why_the_session_ended() {
+        assert_eq!(
+            session_cause(&DownReason::PeerTerminated),
+            HangupCause::SESSION_END
+        );
+        assert_eq!(
+            session_cause(&DownReason::EchoTimeout),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(session_cause(&DownReason::IdleTimeout), HangupCause::IDLE);
+        assert_eq!(
+            session_cause(&DownReason::SessionTimeout),
+            HangupCause::IDLE
+        );
+        assert_eq!(session_cause(&DownReason::AdminClose), HangupCause::ADMIN);
+        assert_eq!(
+            session_cause(&DownReason::EncryptionRequiredRefused),
+            HangupCause::ERROR
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::CarrierLost),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::PeerHangup),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::Requested),
+            HangupCause::UNSPECIFIED
+        );
+
+        // A relayed call whose other leg lost its line is hung up as a line drop.
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        let (tx, _peer_rx) = mpsc::channel(8);
+        core.legs.insert(
+            LinkId(4),
+            RelayPeer {
+                tx,
+                link: LinkId(9),
+            },
+        );
+        core.relay(
+            &env,
+            Instant::now(),
+            RelayMsg::Down {
+                link: LinkId(4),
+                reason: "relayed call down (CarrierLost)".into(),
+                cause: HangupCause::LINE_DROP,
+            },
+        );
+        assert!(matches!(
+            core.outbox.pop_front(),
+            Some(Out::Hangup {
+                link: LinkId(4),
+                cause: HangupCause::LINE_DROP
+            })
+        ));
+    }
+
+    #[test]
+    fn a_congested_link_drops_packets_before_the_engine() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 5).unwrap();
+        core.outbox.clear();
+        let id = core.sessions[&LinkId(5)].shared.id;
+        let dropped = |core: &Core| {
+            core.sessions[&LinkId(5)]
+                .shared
+                .counters
+                .dropped
+                .load(Ordering::Relaxed)
+        };
+        let mut packet = vec![0u8; 28];
+        packet[0] = 0x45;
+        core.set_congested(LinkId(5), true);
+        assert!(core.sessions[&LinkId(5)].congested);
+        core.packet(&env, Instant::now(), LinkId(5), packet.clone());
+        assert_eq!(dropped(&core), 1);
+        assert!(core.outbox.is_empty());
+        core.set_congested(LinkId(5), false);
+        assert!(!core.sessions[&LinkId(5)].congested);
+        // An unknown link is ignored; a kill is an administrator's hangup.
+        core.set_congested(LinkId(6), true);
+        assert!(core.kill(&env, Instant::now(), id, "killed"));
     }
 
     #[test]
