@@ -72,7 +72,7 @@ use dialgate_pptp::control::{
     ControlConfig, ControlConnection, Event, IncomingCallParams, OutgoingCallParams, Refusal, Role,
     State,
 };
-use dialgate_pptp::gre::{self, GreCall, GreConfig, RxDrop, SendError};
+use dialgate_pptp::gre::{self, GreCall, GreConfig, RxDrop, SendError, Sent};
 use dialgate_wire::gre as gre_wire;
 use dialgate_wire::pptp::{BearerCapabilities, FixedStr, FramingCapabilities, StopReason};
 
@@ -150,8 +150,14 @@ pub struct Counters {
     pub rx_refused: u64,
     /// Frames sent.
     pub tx_frames: u64,
-    /// Frames dropped: the GRE window was full (RFC 2637 §4.2).
+    /// Frames dropped: the GRE window was full (RFC 2637 §4.2) and the call's transmit
+    /// queue too.
     pub tx_window_full: u64,
+    /// Frames that waited in a call's transmit queue for the GRE window to open.
+    pub tx_queued: u64,
+    /// Times a call's transmit queue reached its high-water mark (the core was told the
+    /// link is congested, [`HostHandle::set_link_congested`]).
+    pub tx_congested: u64,
     /// Frames dropped: the host's socket was busy or failed.
     pub tx_errors: u64,
     /// Frames for links that have no call (any more).
@@ -194,6 +200,8 @@ impl Counters {
             ("tx_no_call", self.tx_no_call),
             ("gre_bad_ack", self.gre_bad_ack),
             ("gre_window_overflow", self.gre_window_overflow),
+            ("tx_queued", self.tx_queued),
+            ("tx_congested", self.tx_congested),
         ]
     }
 }
@@ -282,6 +290,9 @@ struct Call {
     hangup: bool,
     /// Placed by `dial`: the core waits for `link_up` or `link_down`.
     dialled: bool,
+    /// What the core was last told of the call's congestion
+    /// ([`HostHandle::set_link_congested`]).
+    congested: bool,
 }
 
 /// The `pptp` plugin instance (see the crate docs).
@@ -312,7 +323,7 @@ pub struct Pptp {
 }
 
 /// How many counters [`Counters::named`] lists.
-const COUNTERS: usize = 32;
+const COUNTERS: usize = 34;
 
 impl Pptp {
     /// The plugin-wide counters, with the counters of the live control connections added.
@@ -736,6 +747,7 @@ impl Pptp {
             armed: None,
             hangup: false,
             dialled: false,
+            congested: false,
         };
         if let CallRequest::Outgoing(r) = request {
             // RFC 2637 §3.2.4.1: as PAC we "dial" now; the core decides.
@@ -1092,6 +1104,16 @@ impl Pptp {
                 Err(_) => self.counters.rx_refused += 1,
             }
         }
+        // Frames that waited for the window go first: they carry the acknowledgment we owe.
+        if let (Some(ip), Some(sock)) = (call.peer_ip, self.gre) {
+            let dst = IpAddress::V4(ip.octets());
+            while let Some(packet) = g.poll_send(now, &mut self.tx_buf) {
+                match self.host.send_to(sock, dst, packet) {
+                    Ok(()) => self.counters.tx_frames += 1,
+                    Err(_) => self.counters.tx_errors += 1,
+                }
+            }
+        }
         if let (Some(len), Some(ip), Some(sock)) = (
             g.poll_transmit(now, &mut self.ack_buf),
             call.peer_ip,
@@ -1104,7 +1126,21 @@ impl Pptp {
         {
             self.counters.tx_errors += 1;
         }
+        self.signal_congestion(link);
         self.arm_call(link);
+    }
+
+    /// Tells the core when a call's transmit queue crossed its high- or low-water mark, so
+    /// that it drops packets for the link before encrypting them (plugin ABI 1.2).
+    fn signal_congestion(&mut self, link: LinkId) {
+        let Some(call) = self.calls.get_mut(&link) else {
+            return;
+        };
+        let congested = call.gre.as_ref().is_some_and(GreCall::congested);
+        if congested != call.congested {
+            call.congested = congested;
+            self.host.set_link_congested(link, congested);
+        }
     }
 
     fn on_conn_timer(&mut self, now: Instant, handle: HandleId) {
@@ -1203,6 +1239,8 @@ fn add_gre_counters(c: &mut Counters, g: &GreCall) {
     c.gre_malformed += k.rx_malformed;
     c.gre_bad_ack += k.rx_bad_ack;
     c.gre_window_overflow += k.rx_window_overflow;
+    c.tx_queued += k.tx_queued;
+    c.tx_congested += k.tx_congested;
 }
 
 /// Adds a control connection's drop counters to ours.
@@ -1467,6 +1505,7 @@ impl Plugin for Pptp {
                 armed: None,
                 hangup: false,
                 dialled: true,
+                congested: false,
             },
         );
         self.log(
@@ -1530,14 +1569,18 @@ impl Plugin for Pptp {
         };
         dst.copy_from_slice(frame);
         let now = self.clock.instant(now);
-        match g.encapsulate(now, &mut self.tx_buf, len) {
-            Ok(packet) => match self.host.send_to(sock, IpAddress::V4(ip.octets()), packet) {
-                Ok(()) => self.counters.tx_frames += 1,
-                Err(_) => self.counters.tx_errors += 1,
-            },
+        match g.send(now, &mut self.tx_buf, len) {
+            Ok(Sent::Now(packet)) => {
+                match self.host.send_to(sock, IpAddress::V4(ip.octets()), packet) {
+                    Ok(()) => self.counters.tx_frames += 1,
+                    Err(_) => self.counters.tx_errors += 1,
+                }
+            }
+            Ok(Sent::Queued) => {}
             Err(SendError::WindowFull) => self.counters.tx_window_full += 1,
             Err(SendError::BufferTooSmall | SendError::BadLength) => self.counters.tx_errors += 1,
         }
+        self.signal_congestion(link);
         self.arm_call(link);
         Ok(())
     }
