@@ -129,4 +129,13 @@ pub trait Host: Send + Sync {
     fn set_link_congested(&self, link: LinkId, congested: bool) {
         let _ = (link, congested);
     }
+
+    /// ABI 1.2: the longest PPP Information field `link`'s transport carries without
+    /// fragmenting (a PPTP call on a 1500-octet IPv4 path: 1460). Call it before
+    /// [`link_up`](Self::link_up): the core then asks the peer for an MRU no larger (RFC 1661
+    /// §6.1; the link's configured `mru` still applies when smaller) and sizes the session's
+    /// MTU from it. A 1.1 host does not have this method: the call then does nothing.
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        let _ = (link, mru);
+    }
 }

@@ -117,6 +117,10 @@ pub trait HostServices: Send + Sync + 'static {
     fn set_link_congested(&self, link: LinkId, congested: bool) {
         let _ = (link, congested);
     }
+    /// See [`Host::set_link_mru`] (ABI 1.2).
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        let _ = (link, mru);
+    }
 }
 
 /// Wraps host services as the ABI object a plugin receives. Each callback runs behind
@@ -220,5 +224,8 @@ impl<H: HostServices> Host for Shield<H> {
     }
     fn set_link_congested(&self, link: LinkId, congested: bool) {
         guard_unit(|| self.0.set_link_congested(link, congested));
+    }
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        guard_unit(|| self.0.set_link_mru(link, mru));
     }
 }

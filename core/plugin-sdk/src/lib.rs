@@ -356,6 +356,10 @@ impl HostHandle {
     pub fn set_link_congested(&self, link: LinkId, congested: bool) {
         self.0.set_link_congested(link, congested);
     }
+    /// See [`abi::Host::set_link_mru`] (ABI 1.2; a 1.0 or 1.1 host ignores it).
+    pub fn set_link_mru(&self, link: LinkId, mru: u16) {
+        self.0.set_link_mru(link, mru);
+    }
     /// See [`abi::Host::send_session_frame`].
     pub fn send_session_frame(
         &self,

@@ -85,6 +85,13 @@ const LINK_TIMER: u64 = 1 << 62;
 const STATS_TIMER: TimerId = TimerId(1 << 61);
 /// How often the counters are published.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest PPP Information field a call carries in one unfragmented IPv4 packet on a
+/// 1500-octet path: 1500 less 20 (IPv4 header), 16 (enhanced GRE header with sequence and
+/// acknowledgment numbers, RFC 2637 §4.1) and 4 (PPP address, control and protocol fields,
+/// uncompressed). The core is told before each call comes up (plugin ABI 1.2
+/// [`HostHandle::set_link_mru`]) and asks the peer for no larger an MRU: a larger frame would
+/// go out as two IP fragments, which doubles the packets and costs the receiver a reassembly.
+pub const PATH_MRU: u16 = 1460;
 /// The largest GRE payload: the buffers are sized for the largest IPv4 datagram.
 const MAX_PAYLOAD: usize = 65_535;
 
@@ -757,6 +764,7 @@ impl Pptp {
                 speed_bps: u64::from(r.maximum_bps),
                 ..LinkInfo::new(Direction::Incoming, &peer_text)
             };
+            self.host.set_link_mru(link, PATH_MRU);
             if let Err(e) = self.host.link_up(link, info) {
                 let refusal = match e {
                     HostError::Denied { .. } => Refusal::DoNotAccept,
@@ -858,6 +866,7 @@ impl Pptp {
                 speed_bps: u64::from(info.connect_speed),
                 ..LinkInfo::new(direction, &peer_text)
             };
+            self.host.set_link_mru(link, PATH_MRU);
             match self.host.link_up(link, info) {
                 Ok(()) => {
                     if let Some(call) = self.calls.get_mut(&link) {

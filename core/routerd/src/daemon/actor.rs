@@ -545,6 +545,10 @@ impl HostServices for PluginHost {
         lock(&self.0.core).set_congested(link, congested);
     }
 
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        lock(&self.0.core).set_mru_hint(link, mru);
+    }
+
     fn set_counter(&self, name: &str, value: u64) {
         let valid = !name.is_empty()
             && name.len() <= 64

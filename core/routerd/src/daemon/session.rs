@@ -292,6 +292,8 @@ pub struct Core {
     pub timers: Timers,
     /// What the actor must do with the plugin.
     pub outbox: VecDeque<Out>,
+    /// MRU limits the plugin set for links about to come up ([`Core::set_mru_hint`]).
+    mru_hints: HashMap<LinkId, u16>,
     spare: Vec<Vec<u8>>,
     rx: Vec<u8>,
     /// Sessions whose engine events may be pending (only these are processed: a scan of
@@ -339,6 +341,10 @@ fn pool_can_serve(pool: &SharedIpv4Pool, user: &str) -> bool {
 
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
+/// Pending [`Core::set_mru_hint`]s kept at most.
+const MAX_MRU_HINTS: usize = 4096;
+/// The smallest MRU a plugin's hint lowers a link to.
+const MIN_MRU_HINT: u16 = 576;
 
 /// The largest IP datagram over the session: the smaller MRU, less MPPE's overhead when MPPE
 /// runs or is required (IPCP may open before CCP).
@@ -475,6 +481,7 @@ impl Core {
     ) -> Result<(), HostError> {
         let spec = &env.spec;
         let router = &env.router;
+        let mru_hint = self.mru_hints.remove(&link);
         if spec.lan_protocol {
             return Err(HostError::Unsupported {
                 message: "LAN-protocol plugins have no links".into(),
@@ -570,7 +577,12 @@ impl Core {
         });
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
-                let (config, auth) = template.engine_config(router, source);
+                let (mut config, auth) = template.engine_config(router, source);
+                if let Some(mru) = mru_hint {
+                    // RFC 1661 §6.1: ask for no more than the transport carries whole
+                    // (never below the RFC's floor of what every peer must take).
+                    config.lcp.mru = config.lcp.mru.min(mru.max(MIN_MRU_HINT));
+                }
                 let mut engine = Engine::new(config, now);
                 engine.open(now);
                 engine.lower_up(now);
@@ -657,6 +669,7 @@ impl Core {
         cause: LinkDownCause,
         message: &str,
     ) {
+        self.mru_hints.remove(&link);
         let text = if message.is_empty() {
             format!("{cause:?}")
         } else {
@@ -940,6 +953,15 @@ impl Core {
     pub fn set_congested(&mut self, link: LinkId, congested: bool) {
         if let Some(s) = self.sessions.get_mut(&link) {
             s.congested = congested;
+        }
+    }
+
+    /// The plugin's MRU limit for a link about to come up (ABI 1.2 `set_link_mru`), taken by
+    /// [`link_up`](Self::link_up). Bounded: hints for links that never come up are not kept
+    /// beyond [`MAX_MRU_HINTS`].
+    pub fn set_mru_hint(&mut self, link: LinkId, mru: u16) {
+        if self.mru_hints.len() < MAX_MRU_HINTS || self.mru_hints.contains_key(&link) {
+            self.mru_hints.insert(link, mru);
         }
     }
 
@@ -1870,6 +1892,29 @@ mod tests {
                 cause: HangupCause::LINE_DROP
             })
         ));
+    }
+
+    #[test]
+    fn a_plugins_mru_hint_lowers_the_mru_we_ask_for_rfc1661_6_1() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        core.set_mru_hint(LinkId(3), 1460);
+        up(&mut core, &env, 3).unwrap();
+        up(&mut core, &env, 4).unwrap();
+        let mru = |core: &Core, link| match &core.sessions[&LinkId(link)].kind {
+            Kind::Engine(es) => es.engine.config().lcp.mru,
+            Kind::Relay(_) => 0,
+        };
+        assert_eq!(mru(&core, 3), 1460);
+        assert_eq!(mru(&core, 4), 1500, "no hint: the configured MRU");
+        assert!(core.mru_hints.is_empty(), "taken by link_up");
+        // Never below 576; a link that never comes up leaves nothing behind.
+        core.set_mru_hint(LinkId(5), 100);
+        up(&mut core, &env, 5).unwrap();
+        assert_eq!(mru(&core, 5), 576);
+        core.set_mru_hint(LinkId(6), 1400);
+        core.link_down(&env, Instant::now(), LinkId(6), LinkDownCause::Failed, "");
+        assert!(core.mru_hints.is_empty());
     }
 
     #[test]
