@@ -947,11 +947,15 @@ impl GreCall {
         Some(ack)
     }
 
-    /// When the acknowledgment we owe must go out alone.
+    /// When the acknowledgment we owe must go out alone: after the acknowledgment delay, or
+    /// at once when a quarter of the window we advertised is owed. The peer's transmit
+    /// window starts at half of ours (RFC 2637 §4.2.1) and may be halved again (§4.2.2):
+    /// acknowledging at a quarter keeps a sender at either size sending, where waiting for
+    /// half would stall it for the delay (or for good, at a window below half).
     fn ack_deadline(&self) -> Option<Instant> {
         let since = self.rx.owed_since?;
         let immediate = self.params.local_window > 0
-            && self.rx.owed >= u32::from(self.params.local_window).div_ceil(2);
+            && self.rx.owed >= u32::from(self.params.local_window).div_ceil(4);
         Some(if immediate {
             since
         } else {

@@ -406,14 +406,21 @@ fn ack_only_after_delay_rfc2637_4_2() {
 }
 
 #[test]
-fn ack_due_at_once_when_half_our_window_is_owed_rfc2637_4_2() {
+fn ack_due_at_once_when_a_quarter_of_our_window_is_owed_rfc2637_4_2() {
     let now = Instant::now();
     let mut call = GreCall::new(params(8), &config(), now);
-    for seq in 0..7 {
+    for seq in 0..3 {
         recv(&mut call, now, seq).unwrap();
         assert_eq!(call.take_due_ack(now), None);
     }
-    // Our window is 16: at 8 owed the peer must hear from us before it stalls.
+    // Our window is 16: the peer starts at 8 (§4.2.1) and may drop to 4 (§4.2.2); at 4
+    // owed it hears from us before it stalls.
+    recv(&mut call, now, 3).unwrap();
+    assert_eq!(call.take_due_ack(now), Some(3));
+    for seq in 4..7 {
+        recv(&mut call, now, seq).unwrap();
+        assert_eq!(call.take_due_ack(now), None);
+    }
     recv(&mut call, now, 7).unwrap();
     assert_eq!(call.take_due_ack(now), Some(7));
 }
