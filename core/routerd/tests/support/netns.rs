@@ -343,6 +343,20 @@ pub fn sessions(socket: &Path) -> Vec<SessionInfo> {
     serde_json::from_str(&out).unwrap_or_default()
 }
 
+/// The `dialgate_plugin_counter` samples the pptp plugin publishes for `link` in routerd's
+/// metrics, by name.
+pub fn plugin_counters(socket: &Path, link: &str) -> std::collections::BTreeMap<String, u64> {
+    let (_, text) = routerctl(socket, &["metrics"], "");
+    let prefix = format!("dialgate_plugin_counter{{plugin=\"pptp\",link=\"{link}\",name=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once("\"} ")?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
 /// Polls `f` every 100 ms until it returns `Some` or `timeout` passes.
 pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
