@@ -30,8 +30,9 @@ use std::time::Duration;
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, assert_clean_dissection, gre_keys, in_netns, ip, ping_in, plugin_counters,
-    pptp_control_rows, raw_send, raw_socket, sessions, start_capture, tcp_from, wait_until,
+    Lab, PptpServer, assert_clean_dissection, assert_counters_agree, gre_keys, in_netns, ip,
+    ping_in, plugin_counters, pptp_control_rows, raw_send, raw_socket, session_up, sessions,
+    start_capture, tcp_from, wait_until,
 };
 use support::{TempDir, cargo_build, library, routerctl};
 
@@ -121,45 +122,6 @@ fn read_n(stream: &mut std::net::TcpStream, n: usize, timeout: Duration) -> Vec<
     got
 }
 
-fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
-    format!(
-        r#"
-[system]
-hostname = "srv"
-state_dir = "{state}"
-plugin_dir = "{state}"
-
-[management]
-socket = "{socket}"
-
-[lan]
-interface = "{lan_if}"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.78.0.10-10.78.0.20"]
-local_address = "10.78.0.1"
-
-[[plugin]]
-name = "pptp"
-file = "{plugin}"
-
-[[link]]
-name = "pptp-in"
-plugin = "pptp"
-role = "answer"
-pool = "lan"
-[link.config]
-listen = ["{SERVER}:1723"]
-echo_interval_secs = 60
-"#,
-        state = dir.display(),
-        socket = socket.display(),
-        plugin = plugin.display(),
-    )
-}
-
 fn client_config(dir: &Path, socket: &Path, plugin: &Path) -> String {
     format!(
         r#"
@@ -228,7 +190,17 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     let b_socket = b_dir.join("routerd.sock");
     std::fs::write(
         a_dir.join("routerd.toml"),
-        server_config(&a_dir, &a_socket, &pptp, &v_lan_s),
+        PptpServer {
+            hostname: "srv",
+            dir: &a_dir,
+            plugin: &pptp,
+            lan_if: &v_lan_s,
+            lan_net: "10.78.0",
+            link: "pptp-in",
+            listen: &format!("{SERVER}:1723"),
+            link_config: "echo_interval_secs = 60",
+        }
+        .config(),
     )
     .unwrap();
     std::fs::write(
@@ -263,13 +235,8 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     lab.start_routerd("cli", &b_dir.join("routerd.toml"), &b_dir.join("log"));
 
     // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
-    let up = |socket: &Path| {
-        sessions(socket)
-            .into_iter()
-            .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
-    };
     let (a, b) = wait_until(Duration::from_secs(40), || {
-        Some((up(&a_socket)?, up(&b_socket)?))
+        Some((session_up(&a_socket)?, session_up(&b_socket)?))
     })
     .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", logs()));
     assert_eq!(a.user.as_deref(), Some("alice"));
@@ -330,23 +297,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     );
 
     // The counters agree: IP octets and packets one side sent, the other received.
-    let agree = wait_until(Duration::from_secs(5), || {
-        let a = up(&a_socket)?.traffic;
-        let b = up(&b_socket)?.traffic;
-        (a.bytes_in == b.bytes_out
-            && a.bytes_out == b.bytes_in
-            && a.packets_in == b.packets_out
-            && a.packets_out == b.packets_in
-            && a.packets_in >= u64::from(3 * pings))
-        .then_some((a, b))
-    });
-    let (ta, tb) = agree.unwrap_or_else(|| {
-        panic!(
-            "counters agree: A {:?} B {:?}",
-            up(&a_socket).map(|s| s.traffic),
-            up(&b_socket).map(|s| s.traffic)
-        )
-    });
+    let (ta, tb) = assert_counters_agree(&a_socket, &b_socket, u64::from(3 * pings));
     // 3 x 5 echo packets of 84 octets (20 IP + 8 ICMP + 56 data) from the client: 10
     // requests and 5 replies.
     assert_eq!(ta.bytes_in, 15 * 84, "{ta:?} {tb:?}");

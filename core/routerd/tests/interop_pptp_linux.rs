@@ -34,14 +34,13 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use dialgate_routerd::accounting::{Record, SessionStop, log_files};
-use dialgate_routerd::api::{Encryption, SessionInfo, SessionState};
+use dialgate_routerd::api::{Encryption, SessionInfo};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, assert_clean_dissection, gre_keys, ping_in, plugin_counters, pptp_control_rows, sessions,
-    start_capture, wait_until,
+    Lab, PptpServer, assert_clean_dissection, assert_counters_agree, gre_keys, ping_in,
+    plugin_counters, pptp_control_rows, session_up, sessions, start_capture, wait_until,
 };
-use support::{Child, TempDir, cargo_build, library, routerctl};
+use support::{Child, TempDir, accounting_stops, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
@@ -66,44 +65,6 @@ fn plain(text: &str) -> String {
         }
     }
     out
-}
-
-fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
-    format!(
-        r#"
-[system]
-hostname = "srv"
-state_dir = "{state}"
-plugin_dir = "{state}"
-
-[management]
-socket = "{socket}"
-
-[lan]
-interface = "{lan_if}"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.79.0.10-10.79.0.20"]
-local_address = "10.79.0.1"
-
-[[plugin]]
-name = "pptp"
-file = "{plugin}"
-
-[[link]]
-name = "pptp-in"
-plugin = "pptp"
-role = "answer"
-pool = "lan"
-[link.config]
-listen = ["{SERVER}:1723"]
-"#,
-        state = dir.display(),
-        socket = socket.display(),
-        plugin = plugin.display(),
-    )
 }
 
 fn client_config(dir: &Path, socket: &Path, plugin: &Path, tty: &Path) -> String {
@@ -267,7 +228,17 @@ impl Interop {
         let c_socket = c_dir.join("routerd.sock");
         std::fs::write(
             s_dir.join("routerd.toml"),
-            server_config(&s_dir, &s_socket, &pptp_plugin, &v_lan_s),
+            PptpServer {
+                hostname: "srv",
+                dir: &s_dir,
+                plugin: &pptp_plugin,
+                lan_if: &v_lan_s,
+                lan_net: "10.79.0",
+                link: "pptp-in",
+                listen: &format!("{SERVER}:1723"),
+                link_config: "",
+            }
+            .config(),
         )
         .unwrap();
         std::fs::write(
@@ -332,7 +303,7 @@ impl Interop {
 
         // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
         let (s, c) = wait_until(Duration::from_secs(40), || {
-            Some((up(&rig.s_socket)?, up(&rig.c_socket)?))
+            Some((session_up(&rig.s_socket)?, session_up(&rig.c_socket)?))
         })
         .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", rig.logs()));
         assert_eq!(s.user.as_deref(), Some("alice"));
@@ -394,13 +365,6 @@ impl Interop {
     }
 }
 
-/// The session of `socket`'s routerd that is up with an address.
-fn up(socket: &Path) -> Option<SessionInfo> {
-    sessions(socket)
-        .into_iter()
-        .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
-}
-
 #[test]
 fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     let Some((mut rig, s, c)) = Interop::start() else {
@@ -434,23 +398,7 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
 
     // The counters agree: IP octets and packets one side sent, the other received. 3 x 5
     // echo packets of 84 octets (20 IP + 8 ICMP + 56 data) each way.
-    let agree = wait_until(Duration::from_secs(5), || {
-        let s = up(&s_socket)?.traffic;
-        let c = up(&c_socket)?.traffic;
-        (s.bytes_in == c.bytes_out
-            && s.bytes_out == c.bytes_in
-            && s.packets_in == c.packets_out
-            && s.packets_out == c.packets_in
-            && s.packets_in >= u64::from(3 * pings))
-        .then_some((s, c))
-    });
-    let (ts, tc) = agree.unwrap_or_else(|| {
-        panic!(
-            "counters agree: S {:?} C {:?}",
-            up(&s_socket).map(|s| s.traffic),
-            up(&c_socket).map(|s| s.traffic)
-        )
-    });
+    let (ts, tc) = assert_counters_agree(&s_socket, &c_socket, u64::from(3 * pings));
     assert_eq!(ts.bytes_in, 15 * 84, "{ts:?} {tc:?}");
     assert_eq!(ts.bytes_out, 15 * 84, "{ts:?} {tc:?}");
     assert_eq!(ts.packets_in, 15, "{ts:?} {tc:?}");
@@ -599,23 +547,6 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     assert!(gre.len() >= 30, "{} GRE packets", gre.len());
 }
 
-/// The accounting stop record of session `id` in `state_dir`'s accounting log.
-fn stop_record(state_dir: &Path, id: u64) -> Option<SessionStop> {
-    log_files(&state_dir.join("accounting.jsonl"), 10)
-        .into_iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .lines()
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .find_map(|line| match serde_json::from_str::<Record>(&line).ok()? {
-            Record::Stop(stop) if stop.session == id => Some(stop),
-            _ => None,
-        })
-}
-
 /// Our PPP engine on pptp-linux's stdio ends the session: routerd C's session is killed, so
 /// its engine sends LCP Terminate-Request (RFC 1661 §5.5) through pptp-linux's GRE. S acks it
 /// and ends its session as terminated by the peer (after its restart timer, RFC 1661 §4.3
@@ -709,13 +640,16 @@ fn our_engine_ends_the_session_through_pptp_linux_with_lcp_terminate_rfc1661_5_5
     );
 
     // S's accounting: the session's stop record with the reason and its traffic.
-    let stop = stop_record(&rig.s_dir, s.id).unwrap_or_else(|| {
-        panic!(
-            "a stop record for session {} in S's accounting\n{}",
-            s.id,
-            rig.logs()
-        )
-    });
+    let stop = accounting_stops(&rig.s_dir)
+        .into_iter()
+        .find(|x| x.session == s.id)
+        .unwrap_or_else(|| {
+            panic!(
+                "a stop record for session {} in S's accounting\n{}",
+                s.id,
+                rig.logs()
+            )
+        });
     assert_eq!(stop.user, "alice");
     assert_eq!(stop.link, "pptp-in");
     assert_eq!(stop.ipv4, Some(client_addr));
