@@ -48,190 +48,25 @@ esac
 secs="${1:-10}"
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
+bench=dataplane-vs-veth
+# shellcheck source=tests/bench/lib/routerd-pair.sh
+. tests/bench/lib/routerd-pair.sh
 
-if [ "$(id -u)" != 0 ]; then
-    echo "dataplane-vs-veth: needs root (network namespaces, TUN)" >&2
-    exit 2
-fi
-for tool in ip iperf3 jq $([ "$link" = serial ] && echo socat); do
-    command -v "$tool" >/dev/null || {
-        echo "dataplane-vs-veth: $tool missing (see tests/apt-packages.txt)" >&2
-        exit 2
-    }
-done
+bench_start
+bench_require ip iperf3 jq $([ "$link" = serial ] && echo socat)
 
 echo "==> building routerd, routerctl and the $link plugin (release)"
 cargo build --release --locked --quiet -p dialgate-routerd -p "dialgate-plugin-$link"
 bin="$repo/target/release"
 
-work=$(mktemp -d /tmp/dialgate-bench.XXXXXX)
-tag=$$
 ns_srv="dgb-srv-$tag" ns_cli="dgb-cli-$tag" ns_lan="dgb-lan-$tag"
 ns_va="dgb-va-$tag" ns_vb="dgb-vb-$tag"
-pids=()
-
-cleanup() {
-    set +e
-    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-        kill -TERM "${pids[$i]}" 2>/dev/null
-    done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-    done
-    for ns in "$ns_srv" "$ns_cli" "$ns_lan" "$ns_va" "$ns_vb"; do
-        ip netns del "$ns" 2>/dev/null
-    done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Background processes are started with `ip netns exec` itself (it execs the program, so $!
-# is the program's pid and cleanup can stop it).
-in_ns() {
-    local ns=$1
-    shift
-    ip netns exec "$ns" "$@"
-}
-
-for ns in "$ns_srv" "$ns_cli" "$ns_lan" "$ns_va" "$ns_vb"; do
-    ip netns add "$ns"
-    ip -n "$ns" link set lo up
-done
-veth() { # veth NS_A IF_A ADDR_A NS_B IF_B ADDR_B
-    ip link add "$2" type veth peer name "$5"
-    ip link set "$2" netns "$1"
-    ip link set "$5" netns "$4"
-    ip -n "$1" addr add "$3" dev "$2"
-    ip -n "$4" addr add "$6" dev "$5"
-    ip -n "$1" link set "$2" up
-    ip -n "$4" link set "$5" up
-}
+bench_netns "$ns_srv" "$ns_cli" "$ns_lan" "$ns_va" "$ns_vb"
 # The server's LAN, and the reference path.
-veth "$ns_srv" "dgbs$tag" 10.77.0.1/24 "$ns_lan" "dgbl$tag" 10.77.0.2/24
-veth "$ns_va" "dgba$tag" 10.88.0.1/24 "$ns_vb" "dgbb$tag" 10.88.0.2/24
-
-if [ "$link" = serial ]; then
-    # The pty pair (a null-modem cable).
-    socat PTY,raw,echo=0,link="$work/pty-a" PTY,raw,echo=0,link="$work/pty-b" 2>"$work/socat.log" &
-    pids+=($!)
-    for _ in $(seq 1 50); do
-        [ -e "$work/pty-a" ] && [ -e "$work/pty-b" ] && break
-        sleep 0.1
-    done
-    a_link='[[link.config.ports]]
-name = "modem"
-device = "'"$work/pty-a"'"'
-    b_link='[[link.config.ports]]
-name = "uplink"
-device = "'"$work/pty-b"'"
-role = "dial"'
-else
-    # The Internet between the two boxes.
-    veth "$ns_cli" "dgbc$tag" 10.66.0.2/24 "$ns_srv" "dgbw$tag" 10.66.0.1/24
-    a_link='[link.config]
-listen = ["10.66.0.1:1723"]'
-    b_link='[link.config]
-target = "10.66.0.1:1723"
-call_type = "outgoing"'
-fi
-
-mkdir -p "$work/a" "$work/b"
-cat >"$work/a/routerd.toml" <<EOF
-[system]
-hostname = "srv"
-state_dir = "$work/a"
-plugin_dir = "$bin"
-
-[management]
-socket = "$work/a/routerd.sock"
-
-[lan]
-interface = "dgbs$tag"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.77.0.10-10.77.0.20"]
-local_address = "10.77.0.1"
-
-[[plugin]]
-name = "$link"
-file = "libdialgate_plugin_$link.so"
-
-[[link]]
-name = "modem"
-plugin = "$link"
-role = "answer"
-pool = "lan"
-$a_link
-EOF
-cat >"$work/b/routerd.toml" <<EOF
-[system]
-hostname = "cli"
-state_dir = "$work/b"
-plugin_dir = "$bin"
-
-[management]
-socket = "$work/b/routerd.sock"
-
-[[plugin]]
-name = "$link"
-file = "libdialgate_plugin_$link.so"
-
-[[link]]
-name = "uplink"
-plugin = "$link"
-role = "dial"
-credentials = { user = "bench", password = "a long benchmark passphrase" }
-routes = ["10.77.0.0/24"]
-$b_link
-EOF
-
-wait_socket() {
-    for _ in $(seq 1 100); do
-        [ -S "$1" ] && return 0
-        sleep 0.1
-    done
-    echo "dataplane-vs-veth: $1 never appeared; log:" >&2
-    cat "$2" >&2
-    exit 1
-}
-ip netns exec "$ns_srv" "$bin/routerd" --config "$work/a/routerd.toml" 2>"$work/a/log" &
-pids+=($!)
-wait_socket "$work/a/routerd.sock" "$work/a/log"
-echo "a long benchmark passphrase" |
-    "$bin/routerctl" --socket "$work/a/routerd.sock" users set-password bench >/dev/null
-ip netns exec "$ns_cli" "$bin/routerd" --config "$work/b/routerd.toml" 2>"$work/b/log" &
-pids+=($!)
-wait_socket "$work/b/routerd.sock" "$work/b/log"
-
-session=""
-for _ in $(seq 1 400); do
-    session=$("$bin/routerctl" --socket "$work/b/routerd.sock" --json sessions 2>/dev/null |
-        jq -c 'map(select(.state == "up" and .ipv4 != null)) | first // empty' || true)
-    [ -n "$session" ] && break
-    sleep 0.1
-done
-if [ -z "$session" ]; then
-    echo "dataplane-vs-veth: no session came up; logs:" >&2
-    cat "$work/a/log" "$work/b/log" >&2
-    exit 1
-fi
-client=$(jq -r .ipv4 <<<"$session")
-encryption=$(jq -c .encryption <<<"$session")
-# The session's MTU: on its route when below the TUN's.
-mtu=$(ip -n "$ns_cli" route get 10.77.0.2 | grep -o 'mtu [0-9]*' | cut -d' ' -f2 || true)
-mtu=${mtu:-1500}
+bench_veth "$ns_srv" "dgbs$tag" 10.77.0.1/24 "$ns_lan" "dgbl$tag" 10.77.0.2/24
+bench_veth "$ns_va" "dgba$tag" 10.88.0.1/24 "$ns_vb" "dgbb$tag" 10.88.0.2/24
+routerd_pair "$link" "$ns_srv" "$ns_cli" "dgbs$tag"
 echo "==> session up over $link: client $client, MTU $mtu, encryption $encryption"
-jq -e '.encryption.kind == "mppe" and .encryption.bits == 128' <<<"$session" >/dev/null || {
-    echo "dataplane-vs-veth: expected MPPE-128" >&2
-    exit 1
-}
 
 ip netns exec "$ns_lan" iperf3 -s -B 10.77.0.2 >"$work/iperf-lan.log" 2>&1 &
 pids+=($!)
