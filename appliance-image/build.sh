@@ -104,7 +104,9 @@ if [ -f "$repo/webui/Cargo.toml" ]; then
 fi
 host_bin=$repo/target/release
 if [ "$cross" = 1 ]; then
-  bin=$repo/target/$rust_target/release
+  # Its own target directory: a cross build never waits on the host build's lock.
+  cross_target_dir=$repo/target/cross
+  bin=$cross_target_dir/$rust_target/release
   # The cross linker and its sysroot come from the environment, so a buildroot SDK can stand
   # in for Debian's cross gcc: DIALGATE_CROSS_LINKER=/opt/sdk/bin/aarch64-buildroot-linux-gnu-gcc
   # (its own sysroot is built in; DIALGATE_CROSS_SYSROOT adds --sysroot).
@@ -124,7 +126,8 @@ if [ "$cargo_build" = 1 ]; then
   if [ "$cross" = 1 ]; then
     rustup target list --installed 2>/dev/null | grep -qx "$rust_target" \
       || { log "rustup target add $rust_target"; rustup target add "$rust_target"; }
-    (cd "$repo" && cargo build --release --locked --target "$rust_target" "${packages[@]}")
+    (cd "$repo" && cargo build --release --locked --target "$rust_target" \
+      --target-dir "$cross_target_dir" "${packages[@]}")
   else
     (cd "$repo" && cargo build --release --locked "${packages[@]}")
   fi

@@ -15,257 +15,29 @@
 //! ```
 //!
 //! The image is not built here (a release build takes minutes): `tests/run-all.sh` builds it
-//! before `cargo test`; `DIALGATE_APPLIANCE_IMAGE` points at another one.
+//! before `cargo test`; `DIALGATE_APPLIANCE_IMAGE_X86_64` points at another one.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+mod common;
+
+use std::io::Write;
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{Appliance, SECOND, image, repo};
 
 use dialgate_routerd::api::{Encryption, SessionInfo, SessionState};
 use dialgate_test_support::require_root;
 use dialgate_test_support::vm::Netns;
 
-const SECOND: Duration = Duration::from_secs(1);
 /// Boot to routerd under TCG: ~15-25 s on an idle 2-core machine, far more under load.
 const BOOT_LIMIT: Duration = Duration::from_secs(240);
 const BOX_LAN: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The image under test: `$DIALGATE_APPLIANCE_IMAGE`, else the one `build.sh x86_64` makes.
-fn image() -> PathBuf {
-    let path = std::env::var_os("DIALGATE_APPLIANCE_IMAGE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("target/appliance/x86_64/dialgate-x86_64.img"));
-    assert!(
-        path.is_file(),
-        "no appliance image at {}: build it with appliance-image/build.sh x86_64 --no-xz \
-         (tests/run-all.sh does) or set DIALGATE_APPLIANCE_IMAGE",
-        path.display()
-    );
-    path
-}
-
-/// A free TCP port on the host's loopback (for the runner's forwards).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
-/// One booted box: run-qemu.sh with the console on its stdin/stdout.
-struct Appliance {
-    child: Child,
-    stdin: ChildStdin,
-    console: Arc<Mutex<String>>,
-    metrics_port: u16,
-    started: Instant,
-    next_id: u32,
-}
-
-impl Appliance {
-    /// Starts `run-qemu.sh --snapshot --console stdio` with `extra` options.
-    fn start(extra: &[&str]) -> Appliance {
-        let metrics_port = free_port();
-        let (https, http) = (free_port().to_string(), free_port().to_string());
-        let mut child = Command::new(repo().join("appliance-image/run-qemu.sh"))
-            .args(["--snapshot", "--console", "stdio"])
-            .args(["--metrics-port", &metrics_port.to_string()])
-            .args(["--https-port", &https, "--http-port", &http])
-            .args(extra)
-            .arg(image())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting appliance-image/run-qemu.sh");
-        let console = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let console = Arc::clone(&console);
-            std::thread::spawn(move || copy_into(stream, &console));
-        }
-        let stdin = child.stdin.take().unwrap();
-        Appliance {
-            child,
-            stdin,
-            console,
-            metrics_port,
-            started: Instant::now(),
-            next_id: 0,
-        }
-    }
-
-    fn console(&self) -> String {
-        self.console
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn console_len(&self) -> usize {
-        self.console
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Waits until `text` appears in the console after byte `from`; returns the offset just
-    /// after it.
-    fn wait_for(&mut self, text: &str, from: usize, timeout: Duration) -> usize {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let console = self.console();
-            if let Some(at) = console.get(from..).and_then(|c| c.find(text)) {
-                return from + at + text.len();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("run-qemu.sh exited ({status}) waiting for {text:?}; console:\n{console}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {text:?}; console:\n{console}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Runs `command` in the console's shell; returns its exit status and what the console
-    /// showed meanwhile.
-    fn sh(&mut self, command: &str, timeout: Duration) -> (i32, String) {
-        self.next_id += 1;
-        let id = self.next_id;
-        let from = self.console_len();
-        // The marker is assembled by printf, so the echoed command line never matches it.
-        let line = format!("{command}; printf '@@RC%s %s\\n' {id} $?\n");
-        self.stdin.write_all(line.as_bytes()).unwrap();
-        self.stdin.flush().unwrap();
-        let marker = format!("@@RC{id} ");
-        let end = self.wait_for(&marker, from, timeout);
-        let console = self.console();
-        let rest = console.get(end..).unwrap_or("");
-        let status = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(-1);
-        (status, console.get(from..end).unwrap_or("").to_owned())
-    }
-
-    /// [`Appliance::sh`] that must succeed.
-    fn ok(&mut self, command: &str) -> String {
-        let (status, out) = self.sh(command, 60 * SECOND);
-        assert_eq!(status, 0, "{command}:\n{out}");
-        out
-    }
-
-    /// Writes `contents` to `path` in the box through the console (base64 in short lines).
-    fn write_file(&mut self, path: &str, contents: &str) {
-        self.ok("rm -f /tmp/upload.b64");
-        for chunk in base64(contents.as_bytes()).as_bytes().chunks(200) {
-            let chunk = std::str::from_utf8(chunk).unwrap();
-            self.ok(&format!("printf %s '{chunk}' >>/tmp/upload.b64"));
-        }
-        self.ok(&format!("base64 -d /tmp/upload.b64 >{path}"));
-    }
-
-    /// GET /metrics through the forwarded port, retried until `timeout`.
-    fn metrics(&self, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(body) = http_get(self.metrics_port, "/metrics") {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "metrics on 127.0.0.1:{} did not answer; console:\n{}",
-                self.metrics_port,
-                self.console()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Appliance {
-    fn drop(&mut self) {
-        // SIGTERM: the runner stops QEMU and removes its tap; then make sure.
-        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).unwrap());
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + 15 * SECOND;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn copy_into(mut from: Box<dyn Read + Send>, into: &Mutex<String>) {
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = from.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let text = String::from_utf8_lossy(&buf[..n]).replace('\r', "");
-        if std::env::var_os("DIALGATE_VM_ECHO").is_some() {
-            eprint!("{text}");
-        }
-        into.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_str(&text);
-    }
-}
-
-/// A plain HTTP/1.0 GET on 127.0.0.1:`port`; the body of a 200 answer.
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(5 * SECOND)).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).ok()?;
-    let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then_some(())?;
-    head.split(' ').nth(1).filter(|c| *c == "200")?;
-    Some(body.to_owned())
-}
-
-/// RFC 4648 base64 (for [`Appliance::write_file`]).
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// The directory of this test executable's profile (`target/<profile>`).
 fn profile_dir() -> PathBuf {
@@ -452,7 +224,7 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     }
     build_client();
     let ns = Netns::new("appl").unwrap();
-    let mut box_ = Appliance::start(&["--netns", ns.name()]);
+    let mut box_ = Appliance::start(&image("x86_64"), &["--netns", ns.name()]);
 
     // First boot: routerd on the image's configuration; metrics reach the host.
     box_.wait_for("@@DIALGATE routerd up", 0, BOOT_LIMIT);
@@ -533,7 +305,7 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
 
 #[test]
 fn bios_boot_reaches_routerd() {
-    let mut box_ = Appliance::start(&["--bios", "--no-tap"]);
+    let mut box_ = Appliance::start(&image("x86_64"), &["--bios", "--no-tap"]);
     box_.wait_for("@@DIALGATE routerd up", 0, BOOT_LIMIT);
     eprintln!(
         "BIOS boot, QEMU start to routerd's socket: {:.1} s",
