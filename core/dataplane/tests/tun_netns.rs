@@ -305,6 +305,19 @@ fn tun_multi_queue() {
     assert!(name.starts_with("dgmq"));
 }
 
+/// Whether `ip route show` printed a route to `dst` with each of the `attributes` (key and
+/// value), wherever they stand among the others `ip` prints (which ones it adds, `dev`
+/// among them, varies with its version and the kernel's answer).
+fn route_has(output: &str, dst: &str, attributes: &[(&str, &str)]) -> bool {
+    output.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words.first() == Some(&dst)
+            && attributes
+                .iter()
+                .all(|(k, v)| words.windows(2).any(|w| w[0] == *k && w[1] == *v))
+    })
+}
+
 /// Routes added over rtnetlink show up in the kernel's table with the session's prefix
 /// lengths; re-adding replaces, deleting a missing route reports ESRCH with the request.
 #[test]
@@ -332,14 +345,33 @@ fn netlink_routes_and_errors() {
         );
         // Commands spawned from this thread run in its namespace.
         let v4 = common::ip(&["-4", "route", "show", "dev", tun.name()]);
-        assert!(v4.contains("10.99.0.2 proto static scope link"), "{v4}");
+        assert!(
+            route_has(&v4, "10.99.0.2", &[("proto", "static"), ("scope", "link")]),
+            "{v4}"
+        );
         assert!(!v4.contains("192.0.2.77"), "{v4}");
         let v6 = common::ip(&["-6", "route", "show", "dev", tun.name()]);
-        assert!(v6.contains("2001:db8:99:5::/64 proto static"), "{v6}");
-        assert!(v6.contains("2001:db8:99:7::9 proto static"), "{v6}");
+        assert!(
+            route_has(&v6, "2001:db8:99:5::/64", &[("proto", "static")]),
+            "{v6}"
+        );
+        assert!(
+            route_has(&v6, "2001:db8:99:7::9", &[("proto", "static")]),
+            "{v6}"
+        );
         tun.name().to_owned()
     });
-    // The TUN is gone with its descriptor, and its routes with it.
+    // The TUN is gone with its descriptor, and its routes with it. Its last descriptor, that
+    // is: a process another test thread forks (to run `ip`) holds a copy of every descriptor
+    // until it execs, so the kernel may unregister the device a moment after our close.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ns.ip(&["link", "show"]).contains(&name) {
+        assert!(
+            Instant::now() < deadline,
+            "the TUN {name} outlived its descriptor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let all = ns.ip(&["route", "show"]) + &ns.ip(&["-6", "route", "show"]);
     assert!(!all.contains(&name), "{all}");
 }

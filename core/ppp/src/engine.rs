@@ -288,6 +288,10 @@ pub struct Counters {
     pub ccp_reset_requests_sent: u64,
     /// CCP Reset-Requests the peer sent us (RFC 1962 §2.1).
     pub ccp_reset_requests_received: u64,
+    /// NCP Configure-Requests the peer sent before our CCP opened while encryption is
+    /// required: kept (the latest per NCP) and answered once CCP opens. Counted in
+    /// `rx_control` too.
+    pub ncp_requests_held: u64,
 }
 
 impl Counters {
@@ -579,6 +583,12 @@ impl Engine {
             .find(|s| s.layer.protocol() == protocol.0)
         {
             self.counters.rx_control += 1;
+            if slot.held && info.first() == Some(&cp::CONFIGURE_REQUEST) {
+                // See `release_ncps`: answered once CCP opens.
+                self.counters.ncp_requests_held += 1;
+                slot.early_request = Some(info.to_vec());
+                return None;
+            }
             slot.layer.handle_packet(now, info);
             self.pump(now);
             return None;
@@ -899,7 +909,7 @@ impl Engine {
         for _ in 0..64 {
             let mut progressed = self.drain_lcp(now);
             progressed |= self.drain_auth();
-            progressed |= self.drain_ccp();
+            progressed |= self.drain_ccp(now);
             progressed |= self.drain_ncps();
             if self.close_requested {
                 self.close_requested = false;
@@ -1070,7 +1080,7 @@ impl Engine {
         }
     }
 
-    fn drain_ccp(&mut self) -> bool {
+    fn drain_ccp(&mut self, now: Instant) -> bool {
         let mut progressed = false;
         let required = self.config.requires_encryption();
         while let Some(event) = self.ccp.as_mut().and_then(ControlProtocol::poll_event) {
@@ -1086,6 +1096,9 @@ impl Engine {
                     };
                     if self.mppe.is_none() && required {
                         self.request_close(DownReason::EncryptionRequiredRefused);
+                    }
+                    if self.mppe.is_some() {
+                        self.release_ncps(now);
                     }
                     if let Some(negotiated) = negotiated {
                         self.events.push_back(Event::NetworkUp {
@@ -1312,10 +1325,44 @@ impl Engine {
             self.ncps
                 .push(slot(Protocol::NBF, Protocol::NBFCP, policy, cp_config));
         }
+        // With encryption required, the NCPs wait for CCP (see `release_ncps`).
+        let hold = self.ccp.is_some() && self.config.requires_encryption();
         for s in &mut self.ncps {
             s.layer.set_peer_mru(peer_mru);
             s.layer.up(now);
-            s.layer.open(now);
+            if hold {
+                s.held = true;
+            } else {
+                s.layer.open(now);
+            }
+        }
+    }
+
+    /// CCP opened with MPPE keyed: open the NCPs held since the Network phase began.
+    ///
+    /// With encryption required no network-layer packet may flow before CCP has negotiated
+    /// MPPE (RFC 3078 §3; RFC 1968 §2.1 likewise for ECP), so the NCPs do not send their
+    /// Configure-Requests until then. This is what Linux pppd does with `require-mppe`: it
+    /// opens IPCP only when CCP comes up and, until then, its IPCP sits in Closed, where a
+    /// Configure-Request is answered with Terminate-Ack (RFC 1661 §4.1, Closed row). An early
+    /// request would cost a whole restart timer (RFC 1661 §4.6, 3 s): the Terminate-Ack does
+    /// not move Req-Sent.
+    ///
+    /// A peer that runs its NCPs in parallel with CCP (Windows) sends its Configure-Request
+    /// early. Answering it with Terminate-Ack, as pppd does, would cost that peer the same
+    /// restart timer, so the latest early request per NCP is kept and processed right after
+    /// the layer opens: RFC 1661 §3.6 lets an NCP choose when to negotiate, and a Closed
+    /// layer's packets are ours to handle; other codes still reach the Closed layer and get
+    /// the state table's answers.
+    fn release_ncps(&mut self, now: Instant) {
+        for s in &mut self.ncps {
+            if s.held {
+                s.held = false;
+                s.layer.open(now);
+                if let Some(request) = s.early_request.take() {
+                    s.layer.handle_packet(now, &request);
+                }
+            }
         }
     }
 }

@@ -464,6 +464,92 @@ fn reused_peer_call_id_refused_rfc2637_3_2_2() {
     assert_eq!(p.b.counters().calls_refused, 1);
 }
 
+/// A requested call not answered yet may move to another of our Call IDs (it reaches the
+/// peer only in the reply); the peer then sends GRE with the new one.
+#[test]
+fn renumbered_call_is_answered_with_its_new_id_rfc2637_2_8_and_2_10() {
+    let mut p = Pair::established();
+    p.take_a();
+    p.take_b();
+    let out =
+        p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+            .unwrap();
+    let inc =
+        p.a.place_incoming_call(p.now, &IncomingCallParams::default())
+            .unwrap();
+    p.pump();
+    let reqs = requested(&p.take_b());
+    let (old_out, old_inc) = (reqs[0].0, reqs[1].0);
+    // The next free ID (old_inc + 1) is "taken elsewhere": the one after it is chosen.
+    let taken = old_inc.0.wrapping_add(1);
+    let new_out = p.b.renumber_call(old_out, 4, |id| id == taken).unwrap();
+    assert_eq!(new_out.0, taken.wrapping_add(1));
+    assert_eq!(p.b.call_state(old_out), None);
+    assert_eq!(
+        p.b.call_state(new_out),
+        Some((CallRole::PacOutgoing, CallState::WaitAnswer))
+    );
+    // No acceptable ID within the tries: an error, the call unchanged.
+    assert_eq!(
+        p.b.renumber_call(old_inc, 3, |_| true),
+        Err(CallError::TooManyCalls)
+    );
+    assert_eq!(
+        p.b.call_state(old_inc),
+        Some((CallRole::PnsIncoming, CallState::WaitAnswer))
+    );
+    assert_eq!(
+        p.b.renumber_call(old_out, 4, |_| false),
+        Err(CallError::UnknownCall)
+    );
+    p.b.accept_call(p.now, new_out).unwrap();
+    p.b.accept_call(p.now, old_inc).unwrap();
+    p.pump();
+    // The peer learnt the new ID from the reply.
+    let up_a = ups(&p.take_a());
+    let peer_ids: Vec<(CallId, u16)> = up_a.iter().map(|u| (u.call, u.peer_call_id)).collect();
+    assert!(peer_ids.contains(&(out, new_out.0)), "{peer_ids:?}");
+    assert!(peer_ids.contains(&(inc, old_inc.0)), "{peer_ids:?}");
+    let up_b: Vec<CallId> = ups(&p.take_b()).iter().map(|u| u.call).collect();
+    assert!(
+        up_b.contains(&new_out) && up_b.contains(&old_inc),
+        "{up_b:?}"
+    );
+    // An answered call keeps its ID.
+    assert_eq!(
+        p.b.renumber_call(new_out, 4, |_| false),
+        Err(CallError::WrongState)
+    );
+}
+
+/// The owner may choose the ID of the next call it places, away from IDs it uses elsewhere.
+#[test]
+fn chosen_call_id_is_the_one_placed_rfc2637_2_7() {
+    let mut p = Pair::established();
+    p.take_a();
+    let first =
+        p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+            .unwrap();
+    let avoided = [first.0.wrapping_add(1), first.0.wrapping_add(2)];
+    let chosen =
+        p.a.choose_next_call_id(8, |id| avoided.contains(&id))
+            .unwrap();
+    assert_eq!(chosen.0, first.0.wrapping_add(3));
+    let placed =
+        p.a.place_incoming_call(p.now, &IncomingCallParams::default())
+            .unwrap();
+    assert_eq!(placed, chosen);
+    // The peer learns it from the request.
+    p.pump();
+    let reqs = requested(&p.take_b());
+    assert_eq!(reqs.len(), 2);
+    match reqs[1].1 {
+        CallRequest::Incoming(r) => assert_eq!(r.call_id, chosen.0),
+        other => panic!("an Incoming-Call-Request, not {other:?}"),
+    }
+    assert_eq!(p.a.choose_next_call_id(4, |_| true), None);
+}
+
 fn outgoing_request(call_id: u16) -> pptp::OutgoingCallRequest {
     pptp::OutgoingCallRequest {
         call_id,

@@ -29,14 +29,13 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use dialgate_routerd::accounting::{Record, SessionStop, log_files};
 use dialgate_routerd::api::{Encryption, SessionRole, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, assert_clean_dissection, gre_keys, ip, ping_in, pptp_control_rows, sessions,
+    Lab, PptpServer, assert_clean_dissection, gre_keys, ip, ping_in, pptp_control_rows, sessions,
     start_capture, wait_until,
 };
-use support::{PtyCable, TempDir, cargo_build, library};
+use support::{PtyCable, TempDir, accounting_stops, cargo_build, library};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
@@ -120,54 +119,6 @@ call_type = "incoming"
     )
 }
 
-/// The company's server (PNS): answers Incoming-Call-Requests and terminates PPP.
-fn pns_config(dir: &Path, pptp: &Path, lan_if: &str) -> String {
-    format!(
-        r#"{head}
-[lan]
-interface = "{lan_if}"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.79.0.10-10.79.0.20"]
-local_address = "10.79.0.1"
-
-[[plugin]]
-name = "pptp"
-file = "{pptp}"
-
-[[link]]
-name = "from-pac"
-plugin = "pptp"
-role = "answer"
-pool = "lan"
-[link.config]
-listen = ["{PNS}:1723"]
-"#,
-        head = head("pns", dir),
-        pptp = pptp.display(),
-    )
-}
-
-/// The stop records in `dir`'s accounting log.
-fn stops(dir: &Path) -> Vec<SessionStop> {
-    log_files(&dir.join("accounting.jsonl"), 10)
-        .into_iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap_or_default()
-                .lines()
-                .filter_map(|l| serde_json::from_str::<Record>(l).ok())
-                .collect::<Vec<_>>()
-        })
-        .filter_map(|r| match r {
-            Record::Stop(s) => Some(s),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_serial_caller_reaches_the_pns_through_the_pac_with_incoming_call_requests() {
     if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
@@ -197,7 +148,20 @@ fn a_serial_caller_reaches_the_pns_through_the_pac_with_incoming_call_requests()
     for (d, text) in [
         (&c_dir, caller_config(&c_dir, &serial, cable.a())),
         (&a_dir, pac_config(&a_dir, &serial, &pptp, cable.b())),
-        (&b_dir, pns_config(&b_dir, &pptp, &v_lan_s)),
+        (
+            &b_dir,
+            PptpServer {
+                hostname: "pns",
+                dir: &b_dir,
+                plugin: &pptp,
+                lan_if: &v_lan_s,
+                lan_net: "10.79.0",
+                link: "from-pac",
+                listen: &format!("{PNS}:1723"),
+                link_config: "",
+            }
+            .config(),
+        ),
     ] {
         std::fs::create_dir_all(d).unwrap();
         std::fs::write(d.join("routerd.toml"), text).unwrap();
@@ -338,7 +302,7 @@ fn a_serial_caller_reaches_the_pns_through_the_pac_with_incoming_call_requests()
         "teardown reported on both sides\n{}",
         logs()
     );
-    let stop_of = |d: &Path, id| stops(d).into_iter().find(|s| s.session == id);
+    let stop_of = |d: &Path, id| accounting_stops(d).into_iter().find(|s| s.session == id);
     let b_stop = wait_until(Duration::from_secs(10), || stop_of(&b_dir, b.id))
         .unwrap_or_else(|| panic!("B accounted the session's end\n{}", logs()));
     assert!(

@@ -30,8 +30,9 @@ use std::time::Duration;
 use dialgate_routerd::api::{Encryption, SessionState};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, assert_clean_dissection, gre_keys, in_netns, ip, ping_in, pptp_control_rows, raw_send,
-    raw_socket, sessions, start_capture, tcp_from, wait_until,
+    Lab, PptpServer, assert_clean_dissection, assert_counters_agree, gre_keys, in_netns, ip,
+    ping_in, plugin_counters, pptp_control_rows, raw_send, raw_socket, session_up, sessions,
+    start_capture, tcp_from, wait_until,
 };
 use support::{TempDir, cargo_build, library, routerctl};
 
@@ -121,58 +122,6 @@ fn read_n(stream: &mut std::net::TcpStream, n: usize, timeout: Duration) -> Vec<
     got
 }
 
-/// The `dialgate_plugin_counter` samples of the server's pptp link, by name.
-fn plugin_counters(socket: &Path) -> std::collections::BTreeMap<String, u64> {
-    let (_, text) = routerctl(socket, &["metrics"], "");
-    let prefix = "dialgate_plugin_counter{plugin=\"pptp\",link=\"pptp-in\",name=\"";
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix))
-        .filter_map(|rest| {
-            let (name, value) = rest.split_once("\"} ")?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
-    format!(
-        r#"
-[system]
-hostname = "srv"
-state_dir = "{state}"
-plugin_dir = "{state}"
-
-[management]
-socket = "{socket}"
-
-[lan]
-interface = "{lan_if}"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.78.0.10-10.78.0.20"]
-local_address = "10.78.0.1"
-
-[[plugin]]
-name = "pptp"
-file = "{plugin}"
-
-[[link]]
-name = "pptp-in"
-plugin = "pptp"
-role = "answer"
-pool = "lan"
-[link.config]
-listen = ["{SERVER}:1723"]
-echo_interval_secs = 60
-"#,
-        state = dir.display(),
-        socket = socket.display(),
-        plugin = plugin.display(),
-    )
-}
-
 fn client_config(dir: &Path, socket: &Path, plugin: &Path) -> String {
     format!(
         r#"
@@ -241,7 +190,17 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     let b_socket = b_dir.join("routerd.sock");
     std::fs::write(
         a_dir.join("routerd.toml"),
-        server_config(&a_dir, &a_socket, &pptp, &v_lan_s),
+        PptpServer {
+            hostname: "srv",
+            dir: &a_dir,
+            plugin: &pptp,
+            lan_if: &v_lan_s,
+            lan_net: "10.78.0",
+            link: "pptp-in",
+            listen: &format!("{SERVER}:1723"),
+            link_config: "echo_interval_secs = 60",
+        }
+        .config(),
     )
     .unwrap();
     std::fs::write(
@@ -276,13 +235,8 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     lab.start_routerd("cli", &b_dir.join("routerd.toml"), &b_dir.join("log"));
 
     // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
-    let up = |socket: &Path| {
-        sessions(socket)
-            .into_iter()
-            .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
-    };
     let (a, b) = wait_until(Duration::from_secs(40), || {
-        Some((up(&a_socket)?, up(&b_socket)?))
+        Some((session_up(&a_socket)?, session_up(&b_socket)?))
     })
     .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", logs()));
     assert_eq!(a.user.as_deref(), Some("alice"));
@@ -343,23 +297,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     );
 
     // The counters agree: IP octets and packets one side sent, the other received.
-    let agree = wait_until(Duration::from_secs(5), || {
-        let a = up(&a_socket)?.traffic;
-        let b = up(&b_socket)?.traffic;
-        (a.bytes_in == b.bytes_out
-            && a.bytes_out == b.bytes_in
-            && a.packets_in == b.packets_out
-            && a.packets_out == b.packets_in
-            && a.packets_in >= u64::from(3 * pings))
-        .then_some((a, b))
-    });
-    let (ta, tb) = agree.unwrap_or_else(|| {
-        panic!(
-            "counters agree: A {:?} B {:?}",
-            up(&a_socket).map(|s| s.traffic),
-            up(&b_socket).map(|s| s.traffic)
-        )
-    });
+    let (ta, tb) = assert_counters_agree(&a_socket, &b_socket, u64::from(3 * pings));
     // 3 x 5 echo packets of 84 octets (20 IP + 8 ICMP + 56 data) from the client: 10
     // requests and 5 replies.
     assert_eq!(ta.bytes_in, 15 * 84, "{ta:?} {tb:?}");
@@ -502,7 +440,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         ("control_out_of_state", 2),
     ];
     let counted = wait_until(Duration::from_secs(5), || {
-        let c = plugin_counters(&a_socket);
+        let c = plugin_counters(&a_socket, "pptp-in");
         wanted
             .iter()
             .all(|(name, min)| c.get(*name).is_some_and(|v| v >= min))
@@ -511,7 +449,7 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
     assert!(
         counted.is_some(),
         "drops counted in the metrics: {:?}\n{}",
-        plugin_counters(&a_socket),
+        plugin_counters(&a_socket, "pptp-in"),
         logs()
     );
     // The session is still up and carries traffic.
@@ -621,4 +559,250 @@ fn pptp_client_pings_the_servers_lan_and_hangs_up_cleanly() {
         packets >= 30,
         "{packets} GRE packets (15 pings each way and PPP)"
     );
+}
+
+/// routerd A with two answering pptp links (ports 1723 and 1724, a pool each), routerd B with
+/// two dialing links, one to each: every GRE datagram reaches both links' raw sockets on
+/// each side.
+fn two_links_configs(a_dir: &Path, b_dir: &Path, plugin: &Path) -> (String, String) {
+    let head = |dir: &Path, host: &str| {
+        format!(
+            r#"
+[system]
+hostname = "{host}"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{state}/routerd.sock"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+"#,
+            state = dir.display(),
+            plugin = plugin.display(),
+        )
+    };
+    let mut a = head(a_dir, "srv");
+    let mut b = head(b_dir, "cli");
+    for (i, (port, user)) in [(1723, "alice"), (1724, "bob")].into_iter().enumerate() {
+        let n = i + 1;
+        let net = 78 + i;
+        a += &format!(
+            r#"
+[[pool]]
+name = "p{n}"
+ranges = ["10.{net}.0.10-10.{net}.0.20"]
+local_address = "10.{net}.0.1"
+
+[[link]]
+name = "in{n}"
+plugin = "pptp"
+role = "answer"
+pool = "p{n}"
+[link.config]
+listen = ["{SERVER}:{port}"]
+"#
+        );
+        b += &format!(
+            r#"
+[[link]]
+name = "out{n}"
+plugin = "pptp"
+role = "dial"
+credentials = {{ user = "{user}", password = "correct horse battery" }}
+[link.config]
+target = "{SERVER}:{port}"
+"#
+        );
+    }
+    (a, b)
+}
+
+/// Two pptp links in one routerd, each end: the kernel gives every GRE datagram to both
+/// links' raw sockets, and a link ignores the other's (counted as `gre_other_link`, not as an
+/// unknown call or a spoofed source) while GRE that names no call of either link, or a link's
+/// Call ID from an address that is not its peer, is still dropped and counted (RFC 2637 §4.1).
+#[test]
+fn two_pptp_links_in_one_routerd_ignore_each_others_gre_rfc2637_4_1() {
+    if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
+        return;
+    }
+    cargo_build(&["dialgate-plugin-pptp"], &[]);
+    let pptp = library("dialgate_plugin_pptp");
+    let dir = TempDir::new("pptp-2links");
+    let lab = Lab::new("p2", &["srv", "cli"]);
+    let mut lab = lab;
+    let tag = std::process::id() % 100_000;
+    let (v_s, v_c) = (format!("d2s{tag}"), format!("d2c{tag}"));
+    lab.veth(
+        ("srv", &v_s, &format!("{SERVER}/24")),
+        ("cli", &v_c, "192.0.2.2/24"),
+    );
+    let srv_ns = lab.ns("srv").to_owned();
+    let cli_ns = lab.ns("cli").to_owned();
+    // The server's own session addresses (the pools' local addresses).
+    for local in ["10.78.0.1/32", "10.79.0.1/32"] {
+        ip(&["-n", &srv_ns, "addr", "add", local, "dev", "lo"]);
+    }
+    ip(&[
+        "-n",
+        &cli_ns,
+        "addr",
+        "add",
+        &format!("{ATTACKER}/24"),
+        "dev",
+        &v_c,
+    ]);
+    let a_dir = dir.path().join("a");
+    let b_dir = dir.path().join("b");
+    std::fs::create_dir_all(&a_dir).unwrap();
+    std::fs::create_dir_all(&b_dir).unwrap();
+    let (a_socket, b_socket) = (a_dir.join("routerd.sock"), b_dir.join("routerd.sock"));
+    let (a_text, b_text) = two_links_configs(&a_dir, &b_dir, &pptp);
+    std::fs::write(a_dir.join("routerd.toml"), a_text).unwrap();
+    std::fs::write(b_dir.join("routerd.toml"), b_text).unwrap();
+    let mut users = UserStore::open(&a_dir.join("users.toml")).unwrap();
+    users
+        .set_password("alice", "correct horse battery")
+        .unwrap();
+    users.set_password("bob", "correct horse battery").unwrap();
+    drop(users);
+    let log_a = || std::fs::read_to_string(a_dir.join("log")).unwrap_or_default();
+    let log_b = || std::fs::read_to_string(b_dir.join("log")).unwrap_or_default();
+    let logs = || {
+        format!(
+            "--- routerd A (server):\n{}\n--- routerd B (client):\n{}",
+            log_a(),
+            log_b()
+        )
+    };
+    lab.start_routerd("srv", &a_dir.join("routerd.toml"), &a_dir.join("log"));
+    let listening = wait_until(Duration::from_secs(20), || {
+        (log_a().matches("listening for PPTP").count() == 2).then_some(())
+    });
+    assert!(listening.is_some(), "both links listening\n{}", logs());
+    lab.start_routerd("cli", &b_dir.join("routerd.toml"), &b_dir.join("log"));
+
+    // Both calls up on both routerds.
+    let up = |socket: &Path, link: &str| {
+        sessions(socket)
+            .into_iter()
+            .find(|x| x.link == link && x.state == SessionState::Up && x.ipv4.is_some())
+    };
+    let (in1, in2, out1, out2) = wait_until(Duration::from_secs(60), || {
+        Some((
+            up(&a_socket, "in1")?,
+            up(&a_socket, "in2")?,
+            up(&b_socket, "out1")?,
+            up(&b_socket, "out2")?,
+        ))
+    })
+    .unwrap_or_else(|| panic!("two sessions up on both routerds\n{}", logs()));
+    assert_eq!(in1.user.as_deref(), Some("alice"));
+    assert_eq!(in2.user.as_deref(), Some("bob"));
+    assert_eq!(out1.ipv4, in1.ipv4);
+    assert_eq!(out2.ipv4, in2.ipv4);
+
+    // Traffic through each session: every datagram of one reaches the other link too.
+    let pings = 10;
+    for (session, server) in [(&out1, "10.78.0.1"), (&out2, "10.79.0.1")] {
+        let src = session.ipv4.unwrap();
+        assert_eq!(
+            ping_in(&cli_ns, src, server.parse().unwrap(), pings),
+            pings,
+            "echo replies from {server} over {}\n{}",
+            session.link,
+            logs()
+        );
+    }
+    // Each link saw the other's GRE and ignored it as another link's, on both routerds; none
+    // of it counted as hostile.
+    let links = [
+        (&a_socket, "in1"),
+        (&a_socket, "in2"),
+        (&b_socket, "out1"),
+        (&b_socket, "out2"),
+    ];
+    let seen = wait_until(Duration::from_secs(5), || {
+        links
+            .iter()
+            .all(|(socket, link)| {
+                plugin_counters(socket, link)
+                    .get("gre_other_link")
+                    .is_some_and(|&n| n >= u64::from(pings))
+            })
+            .then_some(())
+    });
+    let all = || {
+        links
+            .iter()
+            .map(|(socket, link)| format!("{link}: {:?}\n", plugin_counters(socket, link)))
+            .collect::<String>()
+    };
+    assert!(
+        seen.is_some(),
+        "each link ignored the other's GRE:\n{}",
+        all()
+    );
+    for (socket, link) in links {
+        let c = plugin_counters(socket, link);
+        for hostile in ["gre_unknown_call", "gre_spoofed_source"] {
+            assert_eq!(c.get(hostile), Some(&0), "{link} {hostile}:\n{}", all());
+        }
+    }
+
+    // Still hostile: from the real peer, a Call ID no link of A has; from another address,
+    // in1's Call ID.
+    // The plugin logs "call ID (peer call P) with PEER up as PacOutgoing"; in1's session
+    // names the same control connection as its peer.
+    let in1_peer = format!(
+        "with {} up as PacOutgoing",
+        in1.peer.as_deref().unwrap_or("?")
+    );
+    let in1_call: u16 = log_a()
+        .lines()
+        .find(|l| l.contains(&in1_peer))
+        .and_then(|l| l.split("call ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("in1 logged its Call ID\n{}", logs()));
+    let lcp_echo = [0xFF, 0x03, 0xC0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0];
+    let calls: Vec<u16> = log_a()
+        .lines()
+        .filter(|l| l.contains("up as PacOutgoing"))
+        .filter_map(|l| l.split("call ").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    let unknown = (1..=u16::MAX)
+        .map(|d| in1_call.wrapping_add(d))
+        .find(|id| !calls.contains(id))
+        .unwrap();
+    in_netns(&cli_ns, move || {
+        let peer = raw_socket(libc::IPPROTO_GRE, CLIENT_IP);
+        raw_send(
+            &peer,
+            SERVER_IP,
+            &gre(0x3001, unknown, Some(1), None, &lcp_echo),
+        );
+        let stranger = raw_socket(libc::IPPROTO_GRE, ATTACKER);
+        raw_send(
+            &stranger,
+            SERVER_IP,
+            &gre(0x3001, in1_call, Some(1), None, &lcp_echo),
+        );
+    });
+    let counted = wait_until(Duration::from_secs(5), || {
+        let one = plugin_counters(&a_socket, "in1");
+        let two = plugin_counters(&a_socket, "in2");
+        (one.get("gre_unknown_call") == Some(&1)
+            && one.get("gre_spoofed_source") == Some(&1)
+            && two.get("gre_unknown_call").is_some_and(|&n| n >= 1))
+        .then_some(())
+    });
+    assert!(counted.is_some(), "hostile GRE still counted:\n{}", all());
+    for mut p in lab.processes.drain(..) {
+        let status = p.terminate(Duration::from_secs(15)).expect("routerd exits");
+        assert!(status.success(), "{status}\n{}", logs());
+    }
 }

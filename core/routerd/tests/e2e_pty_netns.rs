@@ -23,13 +23,14 @@
 mod support;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use dialgate_routerd::api::{Encryption, SessionState};
+use dialgate_routerd::api::Encryption;
 use dialgate_routerd::users::UserStore;
-use support::netns::{Lab, ip, ip_out, ping_in, ping6_in, sessions, wait_until};
+use support::netns::{
+    Lab, assert_counters_agree, ip, ip_out, ping_in, ping6_in, session_up, sessions, wait_until,
+};
 use support::{PtyCable, TempDir, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
@@ -180,13 +181,8 @@ role = "dial"
     };
 
     // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
-    let up = |socket: &Path| {
-        let s = sessions(socket);
-        s.into_iter()
-            .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
-    };
     let (a, b) = wait_until(Duration::from_secs(40), || {
-        Some((up(&a_socket)?, up(&b_socket)?))
+        Some((session_up(&a_socket)?, session_up(&b_socket)?))
     })
     .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", logs()));
     assert_eq!(a.user.as_deref(), Some("alice"));
@@ -242,8 +238,10 @@ role = "dial"
     // IPv6: B took the server's Router Advertisement and formed its address from the
     // delegated /64 and its interface identifier; the address is on B's TUN, the link's IPv6
     // route goes through it.
-    let b_prefix = wait_until(Duration::from_secs(20), || up(&b_socket)?.ipv6_prefix)
-        .unwrap_or_else(|| panic!("B formed an IPv6 address from the RA\n{}", logs()));
+    let b_prefix = wait_until(Duration::from_secs(20), || {
+        session_up(&b_socket)?.ipv6_prefix
+    })
+    .unwrap_or_else(|| panic!("B formed an IPv6 address from the RA\n{}", logs()));
     assert_eq!(b_prefix, prefix, "B's /64 is the one A delegated");
     let addrs = ip_out(&[
         "-n",
@@ -285,23 +283,7 @@ role = "dial"
     );
 
     // The counters agree: IP octets and packets one side sent, the other received.
-    let agree = wait_until(Duration::from_secs(5), || {
-        let a = up(&a_socket)?.traffic;
-        let b = up(&b_socket)?.traffic;
-        (a.bytes_in == b.bytes_out
-            && a.bytes_out == b.bytes_in
-            && a.packets_in == b.packets_out
-            && a.packets_out == b.packets_in
-            && a.packets_in >= u64::from(3 * pings))
-        .then_some((a, b))
-    });
-    let (ta, tb) = agree.unwrap_or_else(|| {
-        panic!(
-            "counters agree: A {:?} B {:?}",
-            up(&a_socket).map(|s| s.traffic),
-            up(&b_socket).map(|s| s.traffic)
-        )
-    });
+    let (ta, tb) = assert_counters_agree(&a_socket, &b_socket, u64::from(3 * pings));
     // A received 2 x 5 IPv4 echo requests of 84 octets (20 IP + 8 ICMP + 56 data), 5 IPv6
     // ones of 104 (40 + 8 + 56), and B's Router Solicitations of 48 octets (40 + 8: at most
     // three, RFC 4861 §6.3.7; none when A's first RA came first); it sent the replies and

@@ -314,12 +314,14 @@ role = "dial"
         front = cable1.b().display(),
         back = cable2.a().display(),
     );
+    // The server sends an LCP Echo-Request every second: traffic across the relay once
+    // everything is up.
     let text = format!(
         "{}{}{}{}",
         head(&dir),
         client_link("client", cable1.a()),
         relay,
-        server_link("server", cable2.b(), ""),
+        server_link("server", cable2.b(), "[link.ppp]\necho_interval_secs = 1\n"),
     );
     let daemon = start(&dir, &text).await;
     let (srv, cli) = both_up(&daemon, "server", "client").await;
@@ -339,28 +341,48 @@ role = "dial"
             .unwrap()
             .starts_with("back/")
     );
-    // Untouched: every frame the relay received once the outgoing call was up went to the
-    // server as it was, and back; the octet counts match exactly. (Frames before that are
-    // dropped and counted, and the client's first Configure-Request may have gone out
-    // before the relay's port was open: LCP retransmits.)
-    let agree = wait_for(Duration::from_secs(5), async || {
-        let f = daemon.session(front.id)?;
-        let c = daemon.session(cli.id)?;
-        let s = daemon.session(srv.id)?;
-        (c.counters.bytes_out >= f.counters.bytes_in
-            && f.counters.frames_in - f.counters.dropped == s.counters.frames_in
-            && s.counters.bytes_out == f.counters.bytes_out
-            && f.counters.bytes_out == c.counters.bytes_in)
+    // Untouched: once all four ports are open (both ends are up), every frame that crosses
+    // the relay reaches the other end as it was. Over a window of LCP echoes, between two
+    // moments when nothing is in flight, the relay's counts and both ends' agree exactly.
+    // (Frames written before the far side opened its port are lost, not relayed: opening a
+    // tty flushes its input, and each of the four ports opens at its own time, so the totals
+    // since the start cannot agree.)
+    let snapshot = || {
+        let c = daemon.session(cli.id)?.counters;
+        let f = daemon.session(front.id)?.counters;
+        let s = daemon.session(srv.id)?.counters;
+        Some((c, f, s))
+    };
+    // A snapshot that stays the same for 300 ms: nothing in flight (echoes are 1 s apart).
+    let quiet = async || {
+        wait_for(Duration::from_secs(10), async || {
+            let before = snapshot()?;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            (snapshot()? == before).then_some(before)
+        })
+        .await
+    };
+    let (c0, f0, s0) = quiet().await.expect("a quiet moment");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let agree = wait_for(Duration::from_secs(10), async || {
+        let (c, f, s) = quiet().await?;
+        let echoes = s.frames_out - s0.frames_out;
+        (echoes >= 2
+            && f.dropped == f0.dropped
+            && c.bytes_out - c0.bytes_out == f.bytes_in - f0.bytes_in
+            && f.frames_in - f0.frames_in == s.frames_in - s0.frames_in
+            && f.bytes_in - f0.bytes_in == s.bytes_in - s0.bytes_in
+            && s.bytes_out - s0.bytes_out == f.bytes_out - f0.bytes_out
+            && f.frames_out - f0.frames_out == c.frames_in - c0.frames_in
+            && f.bytes_out - f0.bytes_out == c.bytes_in - c0.bytes_in)
             .then_some(())
     })
     .await;
-    let counts = |id| daemon.session(id).map(|s| s.counters);
     assert!(
         agree.is_some(),
-        "relay counters agree with both ends: client {:?} front {:?} server {:?}",
-        counts(cli.id),
-        counts(front.id),
-        counts(srv.id)
+        "relay counters agree with both ends over the window: from client {c0:?} front {f0:?} \
+         server {s0:?} to {:?}",
+        snapshot()
     );
     // Killing the relay session hangs up both legs at once (on local lines the ends learn
     // it from their LCP keepalives, off in this test).

@@ -30,17 +30,17 @@ mod support;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use dialgate_routerd::api::{Encryption, SessionState};
+use dialgate_routerd::api::{Encryption, SessionInfo};
 use dialgate_routerd::users::UserStore;
 use support::netns::{
-    Lab, assert_clean_dissection, gre_keys, ping_in, pptp_control_rows, sessions, start_capture,
-    wait_until,
+    Lab, PptpServer, assert_clean_dissection, assert_counters_agree, gre_keys, ping_in,
+    plugin_counters, pptp_control_rows, session_up, sessions, start_capture, wait_until,
 };
-use support::{Child, TempDir, cargo_build, library, routerctl};
+use support::{Child, TempDir, accounting_stops, cargo_build, library, routerctl};
 
 const LAN_HOST: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 2);
 const LAN_ROUTER: Ipv4Addr = Ipv4Addr::new(10, 79, 0, 1);
@@ -65,57 +65,6 @@ fn plain(text: &str) -> String {
         }
     }
     out
-}
-
-/// The `dialgate_plugin_counter` samples the pptp plugin publishes for `link`, by name.
-fn plugin_counters(socket: &Path, link: &str) -> std::collections::BTreeMap<String, u64> {
-    let (_, text) = routerctl(socket, &["metrics"], "");
-    let prefix = format!("dialgate_plugin_counter{{plugin=\"pptp\",link=\"{link}\",name=\"");
-    text.lines()
-        .filter_map(|l| l.strip_prefix(prefix.as_str()))
-        .filter_map(|rest| {
-            let (name, value) = rest.split_once("\"} ")?;
-            Some((name.to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
-fn server_config(dir: &Path, socket: &Path, plugin: &Path, lan_if: &str) -> String {
-    format!(
-        r#"
-[system]
-hostname = "srv"
-state_dir = "{state}"
-plugin_dir = "{state}"
-
-[management]
-socket = "{socket}"
-
-[lan]
-interface = "{lan_if}"
-proxy_arp = true
-
-[[pool]]
-name = "lan"
-ranges = ["10.79.0.10-10.79.0.20"]
-local_address = "10.79.0.1"
-
-[[plugin]]
-name = "pptp"
-file = "{plugin}"
-
-[[link]]
-name = "pptp-in"
-plugin = "pptp"
-role = "answer"
-pool = "lan"
-[link.config]
-listen = ["{SERVER}:1723"]
-"#,
-        state = dir.display(),
-        socket = socket.display(),
-        plugin = plugin.display(),
-    )
 }
 
 fn client_config(dir: &Path, socket: &Path, plugin: &Path, tty: &Path) -> String {
@@ -204,175 +153,252 @@ impl Drop for CallManagers {
     }
 }
 
-#[test]
-fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
-    if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
-        return;
-    }
-    assert!(
-        Path::new("/usr/sbin/pptp").exists(),
-        "pptp-linux is not installed (Debian package pptp-linux, tests/apt-packages.txt)"
-    );
-    cargo_build(&["dialgate-plugin-pptp", "dialgate-plugin-serial"], &[]);
-    let pptp_plugin = library("dialgate_plugin_pptp");
-    let serial_plugin = library("dialgate_plugin_serial");
-    let dir = TempDir::new("pptp-linux");
-    let _managers = CallManagers;
-    let mut lab = Lab::new("pl", &["srv", "cli", "lan"]);
-    let tag = std::process::id() % 100_000;
-    let (v_inet_s, v_inet_c) = (format!("dli{tag}"), format!("dlc{tag}"));
-    let (v_lan_s, v_lan_l) = (format!("dls{tag}"), format!("dll{tag}"));
-    lab.veth(
-        ("srv", &v_inet_s, &format!("{SERVER}/24")),
-        ("cli", &v_inet_c, &format!("{CLIENT}/24")),
-    );
-    lab.veth(
-        ("srv", &v_lan_s, "10.79.0.1/24"),
-        ("lan", &v_lan_l, "10.79.0.2/24"),
-    );
+/// pptp-linux names its call manager's socket after the server and the tests kill every
+/// call manager for it: one test at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-    // Capture the PPTP traffic on the server's Internet side.
-    let pcap = dir.path().join("pptp.pcapng");
-    let mut capture = start_capture(
-        &lab,
-        "srv",
-        &v_inet_s,
-        "tcp port 1723 or ip proto 47",
-        &pcap,
-    );
+/// One run: routerd S (pptp answer) and routerd C (serial dial over a pty) in their
+/// namespaces, pptp-linux between them, both sessions up with MS-CHAPv2 and MPPE-128.
+struct Interop {
+    /// Dropped first: routerd S and C stopped, the namespaces deleted.
+    lab: Lab,
+    pptp: Child,
+    /// The pty's slave, held so the master reads no hangup while C reopens its port.
+    slave: Option<OwnedFd>,
+    capture: Child,
+    pcap: PathBuf,
+    pptp_log: PathBuf,
+    s_dir: PathBuf,
+    c_dir: PathBuf,
+    s_socket: PathBuf,
+    c_socket: PathBuf,
+    _managers: CallManagers,
+    _dir: TempDir,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
 
-    let (master, slave, tty) = pty();
-    let s_dir = dir.path().join("s");
-    let c_dir = dir.path().join("c");
-    std::fs::create_dir_all(&s_dir).unwrap();
-    std::fs::create_dir_all(&c_dir).unwrap();
-    let s_socket = s_dir.join("routerd.sock");
-    let c_socket = c_dir.join("routerd.sock");
-    std::fs::write(
-        s_dir.join("routerd.toml"),
-        server_config(&s_dir, &s_socket, &pptp_plugin, &v_lan_s),
-    )
-    .unwrap();
-    std::fs::write(
-        c_dir.join("routerd.toml"),
-        client_config(&c_dir, &c_socket, &serial_plugin, &tty),
-    )
-    .unwrap();
-    let mut users = UserStore::open(&s_dir.join("users.toml")).unwrap();
-    users
-        .set_password("alice", "correct horse battery")
+impl Interop {
+    /// Everything up: the rig, the server's session and the client's; `None` when root
+    /// tests are skipped.
+    fn start() -> Option<(Interop, SessionInfo, SessionInfo)> {
+        if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
+            return None;
+        }
+        let one = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        assert!(
+            Path::new("/usr/sbin/pptp").exists(),
+            "pptp-linux is not installed (Debian package pptp-linux, tests/apt-packages.txt)"
+        );
+        cargo_build(&["dialgate-plugin-pptp", "dialgate-plugin-serial"], &[]);
+        let pptp_plugin = library("dialgate_plugin_pptp");
+        let serial_plugin = library("dialgate_plugin_serial");
+        let dir = TempDir::new("pptp-linux");
+        let managers = CallManagers;
+        let lab = Lab::new("pl", &["srv", "cli", "lan"]);
+        let tag = std::process::id() % 100_000;
+        let (v_inet_s, v_inet_c) = (format!("dli{tag}"), format!("dlc{tag}"));
+        let (v_lan_s, v_lan_l) = (format!("dls{tag}"), format!("dll{tag}"));
+        lab.veth(
+            ("srv", &v_inet_s, &format!("{SERVER}/24")),
+            ("cli", &v_inet_c, &format!("{CLIENT}/24")),
+        );
+        lab.veth(
+            ("srv", &v_lan_s, "10.79.0.1/24"),
+            ("lan", &v_lan_l, "10.79.0.2/24"),
+        );
+
+        // Capture the PPTP traffic on the server's Internet side.
+        let pcap = dir.path().join("pptp.pcapng");
+        let capture = start_capture(
+            &lab,
+            "srv",
+            &v_inet_s,
+            "tcp port 1723 or ip proto 47",
+            &pcap,
+        );
+
+        let (master, slave, tty) = pty();
+        let s_dir = dir.path().join("s");
+        let c_dir = dir.path().join("c");
+        std::fs::create_dir_all(&s_dir).unwrap();
+        std::fs::create_dir_all(&c_dir).unwrap();
+        let s_socket = s_dir.join("routerd.sock");
+        let c_socket = c_dir.join("routerd.sock");
+        std::fs::write(
+            s_dir.join("routerd.toml"),
+            PptpServer {
+                hostname: "srv",
+                dir: &s_dir,
+                plugin: &pptp_plugin,
+                lan_if: &v_lan_s,
+                lan_net: "10.79.0",
+                link: "pptp-in",
+                listen: &format!("{SERVER}:1723"),
+                link_config: "",
+            }
+            .config(),
+        )
         .unwrap();
-    drop(users);
+        std::fs::write(
+            c_dir.join("routerd.toml"),
+            client_config(&c_dir, &c_socket, &serial_plugin, &tty),
+        )
+        .unwrap();
+        let mut users = UserStore::open(&s_dir.join("users.toml")).unwrap();
+        users
+            .set_password("alice", "correct horse battery")
+            .unwrap();
+        drop(users);
 
-    let pptp_log = dir.path().join("pptp.log");
-    let log_s = || plain(&std::fs::read_to_string(s_dir.join("log")).unwrap_or_default());
-    let log_c = || plain(&std::fs::read_to_string(c_dir.join("log")).unwrap_or_default());
-    let logs = || {
+        let pptp_log = dir.path().join("pptp.log");
+        let mut rig = Interop {
+            lab,
+            pptp: Child(None),
+            slave: Some(slave),
+            capture,
+            pcap,
+            pptp_log,
+            s_dir,
+            c_dir,
+            s_socket,
+            c_socket,
+            _managers: managers,
+            _dir: dir,
+            _one: one,
+        };
+        rig.lab.start_routerd(
+            "srv",
+            &rig.s_dir.join("routerd.toml"),
+            &rig.s_dir.join("log"),
+        );
+        assert!(
+            wait_until(Duration::from_secs(20), || rig
+                .log_s()
+                .contains("listening for PPTP")
+                .then_some(()))
+            .is_some(),
+            "server listening\n{}",
+            rig.logs()
+        );
+        rig.lab.start_routerd(
+            "cli",
+            &rig.c_dir.join("routerd.toml"),
+            &rig.c_dir.join("log"),
+        );
+
+        // pptp-linux with the pty's master as standard input (it writes there too and closes
+        // its standard output); no host route (the server is on the link).
+        let pptp = rig
+            .lab
+            .command("cli", "/usr/sbin/pptp")
+            .args([SERVER, "--nolaunchpppd", "--nohostroute", "--loglevel", "2"])
+            .stdin(Stdio::from(master.try_clone().unwrap()))
+            .stdout(Stdio::from(master))
+            .stderr(std::fs::File::create(&rig.pptp_log).unwrap())
+            .spawn()
+            .expect("starting pptp (Debian package pptp-linux)");
+        rig.pptp = Child(Some(pptp));
+
+        // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
+        let (s, c) = wait_until(Duration::from_secs(40), || {
+            Some((session_up(&rig.s_socket)?, session_up(&rig.c_socket)?))
+        })
+        .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", rig.logs()));
+        assert_eq!(s.user.as_deref(), Some("alice"));
+        assert_eq!(s.link, "pptp-in");
+        assert_eq!(c.link, "tunnel");
+        let peer = s.peer.clone().unwrap_or_default();
+        assert!(
+            peer.starts_with(&format!("{CLIENT}:")),
+            "server-side peer {peer:?}"
+        );
+        let client_addr = c.ipv4.unwrap();
+        assert_eq!(s.ipv4, Some(client_addr));
+        assert!(
+            (Ipv4Addr::new(10, 79, 0, 10)..=Ipv4Addr::new(10, 79, 0, 20)).contains(&client_addr)
+        );
+        for x in [&s, &c] {
+            assert_eq!(
+                x.encryption,
+                Encryption::Mppe {
+                    bits: 128,
+                    stateless: true
+                },
+                "{}",
+                rig.logs()
+            );
+        }
+        Some((rig, s, c))
+    }
+
+    fn log_s(&self) -> String {
+        plain(&std::fs::read_to_string(self.s_dir.join("log")).unwrap_or_default())
+    }
+
+    fn log_c(&self) -> String {
+        plain(&std::fs::read_to_string(self.c_dir.join("log")).unwrap_or_default())
+    }
+
+    /// Every log, for failure messages.
+    fn logs(&self) -> String {
         format!(
             "--- routerd S (server):\n{}\n--- routerd C (client):\n{}\n--- pptp-linux:\n{}",
-            log_s(),
-            log_c(),
-            std::fs::read_to_string(&pptp_log).unwrap_or_default()
+            self.log_s(),
+            self.log_c(),
+            std::fs::read_to_string(&self.pptp_log).unwrap_or_default()
         )
-    };
-    lab.start_routerd("srv", &s_dir.join("routerd.toml"), &s_dir.join("log"));
-    assert!(
-        wait_until(Duration::from_secs(20), || log_s()
-            .contains("listening for PPTP")
-            .then_some(()))
-        .is_some(),
-        "server listening\n{}",
-        logs()
-    );
-    lab.start_routerd("cli", &c_dir.join("routerd.toml"), &c_dir.join("log"));
-
-    // pptp-linux with the pty's master as standard input (it writes there too and closes
-    // its standard output); no host route (the server is on the link).
-    let pptp = lab
-        .command("cli", "/usr/sbin/pptp")
-        .args([SERVER, "--nolaunchpppd", "--nohostroute", "--loglevel", "2"])
-        .stdin(Stdio::from(master.try_clone().unwrap()))
-        .stdout(Stdio::from(master))
-        .stderr(std::fs::File::create(&pptp_log).unwrap())
-        .spawn()
-        .expect("starting pptp (Debian package pptp-linux)");
-    let mut pptp = Child(Some(pptp));
-
-    // Both sessions up: MS-CHAPv2 authenticated, MPPE-128, an address from the LAN pool.
-    let up = |socket: &Path| {
-        sessions(socket)
-            .into_iter()
-            .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
-    };
-    let (s, c) = wait_until(Duration::from_secs(40), || {
-        Some((up(&s_socket)?, up(&c_socket)?))
-    })
-    .unwrap_or_else(|| panic!("sessions up on both routerds\n{}", logs()));
-    assert_eq!(s.user.as_deref(), Some("alice"));
-    assert_eq!(s.link, "pptp-in");
-    assert_eq!(c.link, "tunnel");
-    let peer = s.peer.clone().unwrap_or_default();
-    assert!(
-        peer.starts_with(&format!("{CLIENT}:")),
-        "server-side peer {peer:?}"
-    );
-    let client_addr = c.ipv4.unwrap();
-    assert_eq!(s.ipv4, Some(client_addr));
-    assert!((Ipv4Addr::new(10, 79, 0, 10)..=Ipv4Addr::new(10, 79, 0, 20)).contains(&client_addr));
-    for x in [&s, &c] {
-        assert_eq!(
-            x.encryption,
-            Encryption::Mppe {
-                bits: 128,
-                stateless: true
-            },
-            "{}",
-            logs()
-        );
     }
 
+    /// Stops routerd S and C (cleanly), then the capture.
+    fn stop(&mut self) {
+        let processes: Vec<Child> = self.lab.processes.drain(..).collect();
+        for mut p in processes {
+            let status = p.terminate(Duration::from_secs(15)).expect("routerd exits");
+            assert!(status.success(), "{status}\n{}", self.logs());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        self.capture
+            .terminate(Duration::from_secs(10))
+            .expect("dumpcap exits");
+    }
+}
+
+#[test]
+fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
+    let Some((mut rig, s, c)) = Interop::start() else {
+        return;
+    };
+    let peer = s.peer.clone().unwrap_or_default();
+    let client_addr = c.ipv4.unwrap();
+    let (s_socket, c_socket) = (rig.s_socket.clone(), rig.c_socket.clone());
     // Through the tunnel: the server's LAN address, the LAN host, and back.
-    let cli_ns = lab.ns("cli").to_owned();
-    let lan_ns = lab.ns("lan").to_owned();
+    let cli_ns = rig.lab.ns("cli").to_owned();
+    let lan_ns = rig.lab.ns("lan").to_owned();
     let pings = 5;
     assert_eq!(
         ping_in(&cli_ns, client_addr, LAN_ROUTER, pings),
         pings,
         "echo replies from the server's LAN address\n{}",
-        logs()
+        rig.logs()
     );
     assert_eq!(
         ping_in(&cli_ns, client_addr, LAN_HOST, pings),
         pings,
         "echo replies from the LAN host\n{}",
-        logs()
+        rig.logs()
     );
     assert_eq!(
         ping_in(&lan_ns, LAN_HOST, client_addr, pings),
         pings,
         "echo replies from the client to the LAN host\n{}",
-        logs()
+        rig.logs()
     );
 
     // The counters agree: IP octets and packets one side sent, the other received. 3 x 5
     // echo packets of 84 octets (20 IP + 8 ICMP + 56 data) each way.
-    let agree = wait_until(Duration::from_secs(5), || {
-        let s = up(&s_socket)?.traffic;
-        let c = up(&c_socket)?.traffic;
-        (s.bytes_in == c.bytes_out
-            && s.bytes_out == c.bytes_in
-            && s.packets_in == c.packets_out
-            && s.packets_out == c.packets_in
-            && s.packets_in >= u64::from(3 * pings))
-        .then_some((s, c))
-    });
-    let (ts, tc) = agree.unwrap_or_else(|| {
-        panic!(
-            "counters agree: S {:?} C {:?}",
-            up(&s_socket).map(|s| s.traffic),
-            up(&c_socket).map(|s| s.traffic)
-        )
-    });
+    let (ts, tc) = assert_counters_agree(&s_socket, &c_socket, u64::from(3 * pings));
     assert_eq!(ts.bytes_in, 15 * 84, "{ts:?} {tc:?}");
     assert_eq!(ts.bytes_out, 15 * 84, "{ts:?} {tc:?}");
     assert_eq!(ts.packets_in, 15, "{ts:?} {tc:?}");
@@ -417,20 +443,21 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     assert_eq!(during.get("connections"), Some(&1), "{during:?}");
 
     // The client side hangs up as pppd does with its pty program: SIGTERM to pptp-linux.
-    let status = pptp
+    let status = rig
+        .pptp
         .terminate(Duration::from_secs(15))
-        .unwrap_or_else(|| panic!("pptp-linux exits on SIGTERM\n{}", logs()));
+        .unwrap_or_else(|| panic!("pptp-linux exits on SIGTERM\n{}", rig.logs()));
     assert!(
         status.success(),
         "pptp-linux exits cleanly: {status}\n{}",
-        logs()
+        rig.logs()
     );
     // From here on the master is closed: C's serial link reads the hangup.
-    drop(slave);
+    drop(rig.slave.take());
     // S: the call cleared by the peer, then the TCP close, and the session ends for that
     // reason. C: the pty hung up under its serial link, its session ends as carrier lost.
     let torn_down = wait_until(Duration::from_secs(20), || {
-        let (s, c) = (log_s(), log_c());
+        let (s, c) = (rig.log_s(), rig.log_c());
         (s.contains("down: the peer cleared the call (Call-Clear-Request)")
             && s.contains(&format!("control connection {peer} the peer closed the TCP connection"))
             && s.contains(
@@ -442,11 +469,15 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     assert!(
         torn_down.is_some(),
         "teardown reported on both sides\n{}",
-        logs()
+        rig.logs()
     );
     // pptp-linux did not stop the control connection (it only closes TCP): S saw no
     // Stop-Control-Connection-Request.
-    assert!(!log_s().contains("stopped by the peer"), "{}", logs());
+    assert!(
+        !rig.log_s().contains("stopped by the peer"),
+        "{}",
+        rig.logs()
+    );
     // Both sessions ended, and the call managers pptp-linux forked are gone.
     assert!(
         wait_until(Duration::from_secs(10), || {
@@ -454,7 +485,7 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
         })
         .is_some(),
         "both sessions ended\n{}",
-        logs()
+        rig.logs()
     );
     assert!(
         wait_until(Duration::from_secs(10), || call_managers()
@@ -471,18 +502,11 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     for k in drops {
         assert_eq!(after.get(k), Some(&0), "{k} in {after:?}");
     }
-    for mut p in lab.processes.drain(..) {
-        let status = p.terminate(Duration::from_secs(15)).expect("routerd exits");
-        assert!(status.success(), "{status}\n{}", logs());
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    capture
-        .terminate(Duration::from_secs(10))
-        .expect("dumpcap exits");
+    rig.stop();
 
     // Clean dissection of both implementations' packets.
-    assert_clean_dissection(&pcap);
-    let (rows, control) = pptp_control_rows(&pcap);
+    assert_clean_dissection(&rig.pcap);
+    let (rows, control) = pptp_control_rows(&rig.pcap);
     eprintln!("control messages (src, type, call, peer call, reason, result):\n{control}");
     let types: BTreeSet<(&str, &str)> = rows
         .iter()
@@ -510,7 +534,7 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
     // Result 4: disconnected by the Call-Clear-Request (RFC 2637 §2.13).
     assert_eq!(cdn[5], "4", "CDN result code");
     // GRE both ways, keyed with the receiver's Call ID (RFC 2637 §4.1).
-    let gre = gre_keys(&pcap);
+    let gre = gre_keys(&rig.pcap);
     let keys: BTreeSet<(&str, &str)> = gre.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     assert!(
         keys.contains(&(CLIENT, server_call)),
@@ -521,4 +545,117 @@ fn pptp_linux_client_with_our_ppp_engine_on_its_stdio() {
         "server -> client GRE: {keys:?}"
     );
     assert!(gre.len() >= 30, "{} GRE packets", gre.len());
+}
+
+/// Our PPP engine on pptp-linux's stdio ends the session: routerd C's session is killed, so
+/// its engine sends LCP Terminate-Request (RFC 1661 §5.5) through pptp-linux's GRE. S acks it
+/// and ends its session as terminated by the peer (after its restart timer, RFC 1661 §4.3
+/// event RTR), clears the call with Call-Disconnect-Notify (S is the PAC, RFC 2637 §2.13),
+/// pptp-linux closes the control connection and exits, and S's accounting records the
+/// session's end with its reason and traffic.
+#[test]
+fn our_engine_ends_the_session_through_pptp_linux_with_lcp_terminate_rfc1661_5_5() {
+    let Some((mut rig, s, c)) = Interop::start() else {
+        return;
+    };
+    let peer = s.peer.clone().unwrap_or_default();
+    let client_addr = c.ipv4.unwrap();
+    let cli_ns = rig.lab.ns("cli").to_owned();
+    let pings = 3;
+    assert_eq!(
+        ping_in(&cli_ns, client_addr, LAN_ROUTER, pings),
+        pings,
+        "echo replies from the server's LAN address\n{}",
+        rig.logs()
+    );
+
+    // C's engine ends the session: LCP Terminate-Request, through pptp-linux.
+    let (code, _) = routerctl(&rig.c_socket, &["sessions", "kill", &c.id.to_string()], "");
+    assert_eq!(code, 0, "routerctl sessions kill");
+    let torn_down = wait_until(Duration::from_secs(30), || {
+        let log = rig.log_s();
+        (log.contains("session ended reason=peer terminated the link")
+            && log.contains(&format!("with {peer} down: call cleared"))
+            && log.contains(&format!(
+                "control connection {peer} the peer closed the TCP connection"
+            )))
+        .then_some(())
+    });
+    assert!(
+        torn_down.is_some(),
+        "S: session ended by the peer's Terminate-Request, call cleared, control connection stopped\n{}",
+        rig.logs()
+    );
+    // C's session ended (the link may dial again: a new session).
+    assert!(
+        sessions(&rig.c_socket).iter().all(|x| x.id != c.id),
+        "C's session ended\n{}",
+        rig.logs()
+    );
+    // pptp-linux exits by itself once its call is gone, and so do its call managers.
+    let exited = wait_until(Duration::from_secs(20), || {
+        rig.pptp.0.as_mut()?.try_wait().ok().flatten()
+    });
+    assert!(exited.is_some(), "pptp-linux exits\n{}", rig.logs());
+    assert!(
+        wait_until(Duration::from_secs(10), || call_managers()
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "pptp-linux's call manager exits: {:?}",
+        call_managers()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || sessions(&rig.s_socket)
+            .is_empty()
+            .then_some(()))
+        .is_some(),
+        "S has no session left\n{}",
+        rig.logs()
+    );
+    let counters = plugin_counters(&rig.s_socket, "pptp-in");
+    assert_eq!(counters.get("calls"), Some(&1), "{counters:?}");
+    drop(rig.slave.take());
+    rig.stop();
+
+    // On the wire: the Call-Disconnect-Notify came from S, with S's Call ID (RFC 2637 §2.13);
+    // pptp-linux then closed the TCP connection without Stop-Control-Connection-Request, as
+    // it does after SIGTERM.
+    assert_clean_dissection(&rig.pcap);
+    let (rows, control) = pptp_control_rows(&rig.pcap);
+    eprintln!("control messages (src, type, call, peer call, reason, result):\n{control}");
+    let ocrp = rows.iter().find(|r| r[1] == "8").unwrap();
+    let cdn = rows
+        .iter()
+        .find(|r| r[0] == SERVER && r[1] == "13")
+        .unwrap_or_else(|| panic!("a Call-Disconnect-Notify from S in\n{control}"));
+    assert_eq!(cdn[2], ocrp[2], "CDN carries S's Call ID");
+    assert!(
+        !rows.iter().any(|r| r[0] == CLIENT && r[1] == "3"),
+        "no Stop-Control-Connection-Request from pptp-linux in\n{control}"
+    );
+    assert!(
+        !rows.iter().any(|r| r[0] == CLIENT && r[1] == "12"),
+        "pptp-linux did not clear the call itself (S did)\n{control}"
+    );
+
+    // S's accounting: the session's stop record with the reason and its traffic.
+    let stop = accounting_stops(&rig.s_dir)
+        .into_iter()
+        .find(|x| x.session == s.id)
+        .unwrap_or_else(|| {
+            panic!(
+                "a stop record for session {} in S's accounting\n{}",
+                s.id,
+                rig.logs()
+            )
+        });
+    assert_eq!(stop.user, "alice");
+    assert_eq!(stop.link, "pptp-in");
+    assert_eq!(stop.ipv4, Some(client_addr));
+    assert_eq!(stop.reason, "peer terminated the link", "{stop:?}");
+    assert!(
+        stop.packets_in >= u64::from(pings) && stop.packets_out >= u64::from(pings),
+        "{stop:?}"
+    );
 }

@@ -42,7 +42,14 @@
 //! the rest: window, acknowledgments, reordering). Everything else is dropped and counted
 //! under its reason ([`Counters`]): not IPv4, a fragment, bad GRE (version, flags, protocol,
 //! truncated), an unknown Call ID, a known Call ID from another address (spoofed), and the
-//! per-call drops (duplicates, late, no room, acknowledgments of packets never sent). Received
+//! per-call drops (duplicates, late, no room, acknowledgments of packets never sent).
+//!
+//! Every pptp link of a routerd has its own raw socket and the kernel hands each of them
+//! every GRE datagram, so the links of one process keep their calls' (peer address, Call ID)
+//! pairs in one registry: a datagram that names another link's call is ignored and counted
+//! apart (`gre_other_link`), not as hostile, and no two links give calls from one address the
+//! same Call ID. A call the peer asks for whose ID (chosen per control connection) is taken
+//! for that address gets another before our reply names it (`call_ids_renumbered`). Received
 //! datagrams are copied once into a reused buffer; sent frames are encapsulated in place in
 //! another: nothing is allocated per packet.
 //!
@@ -56,6 +63,9 @@
 
 pub mod config;
 mod ipv4;
+mod registry;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -76,6 +86,8 @@ use dialgate_pptp::gre::{self, GreCall, GreConfig, RxDrop, SendError};
 use dialgate_wire::gre as gre_wire;
 use dialgate_wire::pptp::{BearerCapabilities, FixedStr, FramingCapabilities, StopReason};
 
+use registry::Registry;
+
 pub use config::{CallType, Config, ConfigError, Mode};
 
 /// Timer ids at or above this are per-call timers (`LINK_TIMER | link`); below, a control
@@ -85,6 +97,9 @@ const LINK_TIMER: u64 = 1 << 62;
 const STATS_TIMER: TimerId = TimerId(1 << 61);
 /// How often the counters are published.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// How many other Call IDs a call the peer asked for may try when its own is in use for
+/// the same address (see `Pptp::claim_call_id`).
+const CALL_ID_TRIES: u16 = 64;
 /// The largest GRE payload: the buffers are sized for the largest IPv4 datagram.
 const MAX_PAYLOAD: usize = 65_535;
 
@@ -134,6 +149,15 @@ pub struct Counters {
     pub gre_unknown_call: u64,
     /// Dropped: the Key names a call of ours, but the source is not its peer.
     pub gre_spoofed_source: u64,
+    /// Ignored: the source and Key name a call of another pptp link of this process (the
+    /// kernel gives every GRE datagram to every raw socket); not hostile.
+    pub gre_other_link: u64,
+    /// Dropped: GRE from a call's peer before the call was up (a call we placed whose reply,
+    /// over TCP, the GRE overtook; an Incoming-Call-Connected not yet received).
+    pub gre_before_call_up: u64,
+    /// Calls the peer asked for whose Call ID (chosen per control connection) was in use
+    /// for another call from the same address, and that got another one.
+    pub call_ids_renumbered: u64,
     /// Dropped by the call: duplicate sequence number.
     pub gre_duplicate: u64,
     /// Dropped by the call: older than a frame already delivered.
@@ -194,6 +218,9 @@ impl Counters {
             ("tx_no_call", self.tx_no_call),
             ("gre_bad_ack", self.gre_bad_ack),
             ("gre_window_overflow", self.gre_window_overflow),
+            ("gre_other_link", self.gre_other_link),
+            ("gre_before_call_up", self.gre_before_call_up),
+            ("call_ids_renumbered", self.call_ids_renumbered),
         ]
     }
 }
@@ -299,6 +326,8 @@ pub struct Pptp {
     gre_index: HashMap<(Ipv4Addr, u16), LinkId>,
     /// Live calls per our Call ID, whatever the peer (tells spoofed sources from unknown IDs).
     call_ids: HashMap<u16, u32>,
+    /// Our (peer, Call ID) pairs among every pptp link of the process.
+    registry: Registry,
     /// Control connections per source address.
     per_source: HashMap<IpAddr, u32>,
     next_link: u64,
@@ -312,7 +341,7 @@ pub struct Pptp {
 }
 
 /// How many counters [`Counters::named`] lists.
-const COUNTERS: usize = 32;
+const COUNTERS: usize = 35;
 
 impl Pptp {
     /// The plugin-wide counters, with the counters of the live control connections added.
@@ -541,6 +570,10 @@ impl Pptp {
         let Some(call) = self.calls.remove(&link) else {
             return;
         };
+        if let (Some(ip), Some(id)) = (call.peer_ip, call.call) {
+            // Ours since the call was placed or accepted, filed for GRE or not.
+            self.registry.release(ip, id.0);
+        }
         if let (Some(ip), Some(id)) = (call.peer_ip, call.call)
             && self.gre_index.get(&(ip, id.0)) == Some(&link)
         {
@@ -634,6 +667,35 @@ impl Pptp {
         let Some(cc) = conn.cc.as_mut() else {
             return;
         };
+        let peer_ip = match conn.peer.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        };
+        // Claim the Call ID before the request names it: the peer's GRE may reach every
+        // pptp link of the process before this one learns that the call is up.
+        let registry = &self.registry;
+        let claimed = peer_ip.map(|ip| {
+            cc.choose_next_call_id(CALL_ID_TRIES, |id| !registry.claim(ip, id))
+                .map(|id| (ip, id))
+        });
+        if claimed == Some(None) {
+            self.log(
+                LogLevel::Warn,
+                format_args!("placing the call to {peer}: no free Call ID for its address"),
+            );
+            if let Some(cc) = self.conns.get_mut(&handle).and_then(|c| c.cc.as_mut()) {
+                cc.close(now, StopReason::None);
+            }
+            self.pump(now, handle);
+            return;
+        }
+        let claimed = claimed.flatten();
+        let Some(conn) = self.conns.get_mut(&handle) else {
+            return;
+        };
+        let Some(cc) = conn.cc.as_mut() else {
+            return;
+        };
         let placed = match call_type {
             CallType::Outgoing => cc.place_outgoing_call(now, &OutgoingCallParams::default()),
             CallType::Incoming => cc.place_incoming_call(now, &IncomingCallParams::default()),
@@ -642,16 +704,22 @@ impl Pptp {
             Ok(id) => {
                 conn.calls.insert(id, link);
                 conn.idle_since = None;
-                let peer_ip = match conn.peer.ip() {
-                    IpAddr::V4(v4) => Some(v4),
-                    IpAddr::V6(_) => None,
-                };
+                if let Some((ip, chosen)) = claimed
+                    && chosen != id
+                {
+                    // Not the ID chosen: give the claim back; the call claims its own
+                    // when it comes up.
+                    self.registry.release(ip, chosen.0);
+                }
                 if let Some(call) = self.calls.get_mut(&link) {
                     call.call = Some(id);
                     call.peer_ip = peer_ip;
                 }
             }
             Err(e) => {
+                if let Some((ip, chosen)) = claimed {
+                    self.registry.release(ip, chosen.0);
+                }
                 self.log(
                     LogLevel::Warn,
                     format_args!("placing the call to {peer}: {e:?}"),
@@ -664,7 +732,7 @@ impl Pptp {
     }
 
     /// Why a call the peer asked for cannot be taken, before the core is asked.
-    fn admission(&self, conn: &Conn, call: CallId) -> Result<Ipv4Addr, (Refusal, String)> {
+    fn admission(&self, conn: &Conn) -> Result<Ipv4Addr, (Refusal, String)> {
         if conn.kind != ConnKind::Answer {
             return Err((Refusal::DoNotAccept, "a dialing link takes no calls".into()));
         }
@@ -680,13 +748,40 @@ impl Pptp {
         let IpAddr::V4(ip) = conn.peer.ip() else {
             return Err((Refusal::NoResource, "GRE over IPv6 is not supported".into()));
         };
-        if self.gre_index.contains_key(&(ip, call.0)) {
-            return Err((
-                Refusal::NoResource,
-                format!("Call ID {} already in use for {ip}", call.0),
-            ));
-        }
         Ok(ip)
+    }
+
+    /// Our Call ID for a call `peer` asked for on `handle`, claimed in the registry: the one
+    /// its control connection chose or, when a call on another control connection from the
+    /// same address (of this link or another pptp link) holds that ID, another free one. GRE
+    /// names the call by address and our ID alone (RFC 2637 §4.1); the call is renumbered
+    /// before our reply tells the peer its ID.
+    fn claim_call_id(
+        &mut self,
+        handle: HandleId,
+        call: CallId,
+        peer: Ipv4Addr,
+    ) -> Result<CallId, String> {
+        if self.registry.claim(peer, call.0) {
+            return Ok(call);
+        }
+        let registry = &self.registry;
+        let cc = self
+            .conns
+            .get_mut(&handle)
+            .and_then(|c| c.cc.as_mut())
+            .ok_or_else(|| "no control connection".to_owned())?;
+        // The first ID the registry lets us claim ends the search.
+        let renumbered = cc
+            .renumber_call(call, CALL_ID_TRIES, |id| !registry.claim(peer, id))
+            .map_err(|e| {
+                format!(
+                    "Call ID {} already in use for {peer} and no free one in {CALL_ID_TRIES} tries ({e:?})",
+                    call.0
+                )
+            })?;
+        self.counters.call_ids_renumbered += 1;
+        Ok(renumbered)
     }
 
     fn refuse(&mut self, handle: HandleId, call: CallId, refusal: Refusal, why: &str) {
@@ -714,11 +809,15 @@ impl Pptp {
         let Some(conn) = self.conns.get(&handle) else {
             return;
         };
-        let peer_ip = match self.admission(conn, call) {
+        let peer_ip = match self.admission(conn) {
             Ok(ip) => ip,
             Err((refusal, why)) => return self.refuse(handle, call, refusal, &why),
         };
         let peer_text = conn.peer_text.clone();
+        let call = match self.claim_call_id(handle, call, peer_ip) {
+            Ok(id) => id,
+            Err(why) => return self.refuse(handle, call, Refusal::NoResource, &why),
+        };
         let link = self.new_link();
         let role = match request {
             CallRequest::Outgoing(_) => CallRole::PacOutgoing,
@@ -751,6 +850,7 @@ impl Pptp {
                     HostError::Busy => Refusal::Busy,
                     _ => Refusal::NoResource,
                 };
+                self.registry.release(peer_ip, call.0);
                 return self.refuse(
                     handle,
                     call,
@@ -815,7 +915,10 @@ impl Pptp {
             if let Some(call) = self.calls.get(&link)
                 && let (Some(ip), Some(id)) = (call.peer_ip, call.call)
             {
-                if self.gre_index.contains_key(&(ip, id.0)) {
+                // Claimed when it was placed; a call without a claim takes one now.
+                let ours =
+                    self.registry.claim(ip, id.0) || !self.registry.claimed_by_another(ip, id.0);
+                if !ours {
                     self.log(
                         LogLevel::Warn,
                         format_args!("Call ID {} already in use for {ip}", id.0),
@@ -1041,7 +1144,14 @@ impl Pptp {
         };
         let call_id = p.call_id();
         let Some(&link) = self.gre_index.get(&(src, call_id)) else {
-            if self.call_ids.contains_key(&call_id) {
+            if self.registry.claimed_by_another(src, call_id) {
+                // Another pptp link's call: the kernel gives its GRE to every raw socket.
+                self.counters.gre_other_link += 1;
+            } else if self.registry.claimed_by_us(src, call_id) {
+                // A call we placed that is not up yet: the peer's first GRE can overtake
+                // its reply, which comes over TCP.
+                self.counters.gre_before_call_up += 1;
+            } else if self.call_ids.contains_key(&call_id) {
                 self.counters.gre_spoofed_source += 1;
             } else {
                 self.counters.gre_unknown_call += 1;
@@ -1059,6 +1169,8 @@ impl Pptp {
             return;
         };
         let Some(g) = call.gre.as_mut() else {
+            // Accepted, not up yet (an Incoming-Call-Connected still on its way).
+            self.counters.gre_before_call_up += 1;
             return;
         };
         match g.handle_parsed(now, call_id, seq, ack, buf) {
@@ -1218,6 +1330,7 @@ impl Plugin for Pptp {
             calls: HashMap::new(),
             gre_index: HashMap::new(),
             call_ids: HashMap::new(),
+            registry: Registry::new(),
             per_source: HashMap::new(),
             next_link: 0,
             rx_buf: vec![0; MAX_PAYLOAD].into_boxed_slice(),

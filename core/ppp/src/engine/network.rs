@@ -106,6 +106,12 @@ pub(crate) struct NcpSlot {
     pub reported: bool,
     /// The layer finished (This-Layer-Finished) and has not restarted.
     pub finished: Option<super::FailureCause>,
+    /// Encryption is required and CCP has not opened yet: the layer is up (Closed) but not
+    /// administratively opened, so it sends nothing (RFC 3078 §3, RFC 1968 §2.1).
+    pub held: bool,
+    /// The peer's latest Configure-Request received while `held`, answered once the layer
+    /// opens (at most one, of at most our MRU).
+    pub early_request: Option<Vec<u8>>,
 }
 
 impl NcpSlot {
@@ -116,6 +122,8 @@ impl NcpSlot {
             opened: false,
             reported: false,
             finished: None,
+            held: false,
+            early_request: None,
         }
     }
 }

@@ -171,6 +171,30 @@ impl Calls {
         None
     }
 
+    /// The first of the next `tries` free Call IDs (in [`allocate`](Self::allocate)'s order)
+    /// that `avoid` does not reject; `None` if there is none.
+    pub(crate) fn allocate_avoiding(
+        &mut self,
+        tries: u16,
+        mut avoid: impl FnMut(u16) -> bool,
+    ) -> Option<u16> {
+        for _ in 0..tries {
+            let id = self.allocate()?;
+            if !avoid(id) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Makes [`allocate`](Self::allocate) hand out next the ID
+    /// [`allocate_avoiding`](Self::allocate_avoiding) finds, and returns it.
+    pub(crate) fn steer(&mut self, tries: u16, avoid: impl FnMut(u16) -> bool) -> Option<u16> {
+        let id = self.allocate_avoiding(tries, avoid)?;
+        self.next_id = id;
+        Some(id)
+    }
+
     /// The next Call Serial Number (RFC 2637 §2.7: identifies the call in logs).
     pub(crate) fn serial(&mut self) -> u16 {
         let s = self.next_serial;
@@ -270,6 +294,24 @@ mod tests {
         calls2.insert(5, call());
         calls2.insert(6, call());
         assert_eq!(calls2.allocate(), Some(7));
+    }
+
+    #[test]
+    fn allocation_avoiding_ids_skips_them_within_its_tries_rfc2637_3_2_2() {
+        let mut calls = Calls::new(10, 0);
+        calls.insert(11, call());
+        // 10 and 12 rejected, 11 live: 13 is the third free ID tried.
+        assert_eq!(
+            calls.allocate_avoiding(3, |id| id == 10 || id == 12),
+            Some(13)
+        );
+        let mut calls = Calls::new(10, 0);
+        assert_eq!(calls.steer(3, |id| id == 10 || id == 11), Some(12));
+        assert_eq!(calls.allocate(), Some(12), "the steered ID comes next");
+        assert_eq!(calls.allocate(), Some(13));
+        let mut calls = Calls::new(10, 0);
+        assert_eq!(calls.allocate_avoiding(2, |id| id < 100), None);
+        assert_eq!(calls.allocate_avoiding(0, |_| false), None);
     }
 
     #[test]

@@ -837,6 +837,47 @@ impl ControlConnection {
         Ok(())
     }
 
+    /// Choose the Call ID of the next call we place ([`place_outgoing_call`] or
+    /// [`place_incoming_call`]): the first of the next `tries` free IDs that `avoid` does not
+    /// reject. The owner uses this to keep the ID apart from calls on other control
+    /// connections with the same peer address (GRE names the call by our ID alone,
+    /// RFC 2637 §4.1). `None` when there is no such ID; the allocator then moved on.
+    ///
+    /// [`place_outgoing_call`]: Self::place_outgoing_call
+    /// [`place_incoming_call`]: Self::place_incoming_call
+    pub fn choose_next_call_id(
+        &mut self,
+        tries: u16,
+        avoid: impl FnMut(u16) -> bool,
+    ) -> Option<CallId> {
+        self.calls.steer(tries, avoid).map(CallId)
+    }
+
+    /// Move a call the peer asked for ([`Event::CallRequested`]), and that is not answered
+    /// yet, to another Call ID of ours: the first of the next `tries` free IDs that `avoid`
+    /// does not reject. Our Call ID reaches the peer only in our reply (RFC 2637 §2.8,
+    /// §2.10), so it is still ours to change. The owner uses this when the ID is taken by a
+    /// call on another control connection with the same peer address: the peer's GRE names
+    /// the call by our ID alone (§4.1). `Err(TooManyCalls)` leaves the call as it was.
+    pub fn renumber_call(
+        &mut self,
+        call: CallId,
+        tries: u16,
+        avoid: impl FnMut(u16) -> bool,
+    ) -> Result<CallId, CallError> {
+        let c = self.calls.get(call.0).ok_or(CallError::UnknownCall)?;
+        if c.state != CallState::WaitAnswer {
+            return Err(CallError::WrongState);
+        }
+        let id = self
+            .calls
+            .allocate_avoiding(tries, avoid)
+            .ok_or(CallError::TooManyCalls)?;
+        let c = self.calls.remove(call.0).ok_or(CallError::UnknownCall)?;
+        self.calls.insert(id, c);
+        Ok(CallId(id))
+    }
+
     /// Refuse a call the peer asked for ([`Event::CallRequested`]).
     pub fn refuse_call(&mut self, call: CallId, refusal: Refusal) -> Result<(), CallError> {
         let c = self.calls.get(call.0).ok_or(CallError::UnknownCall)?;

@@ -29,6 +29,7 @@ pub mod control;
 pub mod dataplane;
 pub mod io;
 pub mod lan;
+pub mod reservation;
 pub mod router;
 pub mod session;
 pub mod spec;

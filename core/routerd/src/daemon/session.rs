@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dialgate_dataplane::ra::{
     ALL_NODES, RaSchedule, RouterAdvert, RouterSolicitation, RsSchedule, link_local,
 };
-use dialgate_dataplane::{MssOutcome, SharedIpv4Pool, clamp_mss};
+use dialgate_dataplane::{MssOutcome, clamp_mss};
 use dialgate_plugin_host::abi::{
     Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
 };
@@ -27,6 +27,7 @@ use super::actor::{ActorMsg, RelayMsg};
 use super::auth_guard::{AuthNote, PER_USER_LIMIT, Refusal, source_ip};
 use super::dataplane::{FromSession, SessionRoute, SessionSide};
 use super::lan::{LanMsg, LanSend, negotiated_toml};
+use super::reservation::Reservation;
 use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
 use super::spec::{EngineTemplate, LinkSpec, random_u64};
 use crate::accounting::{Record, SessionFailed, SessionStart, SessionStop};
@@ -136,6 +137,9 @@ pub struct EngineSession {
     user_claimed: Option<String>,
     /// What the authentication backend saw (answering sessions).
     auth: Option<Arc<AuthNote>>,
+    /// Answering sessions: the pool address, reserved at authentication, released when the
+    /// session ends.
+    reservation: Option<Arc<Reservation>>,
     /// NCPs of LAN-protocol plugins open on the session.
     lan: Vec<LanUp>,
     /// Why the lower layer went down, as the plugin said.
@@ -317,18 +321,6 @@ const RELAY_LINK_PARAMS: LinkParams = LinkParams {
 
 /// The end reason of a session refused because its pool had no address for it.
 pub const POOL_EXHAUSTED: &str = "address pool exhausted";
-
-/// Whether `pool` has an address for a session of `user` now (its static address is free,
-/// or a range address is).
-fn pool_can_serve(pool: &SharedIpv4Pool, user: &str) -> bool {
-    pool.with(|p| match p.allocate(user, None) {
-        Some(addr) => {
-            p.release(addr);
-            true
-        }
-        None => false,
-    })
-}
 
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
@@ -563,8 +555,8 @@ impl Core {
         });
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
-                let (config, auth) = template.engine_config(router, source);
-                let mut engine = Engine::new(config, now);
+                let setup = template.engine_config(router, source);
+                let mut engine = Engine::new(setup.config, now);
                 engine.open(now);
                 engine.lower_up(now);
                 drain(&mut engine, link, &mut self.outbox, &mut self.spare);
@@ -578,7 +570,8 @@ impl Core {
                     ra: None,
                     client_v6: None,
                     user_claimed: None,
-                    auth,
+                    auth: setup.auth,
+                    reservation: setup.reservation,
                     lan: Vec::new(),
                     lower_cause: None,
                 }))
@@ -1204,12 +1197,12 @@ impl Core {
                             s.end_reason.get_or_insert(PER_USER_LIMIT.into());
                             es.engine.close(now, DownReason::AdminClose);
                         }
-                        // An exhausted pool refuses the session now, cleanly, rather than
-                        // after IPCP gives up.
+                        // The address is reserved now, so an exhausted pool refuses the
+                        // session cleanly here rather than after IPCP gives up, and two
+                        // sessions cannot both count on the last address.
                         if s.end_reason.is_none()
-                            && es.ipv4.is_none()
-                            && let Some(EngineTemplate::Server { pool, .. }) = &env.spec.engine
-                            && !pool_can_serve(pool, &user)
+                            && let Some(r) = &es.reservation
+                            && !r.reserve(&user)
                         {
                             router.stats.refused_pool.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(user = %user, "{POOL_EXHAUSTED}: session refused");
@@ -1448,6 +1441,9 @@ impl Core {
                 }
                 if let Some(user) = es.user_claimed.take() {
                     router.release_user(&user);
+                }
+                if let Some(r) = &es.reservation {
+                    r.release();
                 }
                 tried_user = es.auth.as_ref().and_then(|n| n.user());
                 for up in es.lan.drain(..) {

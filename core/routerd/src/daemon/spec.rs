@@ -19,6 +19,7 @@ use dialgate_ppp::config::{AuthenticatorRole, IpcpRole, PeerRole, RandomSource};
 use dialgate_ppp::ncp::{IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig};
 
 use super::auth_guard::{AuthNote, SessionBackend};
+use super::reservation::Reservation;
 use super::router::Router;
 use crate::config::{
     Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings, RoutePrefix,
@@ -84,20 +85,16 @@ pub fn random_u64() -> u64 {
 }
 
 impl EngineTemplate {
-    /// A fresh engine configuration for one session whose caller comes from `source`; an
-    /// answering session's authentication backend ([`SessionBackend`]) reports through the
-    /// note returned alongside.
-    pub fn engine_config(
-        &self,
-        router: &Arc<Router>,
-        source: Option<IpAddr>,
-    ) -> (dialgate_ppp::Config, Option<Arc<AuthNote>>) {
+    /// A fresh engine configuration for one session whose caller comes from `source`, with
+    /// what an answering session keeps beside its engine.
+    pub fn engine_config(&self, router: &Arc<Router>, source: Option<IpAddr>) -> SessionSetup {
         let mut c = dialgate_ppp::Config {
             random: Some(os_random()),
             seed: random_u64(),
             ..dialgate_ppp::Config::default()
         };
         let mut note = None;
+        let mut reservation = None;
         router
             .lan
             .read()
@@ -121,10 +118,12 @@ impl EngineTemplate {
                         ..AuthenticatorConfig::default()
                     },
                 });
+                let r = Arc::new(Reservation::new(pool.clone()));
                 c.ipcp = Some(IpcpRole::Server {
                     config: ipcp.clone(),
-                    pool: pool.clone(),
+                    pool: r.clone(),
                 });
+                reservation = Some(r);
                 if *ipv6 {
                     c.ipv6cp = Some(Ipv6cpConfig::default());
                 }
@@ -149,8 +148,24 @@ impl EngineTemplate {
                 c.ipv6cp = Some(Ipv6cpConfig::default());
             }
         }
-        (c, note)
+        SessionSetup {
+            config: c,
+            auth: note,
+            reservation,
+        }
     }
+}
+
+/// One session's engine configuration and what the session keeps beside it.
+#[derive(Debug)]
+pub struct SessionSetup {
+    /// The engine's configuration.
+    pub config: dialgate_ppp::Config,
+    /// Answering sessions: what the authentication backend ([`SessionBackend`]) saw.
+    pub auth: Option<Arc<AuthNote>>,
+    /// Answering sessions: the pool address reserved at authentication, which the engine's
+    /// IPCP grants (see [`Reservation`]).
+    pub reservation: Option<Arc<Reservation>>,
 }
 
 /// Everything a link's actor needs from the configuration.

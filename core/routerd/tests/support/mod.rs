@@ -107,6 +107,25 @@ pub async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T
     }
 }
 
+/// The session stop records of the accounting log in routerd's state directory `dir`.
+pub fn accounting_stops(dir: &Path) -> Vec<dialgate_routerd::accounting::SessionStop> {
+    use dialgate_routerd::accounting::{Record, log_files};
+    log_files(&dir.join("accounting.jsonl"), 10)
+        .into_iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|r| match r {
+            Record::Stop(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Two pty pairs whose masters are joined by a thread copying bytes both ways: a null-modem
 /// cable between the two slave devices ([`PtyCable::a`] and [`PtyCable::b`], by path).
 /// Dropping it cuts the cable: the masters close and both slaves hang up, as a modem line

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use dialgate_routerd::api::SessionInfo;
+use dialgate_routerd::api::{SessionInfo, SessionState, Traffic};
 
 use super::{Child, binary, routerctl};
 
@@ -122,6 +122,101 @@ impl Drop for Lab {
 /// Sends `count` ICMP echo requests (56 data octets) from `src` to `dst` inside network
 /// namespace `ns` and counts the replies (RFC 792), in a thread that enters the namespace.
 pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
+    ping(ns, src, dst, count)
+}
+
+/// Sends ICMPv6 echo requests (RFC 4443 §4.1) from `src` to `dst` inside network namespace
+/// `ns` and counts the replies; the kernel fills in the checksum of raw ICMPv6 sockets.
+pub fn ping6_in(ns: &str, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
+    ping(ns, src, dst, count)
+}
+
+/// What pinging over IPv4 and over IPv6 differ in.
+trait EchoFamily: Copy + PartialEq + std::fmt::Display + Send + 'static {
+    /// `sockaddr_in` or `sockaddr_in6`.
+    type SockAddr: Copy;
+    const DOMAIN: libc::c_int;
+    const PROTOCOL: libc::c_int;
+    /// Echo Request and Echo Reply types (RFC 792; RFC 4443 §4.1, §4.2).
+    const REQUEST: u8;
+    const REPLY: u8;
+    /// Our identifier in the requests.
+    const IDENT: u16;
+    fn sockaddr(self) -> Self::SockAddr;
+    fn from_sockaddr(sa: &Self::SockAddr) -> Self;
+    fn unspecified() -> Self;
+    /// The ICMP message in a received datagram (raw IPv4 sockets deliver the IP header).
+    fn icmp(datagram: &[u8]) -> Option<&[u8]>;
+    /// Fills in the checksum of `icmp` where the kernel does not.
+    fn checksum(icmp: &mut [u8]);
+}
+
+impl EchoFamily for Ipv4Addr {
+    type SockAddr = libc::sockaddr_in;
+    const DOMAIN: libc::c_int = libc::AF_INET;
+    const PROTOCOL: libc::c_int = libc::IPPROTO_ICMP;
+    const REQUEST: u8 = 8;
+    const REPLY: u8 = 0;
+    const IDENT: u16 = 0x4447;
+    fn sockaddr(self) -> libc::sockaddr_in {
+        libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(self.octets()),
+            },
+            sin_zero: [0; 8],
+        }
+    }
+    fn from_sockaddr(sa: &libc::sockaddr_in) -> Self {
+        Ipv4Addr::from(sa.sin_addr.s_addr.to_ne_bytes())
+    }
+    fn unspecified() -> Self {
+        Ipv4Addr::UNSPECIFIED
+    }
+    fn icmp(datagram: &[u8]) -> Option<&[u8]> {
+        let ihl = usize::from(datagram.first()? & 0x0f) * 4;
+        datagram.get(ihl..)
+    }
+    fn checksum(icmp: &mut [u8]) {
+        let sum = checksum(icmp);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
+}
+
+impl EchoFamily for Ipv6Addr {
+    type SockAddr = libc::sockaddr_in6;
+    const DOMAIN: libc::c_int = libc::AF_INET6;
+    const PROTOCOL: libc::c_int = libc::IPPROTO_ICMPV6;
+    const REQUEST: u8 = 128;
+    const REPLY: u8 = 129;
+    const IDENT: u16 = 0x4436;
+    fn sockaddr(self) -> libc::sockaddr_in6 {
+        libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: libc::in6_addr {
+                s6_addr: self.octets(),
+            },
+            sin6_scope_id: 0,
+        }
+    }
+    fn from_sockaddr(sa: &libc::sockaddr_in6) -> Self {
+        Ipv6Addr::from(sa.sin6_addr.s6_addr)
+    }
+    fn unspecified() -> Self {
+        Ipv6Addr::UNSPECIFIED
+    }
+    fn icmp(datagram: &[u8]) -> Option<&[u8]> {
+        Some(datagram)
+    }
+    fn checksum(_icmp: &mut [u8]) {}
+}
+
+/// Sends `count` echo requests (56 data octets) from `src` to `dst` over a raw socket of a
+/// thread that enters network namespace `ns`; waits up to 3 s for each reply; counts them.
+fn ping<A: EchoFamily>(ns: &str, src: A, dst: A, count: u16) -> u16 {
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || {
         let f = std::fs::File::open(&path).unwrap();
@@ -130,20 +225,12 @@ pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
         let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(r, 0, "setns {path}");
         // SAFETY: a plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+        let fd = unsafe { libc::socket(A::DOMAIN, libc::SOCK_RAW, A::PROTOCOL) };
         assert!(fd >= 0, "raw ICMP socket");
-        let sockaddr = |a: Ipv4Addr| libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(a.octets()),
-            },
-            sin_zero: [0; 8],
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-        let local = sockaddr(src);
-        // SAFETY: binds fd to a sockaddr_in that lives on the stack for the call.
-        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) };
+        let len = std::mem::size_of::<A::SockAddr>() as libc::socklen_t;
+        let local = src.sockaddr();
+        // SAFETY: binds fd to a socket address that lives on the stack for the call.
+        let r = unsafe { libc::bind(fd, (&local as *const A::SockAddr).cast(), len) };
         assert_eq!(r, 0, "bind to {src}");
         let timeout = libc::timeval {
             tv_sec: 0,
@@ -159,24 +246,22 @@ pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
                 std::mem::size_of::<libc::timeval>() as libc::socklen_t,
             )
         };
-        let remote = sockaddr(dst);
-        let ident: u16 = 0x4447;
+        let remote = dst.sockaddr();
         let mut answered = std::collections::BTreeSet::new();
         for seq in 1..=count {
-            let mut icmp = vec![8u8, 0, 0, 0];
-            icmp.extend_from_slice(&ident.to_be_bytes());
+            let mut icmp = vec![A::REQUEST, 0, 0, 0];
+            icmp.extend_from_slice(&A::IDENT.to_be_bytes());
             icmp.extend_from_slice(&seq.to_be_bytes());
             icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
-            let sum = checksum(&icmp);
-            icmp[2..4].copy_from_slice(&sum.to_be_bytes());
-            // SAFETY: sends a live buffer to a live sockaddr_in.
+            A::checksum(&mut icmp);
+            // SAFETY: sends a live buffer to a live socket address.
             let n = unsafe {
                 libc::sendto(
                     fd,
                     icmp.as_ptr().cast(),
                     icmp.len(),
                     0,
-                    (&remote as *const libc::sockaddr_in).cast(),
+                    (&remote as *const A::SockAddr).cast(),
                     len,
                 )
             };
@@ -184,19 +269,28 @@ pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline && !answered.contains(&seq) {
                 let mut buf = [0u8; 2048];
-                // SAFETY: receives into a live buffer of the given length.
-                let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+                let mut from = A::unspecified().sockaddr();
+                let mut from_len = len;
+                // SAFETY: receives into a live buffer and a live socket address of the given
+                // lengths.
+                let n = unsafe {
+                    libc::recvfrom(
+                        fd,
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        0,
+                        (&mut from as *mut A::SockAddr).cast(),
+                        &mut from_len,
+                    )
+                };
                 if n <= 0 {
                     continue;
                 }
-                let p = &buf[..n as usize];
-                let ihl = usize::from(p[0] & 0x0f) * 4;
-                let from = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-                if let Some(icmp) = p.get(ihl..)
+                if let Some(icmp) = A::icmp(&buf[..n as usize])
                     && icmp.len() >= 8
-                    && icmp[0] == 0
-                    && from == dst
-                    && icmp[4..6] == ident.to_be_bytes()
+                    && icmp[0] == A::REPLY
+                    && A::from_sockaddr(&from) == dst
+                    && icmp[4..6] == A::IDENT.to_be_bytes()
                 {
                     answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
                 }
@@ -208,106 +302,6 @@ pub fn ping_in(ns: &str, src: Ipv4Addr, dst: Ipv4Addr, count: u16) -> u16 {
     })
     .join()
     .expect("ping thread")
-}
-
-/// Sends ICMPv6 echo requests (RFC 4443 §4.1) from `src` to `dst` inside network namespace
-/// `ns` and counts the replies; the kernel fills in the checksum of raw ICMPv6 sockets.
-pub fn ping6_in(ns: &str, src: Ipv6Addr, dst: Ipv6Addr, count: u16) -> u16 {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).unwrap();
-        use std::os::fd::AsRawFd;
-        // SAFETY: setns on a namespace file this thread opened; only this thread moves.
-        let r = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(r, 0, "setns {path}");
-        // SAFETY: a plain socket(2) call.
-        let fd = unsafe { libc::socket(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6) };
-        assert!(fd >= 0, "raw ICMPv6 socket");
-        let sockaddr = |a: Ipv6Addr| libc::sockaddr_in6 {
-            sin6_family: libc::AF_INET6 as libc::sa_family_t,
-            sin6_port: 0,
-            sin6_flowinfo: 0,
-            sin6_addr: libc::in6_addr {
-                s6_addr: a.octets(),
-            },
-            sin6_scope_id: 0,
-        };
-        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        let local = sockaddr(src);
-        // SAFETY: binds fd to a sockaddr_in6 that lives on the stack for the call.
-        let r = unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in6).cast(), len) };
-        assert_eq!(r, 0, "bind to {src}");
-        let timeout = libc::timeval {
-            tv_sec: 0,
-            tv_usec: 200_000,
-        };
-        // SAFETY: sets a timeval option from a live local.
-        unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        let remote = sockaddr(dst);
-        let ident: u16 = 0x4436;
-        let mut answered = std::collections::BTreeSet::new();
-        for seq in 1..=count {
-            let mut icmp = vec![128u8, 0, 0, 0];
-            icmp.extend_from_slice(&ident.to_be_bytes());
-            icmp.extend_from_slice(&seq.to_be_bytes());
-            icmp.extend((0..56u8).map(|i| i.wrapping_add(0x20)));
-            // SAFETY: sends a live buffer to a live sockaddr_in6.
-            let n = unsafe {
-                libc::sendto(
-                    fd,
-                    icmp.as_ptr().cast(),
-                    icmp.len(),
-                    0,
-                    (&remote as *const libc::sockaddr_in6).cast(),
-                    len,
-                )
-            };
-            assert_eq!(n, icmp.len() as isize, "sendto");
-            let deadline = Instant::now() + Duration::from_secs(3);
-            while Instant::now() < deadline && !answered.contains(&seq) {
-                let mut buf = [0u8; 2048];
-                let mut from = sockaddr(Ipv6Addr::UNSPECIFIED);
-                let mut from_len = len;
-                // SAFETY: receives into a live buffer and a live sockaddr_in6 of the given
-                // lengths.
-                let n = unsafe {
-                    libc::recvfrom(
-                        fd,
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        0,
-                        (&mut from as *mut libc::sockaddr_in6).cast(),
-                        &mut from_len,
-                    )
-                };
-                if n <= 0 {
-                    continue;
-                }
-                // Raw ICMPv6 sockets deliver the message without the IPv6 header.
-                let icmp = &buf[..n as usize];
-                if icmp.len() >= 8
-                    && icmp[0] == 129
-                    && Ipv6Addr::from(from.sin6_addr.s6_addr) == dst
-                    && icmp[4..6] == ident.to_be_bytes()
-                {
-                    answered.insert(u16::from_be_bytes([icmp[6], icmp[7]]));
-                }
-            }
-        }
-        // SAFETY: closes the socket this thread opened.
-        unsafe { libc::close(fd) };
-        u16::try_from(answered.len()).unwrap_or(u16::MAX)
-    })
-    .join()
-    .expect("ping6 thread")
 }
 
 /// `ip ARGS` output (stdout), failing the test if it fails.
@@ -341,6 +335,120 @@ pub fn sessions(socket: &Path) -> Vec<SessionInfo> {
         return Vec::new();
     }
     serde_json::from_str(&out).unwrap_or_default()
+}
+
+/// A routerd that answers PPTP: one pptp link, a LAN behind it and a pool on that LAN.
+#[derive(Debug, Clone, Copy)]
+pub struct PptpServer<'a> {
+    /// `[system] hostname`.
+    pub hostname: &'a str,
+    /// The state directory; the management socket is `routerd.sock` in it.
+    pub dir: &'a Path,
+    /// The pptp plugin library.
+    pub plugin: &'a Path,
+    /// The LAN interface (`[lan]`, proxy ARP on).
+    pub lan_if: &'a str,
+    /// The LAN's first three octets, e.g. `"10.78.0"`: the pool `lan` hands out `.10`-`.20`,
+    /// our address on the sessions is `.1`.
+    pub lan_net: &'a str,
+    /// The link's name.
+    pub link: &'a str,
+    /// The address the link listens on, `ip:port`.
+    pub listen: &'a str,
+    /// More lines for the link's `[link.config]`.
+    pub link_config: &'a str,
+}
+
+impl PptpServer<'_> {
+    /// The configuration file's text.
+    pub fn config(&self) -> String {
+        format!(
+            r#"
+[system]
+hostname = "{hostname}"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{state}/routerd.sock"
+
+[lan]
+interface = "{lan_if}"
+proxy_arp = true
+
+[[pool]]
+name = "lan"
+ranges = ["{net}.10-{net}.20"]
+local_address = "{net}.1"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+
+[[link]]
+name = "{link}"
+plugin = "pptp"
+role = "answer"
+pool = "lan"
+[link.config]
+listen = ["{listen}"]
+{link_config}
+"#,
+            hostname = self.hostname,
+            state = self.dir.display(),
+            lan_if = self.lan_if,
+            net = self.lan_net,
+            plugin = self.plugin.display(),
+            link = self.link,
+            listen = self.listen,
+            link_config = self.link_config,
+        )
+    }
+}
+
+/// The session up with an IPv4 address on the routerd of `socket`, if any.
+pub fn session_up(socket: &Path) -> Option<SessionInfo> {
+    sessions(socket)
+        .into_iter()
+        .find(|x| x.state == SessionState::Up && x.ipv4.is_some())
+}
+
+/// Waits (5 s) until the traffic counters of the sessions up on two routerds agree (the IP
+/// octets and packets one received are what the other sent, both ways) and `server`'s
+/// session received at least `min_packets`; returns them (server's, client's), or fails the
+/// test showing both.
+pub fn assert_counters_agree(server: &Path, client: &Path, min_packets: u64) -> (Traffic, Traffic) {
+    let agree = wait_until(Duration::from_secs(5), || {
+        let s = session_up(server)?.traffic;
+        let c = session_up(client)?.traffic;
+        (s.bytes_in == c.bytes_out
+            && s.bytes_out == c.bytes_in
+            && s.packets_in == c.packets_out
+            && s.packets_out == c.packets_in
+            && s.packets_in >= min_packets)
+            .then_some((s, c))
+    });
+    agree.unwrap_or_else(|| {
+        panic!(
+            "counters agree (at least {min_packets} packets in): server {:?} client {:?}",
+            session_up(server).map(|s| s.traffic),
+            session_up(client).map(|s| s.traffic)
+        )
+    })
+}
+
+/// The `dialgate_plugin_counter` samples the pptp plugin publishes for `link` in routerd's
+/// metrics, by name.
+pub fn plugin_counters(socket: &Path, link: &str) -> std::collections::BTreeMap<String, u64> {
+    let (_, text) = routerctl(socket, &["metrics"], "");
+    let prefix = format!("dialgate_plugin_counter{{plugin=\"pptp\",link=\"{link}\",name=\"");
+    text.lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter_map(|rest| {
+            let (name, value) = rest.split_once("\"} ")?;
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Polls `f` every 100 ms until it returns `Some` or `timeout` passes.

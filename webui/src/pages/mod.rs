@@ -1,0 +1,9 @@
+//! One module per page (group).
+
+pub mod config;
+pub mod dashboard;
+pub mod login;
+pub mod plugins;
+pub mod pptp;
+pub mod sessions;
+pub mod users;

@@ -1,0 +1,434 @@
+//! The browser tests' harness: a real routerd (without a data plane) on a temporary state
+//! directory and socket, the web UI on loopback, and Debian's headless Chromium driven over
+//! WebDriver (chromedriver).
+//!
+//! Chromium or chromedriver missing is a failure, not a skip, unless
+//! `DIALGATE_SKIP_BROWSER_TESTS=1` says to skip (`tests/apt-packages.txt` lists the packages).
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Set to `1` to skip the browser tests when Chromium cannot run here.
+pub const SKIP_ENV: &str = "DIALGATE_SKIP_BROWSER_TESTS";
+
+/// The Chromium and chromedriver binaries of Debian's `chromium` and `chromium-driver`.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// An admin password the tests set on first boot.
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+/// Whether the browser tests should run; panics (fails) when the browser is missing and
+/// skipping was not asked for.
+pub fn browser_available() -> bool {
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if present {
+        return true;
+    }
+    if std::env::var(SKIP_ENV).is_ok_and(|v| v == "1") {
+        eprintln!("skipping: {CHROMIUM} or {CHROMEDRIVER} missing and {SKIP_ENV}=1");
+        return false;
+    }
+    panic!(
+        "{CHROMIUM} or {CHROMEDRIVER} is missing: apt-get install chromium chromium-driver \
+(see tests/apt-packages.txt), or set {SKIP_ENV}=1 to skip the browser tests"
+    );
+}
+
+/// `target/<profile>` of this test executable.
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// Where screenshots go: `target/webui-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let dir = profile_dir().parent().unwrap().join("webui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Builds workspace `packages` (and `bins`) into this test's target directory and profile.
+pub fn cargo_build(packages: &[&str], bins: &[&str]) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _g = LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let profile_dir = profile_dir();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(other) => other.to_owned(),
+        None => panic!("odd profile dir"),
+    };
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
+        .arg(profile_dir.parent().unwrap());
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    for b in bins {
+        cmd.args(["--bin", b]);
+    }
+    let status = cmd.status().expect("cargo build");
+    assert!(status.success(), "cargo build {packages:?}: {status}");
+}
+
+/// A directory removed on drop (world-traversable, so the unprivileged web UI can reach
+/// its state directory and routerd's socket directory inside it).
+#[derive(Debug)]
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "dialgate-webui-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed and reaped on drop.
+#[derive(Debug)]
+pub struct Child(pub Option<std::process::Child>);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// What the harness starts.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// Extra TOML appended to routerd's configuration.
+    pub routerd_extra: String,
+    /// Extra arguments for the web UI.
+    pub webui_args: Vec<String>,
+}
+
+/// routerd + web UI + chromedriver, and a WebDriver session with headless Chromium.
+pub struct Harness {
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    pub https: SocketAddr,
+    pub http: SocketAddr,
+    pub browser: Client,
+    name: String,
+    shots: u32,
+    webui: Child,
+    routerd: Child,
+    chromedriver: Child,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("https", &self.https)
+            .finish()
+    }
+}
+
+impl Harness {
+    /// Starts everything; `name` prefixes this test's screenshots.
+    pub async fn start(name: &str, opts: Options) -> Harness {
+        cargo_build(&["dialgate-routerd"], &["routerd"]);
+        let dir = TempDir::new(name);
+        let run = dir.path().join("run");
+        std::fs::create_dir_all(&run).unwrap();
+        if is_root() {
+            // As deployed: the socket directory is setgid to the web UI's group, so the
+            // socket (mode 0660) is in that group and the unprivileged web UI may connect.
+            let nogroup = nix::unistd::Group::from_name("nogroup")
+                .unwrap()
+                .expect("group nogroup");
+            nix::unistd::chown(&run, None, Some(nogroup.gid)).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o2750)).unwrap();
+        }
+        let socket = run.join("routerd.sock");
+        let state = dir.path().join("routerd-state");
+        let config = format!(
+            "[system]\nstate_dir = \"{}\"\nplugin_dir = \"{}\"\ndrop_capabilities = false\n\
+[management]\nsocket = \"{}\"\n{}",
+            state.display(),
+            profile_dir().display(),
+            socket.display(),
+            opts.routerd_extra
+        );
+        let config_file = dir.path().join("routerd.toml");
+        std::fs::write(&config_file, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("routerd.log")).unwrap();
+        let routerd = Child(Some(
+            Command::new(profile_dir().join("routerd"))
+                .arg("--config")
+                .arg(&config_file)
+                .arg("--no-dataplane")
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("starting routerd"),
+        ));
+        wait_for(Duration::from_secs(30), || socket.exists().then_some(())).unwrap_or_else(|| {
+            panic!(
+                "routerd's socket never appeared; log:\n{}",
+                std::fs::read_to_string(dir.path().join("routerd.log")).unwrap_or_default()
+            )
+        });
+
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dialgate-webui"));
+        cmd.arg("--socket")
+            .arg(&socket)
+            .arg("--state-dir")
+            .arg(dir.path().join("webui-state"))
+            .args(["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            .args(&opts.webui_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("webui.log")).unwrap());
+        if is_root() {
+            cmd.args(["--user", "nobody"]);
+        }
+        let mut webui = cmd.spawn().expect("starting dialgate-webui");
+        let mut line = String::new();
+        BufReader::new(webui.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let webui = Child(Some(webui));
+        let (https, http) = parse_listening(&line).unwrap_or_else(|| {
+            panic!(
+                "web UI did not start ({line:?}); log:\n{}",
+                std::fs::read_to_string(dir.path().join("webui.log")).unwrap_or_default()
+            )
+        });
+
+        let port = free_port();
+        let chromedriver = Child(Some(
+            Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("starting chromedriver"),
+        ));
+        wait_for(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).ok()
+        })
+        .expect("chromedriver listening");
+        let mut caps = serde_json::Map::new();
+        caps.insert("acceptInsecureCerts".into(), serde_json::json!(true));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         "--no-first-run", "--disable-extensions"],
+            }),
+        );
+        let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session with headless Chromium");
+        Harness {
+            dir,
+            socket,
+            https,
+            http,
+            browser,
+            name: name.to_owned(),
+            shots: 0,
+            webui,
+            routerd,
+            chromedriver,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.https)
+    }
+
+    /// Opens `path`.
+    pub async fn goto(&self, path: &str) {
+        self.browser.goto(&self.url(path)).await.unwrap();
+    }
+
+    /// The current path.
+    pub async fn path(&self) -> String {
+        self.browser.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// The page's visible text.
+    pub async fn text(&self) -> String {
+        self.browser
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Types into the input `#id` (clearing it first).
+    pub async fn fill(&self, id: &str, value: &str) {
+        let e = self
+            .browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("input #{id}: {e}"));
+        e.clear().await.unwrap();
+        e.send_keys(value).await.unwrap();
+    }
+
+    /// Clicks the element matching `css` and waits until a new document replaced the
+    /// current one (a form submission or link).
+    pub async fn click(&self, css: &str) {
+        let old = self.browser.find(Locator::Css("body")).await.unwrap();
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        // A stale <body> means the old document is gone.
+        while old.tag_name().await.is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} loaded no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let ready = "return document.readyState;";
+        while self
+            .browser
+            .execute(ready, vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref()
+            != Some("complete")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "page after clicking {css} never loaded"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Clicks the element matching `css` on this page (no navigation expected).
+    pub async fn tap(&self, css: &str) {
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Saves a screenshot as `target/webui-screenshots/<test>-<n>-<what>.png`.
+    pub async fn screenshot(&mut self, what: &str) {
+        self.shots += 1;
+        let png = self.browser.screenshot().await.unwrap();
+        let file = screenshot_dir().join(format!("{}-{:02}-{what}.png", self.name, self.shots));
+        std::fs::write(&file, png).unwrap();
+    }
+
+    /// routerd's log so far.
+    pub fn routerd_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("routerd.log")).unwrap_or_default()
+    }
+
+    /// The web UI's log so far.
+    pub fn webui_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("webui.log")).unwrap_or_default()
+    }
+
+    /// Ends the browser session.
+    pub async fn close(self) {
+        let Harness { browser, .. } = self;
+        let _ = browser.close().await;
+    }
+}
+
+fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let rest = line.trim().strip_prefix("listening ")?;
+    let mut https = None;
+    let mut http = None;
+    for part in rest.split(' ') {
+        if let Some(a) = part.strip_prefix("https=") {
+            https = a.parse().ok();
+        } else if let Some(a) = part.strip_prefix("http=") {
+            http = a.parse().ok();
+        }
+    }
+    Some((https?, http?))
+}
