@@ -1,11 +1,12 @@
 //! Boots the x86_64 appliance image (`appliance-image/build.sh x86_64`, under `target/`) in
 //! QEMU with TCG through `appliance-image/run-qemu.sh`, as a user would, and checks the box:
 //!
-//! - UEFI (OVMF): routerd's metrics answer on the forwarded port; a PPTP server configuration
-//!   and a user are set through routerctl on the console; a routerd PPTP client in the
-//!   runner's namespace dials the box over the tap (TCP 1723 + GRE, MS-CHAPv2 + MPPE-128) and
-//!   pings the box's LAN address through the tunnel; after a reboot the configuration and the
-//!   user are still there and routerd answers again.
+//! - UEFI (OVMF): routerd's metrics and the web UI (HTTPS) answer on the forwarded ports; a
+//!   PPTP server configuration and a user are set through routerctl on the console; a routerd
+//!   PPTP client in the runner's namespace dials the box over the tap (TCP 1723 + GRE,
+//!   MS-CHAPv2 + MPPE-128) and pings the box's LAN address through the tunnel; after a reboot
+//!   the configuration, the user and the web UI's certificate are still there and routerd and
+//!   the web UI answer again.
 //! - legacy BIOS (SeaBIOS + syslinux): the same image boots until routerd answers.
 //!
 //! ```text
@@ -241,6 +242,16 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     box_.ok("test -f /var/lib/dialgate/.initialised");
     box_.ok("grep -q ' /var/lib/dialgate ext4 ' /proc/mounts");
 
+    // The web UI over HTTPS (forwarded), its certificate made on first start on the config
+    // partition; a first visit is sent to the admin password setup.
+    let status = box_.web_ui_status(120 * SECOND);
+    eprintln!(
+        "UEFI boot, QEMU start to the web UI answering: {:.1} s",
+        box_.started.elapsed().as_secs_f64()
+    );
+    assert!((200..400).contains(&status), "web UI answered {status}");
+    let cert = box_.ok("sha256sum /var/lib/dialgate/webui/tls-cert.pem");
+
     // A PPTP server and a user, through routerctl (the management API).
     box_.write_file("/tmp/pptp.toml", BOX_CONFIG);
     box_.ok("routerctl config apply /tmp/pptp.toml");
@@ -301,6 +312,17 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     let users = box_.ok("routerctl users");
     assert!(users.contains(USER), "{users}");
     box_.metrics(60 * SECOND);
+    // The same certificate after the reboot.
+    let status = box_.web_ui_status(120 * SECOND);
+    assert!((200..400).contains(&status), "web UI answered {status}");
+    let cert_after = box_.ok("sha256sum /var/lib/dialgate/webui/tls-cert.pem");
+    let digest = |out: &str| {
+        out.split_whitespace()
+            .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_owned)
+    };
+    assert!(digest(&cert).is_some(), "{cert}");
+    assert_eq!(digest(&cert), digest(&cert_after));
 }
 
 #[test]

@@ -46,6 +46,8 @@ pub struct Appliance {
     pub stdin: ChildStdin,
     pub console: Arc<Mutex<String>>,
     pub metrics_port: u16,
+    /// The host port forwarded to the box's HTTPS (web UI).
+    pub https_port: u16,
     pub started: Instant,
     pub next_id: u32,
 }
@@ -54,7 +56,8 @@ impl Appliance {
     /// Starts `run-qemu.sh --snapshot --console stdio` with `extra` options.
     pub fn start(image: &Path, extra: &[&str]) -> Appliance {
         let metrics_port = free_port();
-        let (https, http) = (free_port().to_string(), free_port().to_string());
+        let https_port = free_port();
+        let (https, http) = (https_port.to_string(), free_port().to_string());
         let mut child = Command::new(repo().join("appliance-image/run-qemu.sh"))
             .args(["--snapshot", "--console", "stdio"])
             .args(["--metrics-port", &metrics_port.to_string()])
@@ -80,6 +83,7 @@ impl Appliance {
             stdin,
             console,
             metrics_port,
+            https_port,
             started: Instant::now(),
             next_id: 0,
         }
@@ -172,6 +176,44 @@ impl Appliance {
                 self.console()
             );
             std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Appliance {
+    /// The HTTP status of `GET https://127.0.0.1:<https_port>/` (the web UI's self-signed
+    /// certificate is not checked), retried until `timeout`.
+    pub fn web_ui_status(&self, timeout: Duration) -> u16 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = Command::new("curl")
+                .args([
+                    "-sk",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "10",
+                ])
+                .arg(format!("https://127.0.0.1:{}/", self.https_port))
+                .stdin(Stdio::null())
+                .output()
+                .expect("running curl (apt-get install curl)");
+            let code = String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            if code != 0 {
+                return code;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the web UI on https://127.0.0.1:{}/ did not answer; console:\n{}",
+                self.https_port,
+                self.console()
+            );
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
