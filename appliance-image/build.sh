@@ -71,6 +71,7 @@ if [ "$arch" != "$host_arch" ]; then
   # The Debian cross compiler is installed only when no other linker was named.
   if [ -z "${DIALGATE_CROSS_LINKER:-}" ]; then
     tools+=("${cross_prefix}gcc:gcc-$arch-linux-gnu")
+    files+=("/usr/$arch-linux-gnu/lib/crti.o:libc6-dev-$debarch-cross")
   fi
   tools+=("${cross_prefix}strip:binutils-$arch-linux-gnu")
 fi
@@ -128,11 +129,12 @@ if [ "$cargo_build" = 1 ]; then
       || { log "rustup target add $rust_target"; rustup target add "$rust_target"; }
     (cd "$repo" && cargo build --release --locked --target "$rust_target" \
       --target-dir "$cross_target_dir" "${packages[@]}")
+    step "cargo build --release: dg-hwprofile (host)"
+    (cd "$repo" && cargo build --release --locked -p dialgate-appliance-image --bin dg-hwprofile)
   else
-    (cd "$repo" && cargo build --release --locked "${packages[@]}")
+    # dg-hwprofile in the same build: one feature resolution, routerd compiled once.
+    (cd "$repo" && cargo build --release --locked "${packages[@]}" -p dialgate-appliance-image)
   fi
-  step "cargo build --release: dg-hwprofile (host)"
-  (cd "$repo" && cargo build --release --locked -p dialgate-appliance-image --bin dg-hwprofile)
 fi
 for f in "$bin/routerd" "$bin/routerctl" "$bin/libdialgate_plugin_serial.so" \
   "$bin/libdialgate_plugin_pptp.so" "$host_bin/dg-hwprofile"; do
