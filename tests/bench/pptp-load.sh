@@ -23,6 +23,7 @@
 #   --server routerd|testserver     the server under test (default routerd); testserver is
 #                         the load generator's own minimal server, to measure its ceiling
 #   --hold SECS           seconds to hold the sessions after the ramp (default 5)
+#   --threads N           load generator worker threads (default 1, the least CPU per setup)
 #   --users N             distinct users load1..loadN (default 100)
 #   --keep                keep the namespaces and processes (debugging)
 #   --no-build            use the release binaries already built
@@ -32,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 sessions=20000 in_flight=512 rate="" sources=10.99.0.0/20 calls=1 gre=shared server=routerd
-hold=5 users=100 keep=0 build=1
+hold=5 users=100 keep=0 build=1 threads=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --sessions) sessions=$2; shift 2 ;;
@@ -43,10 +44,11 @@ while [[ $# -gt 0 ]]; do
     --gre-socket) gre=$2; shift 2 ;;
     --server) server=$2; shift 2 ;;
     --hold) hold=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -185,6 +187,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# CPU time (user + system, clock ticks) a process has used; what follows the command name.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+hz=$(getconf CLK_TCK)
 if [[ $server == routerd ]]; then
   echo "== $users users (routerctl users set-password)"
   for n in $(seq 1 "$users"); do
@@ -201,10 +206,12 @@ lg_cmd=("$LOADGEN" --target $SRV_ADDR --sources "$sources" --user 'load{n}' --us
   --calls-per-connection "$calls" --gre-socket "$gre" --pings 1 --ping-target $LAN_HOST
   --setup-timeout 60 --json)
 [[ -n $rate ]] && lg_cmd+=(--rate "$rate")
+[[ -n $threads ]] && lg_cmd+=(--threads "$threads")
 echo "== load: ip netns exec $NS_LG ${lg_cmd[*]}"
 ip netns exec "$NS_LG" "${lg_cmd[@]}" >"$OUT/loadgen.jsonl" 2>"$OUT/loadgen.err" &
 lg_pid=$!
 pids+=("$lg_pid")
+srv_cpu0=$(cpu_ticks "$srv_pid")
 
 # Wait until every setup has finished (up or failed), sampling the server's peak RSS.
 peak_rss=0 last=""
@@ -219,6 +226,9 @@ import json,sys; r=json.loads(sys.argv[1]); print(r["up"], r["failed"], r["in_se
     "$up" "$active" "$in_setup" "$failed" "$r"
   (( up + failed >= sessions && in_setup == 0 )) && break
 done
+# CPU spent on the ramp by each side (setup work; softirq work is charged to whichever
+# process the kernel ran it under, mostly the sender of a packet).
+srv_cpu=$(( $(cpu_ticks "$srv_pid") - srv_cpu0 )) lg_cpu=$(cpu_ticks "$lg_pid")
 echo "== holding $hold s"
 sleep "$hold"
 held_rss=$(rss "$srv_pid" VmRSS); hwm=$(rss "$srv_pid" VmHWM)
@@ -229,9 +239,11 @@ wait "$lg_pid" || true
 final=$(grep '"kind":"final"' "$OUT/loadgen.jsonl" | tail -n 1)
 after_rss=$(rss "$srv_pid" VmRSS)
 
-python3 - "$final" "$base_rss" "$held_rss" "$peak_rss" "$hwm" "$after_rss" "$sessions" <<'PY'
+python3 - "$final" "$base_rss" "$held_rss" "$peak_rss" "$hwm" "$after_rss" "$sessions" \
+  "$srv_cpu" "$lg_cpu" "$hz" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1]); base, held, peak, hwm, after, want = map(int, sys.argv[2:])
+r = json.loads(sys.argv[1])
+base, held, peak, hwm, after, want, srv_cpu, lg_cpu, hz = map(int, sys.argv[2:])
 per = (held - base) / max(r["peak"], 1)
 print("== result")
 print(f"concurrent sessions reached: {r['peak']} (target {want}; 20000 in the issue)")
@@ -242,4 +254,7 @@ print(f"failed setups: {r['failed']} {r['failures']} timeouts {r['timeouts']}; l
 print(f"echo: {r['echo_sent']} sent, {r['echo_answered']} answered")
 print(f"server VmRSS KiB: at rest {base}, holding {held}, peak {peak}, VmHWM {hwm}, after close {after}")
 print(f"server memory per session: {per:.2f} KiB (VmRSS growth / sessions held; target <= 16)")
+up = max(r["up"], 1)
+print(f"CPU per setup during the ramp: server {1e6 * srv_cpu / hz / up:.0f} us, "
+      f"load generator {1e6 * lg_cpu / hz / up:.0f} us (user + system over the sessions up)")
 PY

@@ -338,6 +338,8 @@ pub fn router(app: Shared) -> Router {
         .route("/plugins/{name}/restart", post(pages::plugins::restart))
         .route("/config", get(pages::config::history))
         .route("/config/rollback/{version}", post(pages::config::rollback))
+        .route("/logs", get(pages::logs::show))
+        .route("/logs/events", get(pages::logs::events))
         .route("/backup", get(pages::config::backup))
         .route("/backup/download", get(pages::config::download))
         .route(

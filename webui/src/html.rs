@@ -30,6 +30,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/pptp", "PPTP"),
     ("/plugins", "Plugins"),
     ("/config", "Config history"),
+    ("/logs", "Logs"),
     ("/backup", "Backup"),
 ];
 

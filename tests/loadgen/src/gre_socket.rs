@@ -100,6 +100,52 @@ impl GreSocket {
         }
     }
 
+    /// Keep only the datagrams whose IPv4 destination `d` has `u32::from(d) % modulus ==
+    /// remainder` (a classic BPF socket filter): every raw GRE socket sees every GRE packet,
+    /// so workers that split the source addresses this way each take only their own.
+    pub fn filter_destinations(&self, modulus: u32, remainder: u32) -> io::Result<()> {
+        // linux/filter.h instruction classes and modes.
+        const BPF_LD: u16 = 0x00;
+        const BPF_W: u16 = 0x00;
+        const BPF_ABS: u16 = 0x20;
+        const BPF_ALU: u16 = 0x04;
+        const BPF_MOD: u16 = 0x90;
+        const BPF_K: u16 = 0x00;
+        const BPF_JMP: u16 = 0x05;
+        const BPF_JEQ: u16 = 0x10;
+        const BPF_RET: u16 = 0x06;
+        // asm-generic/socket.h (the same on x86 and ARM).
+        const SO_ATTACH_FILTER: libc::c_int = 26;
+        if modulus == 0 {
+            return Err(io::Error::other("filter modulus 0"));
+        }
+        let op = |code: u16, jt: u8, jf: u8, k: u32| libc::sock_filter { code, jt, jf, k };
+        let mut program = [
+            // A = the IPv4 destination (offset 16; a raw socket's filter sees the IP header).
+            op(BPF_LD | BPF_W | BPF_ABS, 0, 0, 16),
+            op(BPF_ALU | BPF_MOD | BPF_K, 0, 0, modulus),
+            op(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, remainder),
+            op(BPF_RET | BPF_K, 0, 0, u32::MAX),
+            op(BPF_RET | BPF_K, 0, 0, 0),
+        ];
+        let prog = libc::sock_fprog {
+            len: program.len() as libc::c_ushort,
+            filter: program.as_mut_ptr(),
+        };
+        // SAFETY: setsockopt(2) on our descriptor with a sock_fprog that points at a program
+        // living for the call (the kernel copies it).
+        check(unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        })
+        .map(drop)
+    }
+
     /// Send one GRE packet to `dst` (from the bound address, or the routing's choice).
     pub fn send_to(&self, dst: Ipv4Addr, packet: &[u8]) -> io::Result<()> {
         let sa = sockaddr_in(dst);
@@ -171,6 +217,128 @@ impl GreSocket {
         check_len(unsafe { libc::sendmsg(self.fd.as_raw_fd(), &msg, libc::MSG_DONTWAIT) }).map(drop)
     }
 
+    /// Send a batch of GRE packets to `dst`, each from its own local address (`IP_PKTINFO`),
+    /// with one `sendmmsg(2)`: `packets` yields (source, packet). Returns how many the
+    /// kernel took (the rest were refused: buffer full), or the error when it took none.
+    pub fn send_batch_from(
+        &self,
+        dst: Ipv4Addr,
+        packets: &[(Ipv4Addr, &[u8])],
+    ) -> io::Result<usize> {
+        let n = packets.len().min(MAX_BATCH);
+        if n == 0 {
+            return Ok(0);
+        }
+        let sa = sockaddr_in(dst);
+        // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
+        let (space, len) = unsafe {
+            (
+                libc::CMSG_SPACE(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize,
+                libc::CMSG_LEN(std::mem::size_of::<libc::in_pktinfo>() as u32) as usize,
+            )
+        };
+        if space > CONTROL_SPACE {
+            return Err(io::Error::other("control buffer too small"));
+        }
+        let mut controls = [Control([0; CONTROL_SPACE]); MAX_BATCH];
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; MAX_BATCH];
+        // SAFETY: mmsghdr is plain old data; all zeroes is a valid value.
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        for (i, (src, packet)) in packets.iter().take(n).enumerate() {
+            let (Some(iov), Some(control), Some(m)) =
+                (iovs.get_mut(i), controls.get_mut(i), msgs.get_mut(i))
+            else {
+                break;
+            };
+            *iov = libc::iovec {
+                iov_base: packet.as_ptr().cast_mut().cast(),
+                iov_len: packet.len(),
+            };
+            let msg = &mut m.msg_hdr;
+            msg.msg_name = (&sa as *const libc::sockaddr_in).cast_mut().cast();
+            msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            msg.msg_controllen = space as _;
+            let info = libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(src.octets()),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            };
+            // SAFETY: msg points at its own control buffer of `space` bytes, enough for one
+            // header with an in_pktinfo (checked above); CMSG_FIRSTHDR/CMSG_DATA stay inside.
+            unsafe {
+                let cmsg = libc::CMSG_FIRSTHDR(msg);
+                if cmsg.is_null() {
+                    return Err(io::Error::other("no room for IP_PKTINFO"));
+                }
+                (*cmsg).cmsg_level = libc::IPPROTO_IP;
+                (*cmsg).cmsg_type = libc::IP_PKTINFO;
+                (*cmsg).cmsg_len = len as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>(), info);
+            }
+        }
+        // SAFETY: the first `n` headers point at live locals (address, iovecs, control
+        // buffers) and at the caller's packets, which are only read, for the whole call.
+        let sent = unsafe {
+            libc::sendmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+            )
+        };
+        check(sent).map(|k| k as usize)
+    }
+
+    /// Receive up to [`MAX_BATCH`] datagrams (IP header included) with one `recvmmsg(2)`
+    /// into `batch`; `WouldBlock` when none waits.
+    pub fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let base = batch.buf.as_mut_ptr();
+        let mut iovs = [libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: 0,
+        }; MAX_BATCH];
+        // SAFETY: mmsghdr is plain old data; all zeroes is a valid value.
+        let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+        for (i, (iov, m)) in iovs.iter_mut().zip(msgs.iter_mut()).enumerate() {
+            // SAFETY: slot i lies inside the buffer (MAX_BATCH slots of RECV_SLOT octets).
+            *iov = libc::iovec {
+                iov_base: unsafe { base.add(i * RECV_SLOT) }.cast(),
+                iov_len: RECV_SLOT,
+            };
+            m.msg_hdr.msg_iov = iov;
+            m.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points at its own iovec, which points at its own slot of the
+        // batch's buffer; the kernel writes at most RECV_SLOT octets into each.
+        let got = check(unsafe {
+            libc::recvmmsg(
+                self.fd.as_raw_fd(),
+                msgs.as_mut_ptr(),
+                MAX_BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        })? as usize;
+        batch.count = got.min(MAX_BATCH);
+        for (len, m) in batch.lens.iter_mut().zip(msgs.iter()).take(batch.count) {
+            // A datagram longer than its slot was cut: report no length (dropped).
+            *len = if m.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
+                0
+            } else {
+                m.msg_len as usize
+            };
+        }
+        Ok(batch.count)
+    }
+
     /// Receive one datagram (IP header included) into `buf`; `WouldBlock` when none waits.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         // SAFETY: reads into a live, writable buffer of the given length.
@@ -182,6 +350,47 @@ impl GreSocket {
                 libc::MSG_DONTWAIT,
             )
         })
+    }
+}
+
+/// Most datagrams per `sendmmsg`/`recvmmsg` call.
+pub const MAX_BATCH: usize = 32;
+/// Room for one received datagram: session setup and echo traffic are far smaller; a longer
+/// datagram is dropped.
+const RECV_SLOT: usize = 2048;
+const CONTROL_SPACE: usize = 64;
+
+/// A control-message buffer for one `IP_PKTINFO`, aligned for `cmsghdr`.
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+struct Control([u8; CONTROL_SPACE]);
+
+/// Buffers for [`GreSocket::recv_batch`].
+#[derive(Debug)]
+pub struct RecvBatch {
+    buf: Vec<u8>,
+    lens: [usize; MAX_BATCH],
+    count: usize,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self {
+            buf: vec![0; MAX_BATCH * RECV_SLOT],
+            lens: [0; MAX_BATCH],
+            count: 0,
+        }
+    }
+}
+
+impl RecvBatch {
+    /// Datagram `i` of the last receive (empty if it was cut short).
+    pub fn get_mut(&mut self, i: usize) -> Option<&mut [u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let len = *self.lens.get(i)?;
+        self.buf.get_mut(i * RECV_SLOT..i * RECV_SLOT + len)
     }
 }
 

@@ -74,7 +74,7 @@ pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -
     match plugins {
         Ok(list) if list.is_empty() => body.push_str("<p>No plugin is configured.</p>"),
         Ok(list) => {
-            body.push_str("<table><thead><tr><th scope=\"col\">Plugin</th><th scope=\"col\">State</th><th scope=\"col\">Sessions</th><th scope=\"col\">Problem</th></tr></thead><tbody>");
+            body.push_str("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Plugin</th><th scope=\"col\">State</th><th scope=\"col\">Sessions</th><th scope=\"col\">Problem</th></tr></thead><tbody>");
             for p in list {
                 let problem = p.error.as_deref().or(p.last_error.as_deref()).unwrap_or("");
                 let _ = write!(
@@ -86,7 +86,7 @@ pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -
                     esc(problem)
                 );
             }
-            body.push_str("</tbody></table>");
+            body.push_str("</tbody></table></div>");
         }
         Err(e) => {
             let _ = write!(body, "<p class=\"field-error\">{}</p>", esc(&e.to_string()));
@@ -97,7 +97,7 @@ pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -
     if status.interfaces.is_empty() {
         body.push_str("<p>None (routerd runs without a data plane).</p>");
     } else {
-        body.push_str("<table><thead><tr><th scope=\"col\">Interface</th><th scope=\"col\">Role</th><th scope=\"col\">State</th><th scope=\"col\">MTU</th></tr></thead><tbody>");
+        body.push_str("<div class=\"table-wrap\"><table><thead><tr><th scope=\"col\">Interface</th><th scope=\"col\">Role</th><th scope=\"col\">State</th><th scope=\"col\">MTU</th></tr></thead><tbody>");
         for i in &status.interfaces {
             let state = match (&i.error, i.up) {
                 (Some(e), _) => format!("<span class=\"badge bad\">error</span> {}", esc(e)),
@@ -112,7 +112,7 @@ pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -
                 i.mtu.map(|m| m.to_string()).unwrap_or_default()
             );
         }
-        body.push_str("</tbody></table>");
+        body.push_str("</tbody></table></div>");
     }
     Html(html::page(
         "Dashboard",

@@ -3,6 +3,7 @@
 pub mod config;
 pub mod dashboard;
 pub mod login;
+pub mod logs;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;

@@ -130,7 +130,7 @@ pub async fn list(
 <div class=\"field\"><label for=\"search-q\">Search (user, link, peer, address)</label>\
 <input type=\"search\" id=\"search-q\" name=\"q\" value=\"{qv}\"></div>\
 <button type=\"submit\">Search</button> <a href=\"/sessions\">Show all</a></form>\
-<p>{total} sessions. List: <span id=\"live-state\">updated on reload</span> \
+<p>List: <span id=\"live-state\">as of loading</span> \
 (<a href=\"/sessions?q={qe}\">reload</a>).</p>\
 <div class=\"table-wrap\"><table class=\"responsive\"><thead><tr><th scope=\"col\">ID</th><th scope=\"col\">User</th>\
 <th scope=\"col\">Link</th><th scope=\"col\">Role</th><th scope=\"col\">Peer</th><th scope=\"col\">Address</th>\
@@ -139,7 +139,6 @@ pub async fn list(
 <tbody id=\"session-rows\" data-sse=\"{events}\">{rows}</tbody></table></div>",
         qv = esc(&q),
         qe = esc(&encode_query(&q)),
-        total = sessions.len(),
         events = esc(&events),
         rows = rows(&sessions, &q, &v.csrf),
     );

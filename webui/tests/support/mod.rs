@@ -164,6 +164,8 @@ pub struct Options {
     pub routerd_extra: String,
     /// Extra arguments for the web UI.
     pub webui_args: Vec<String>,
+    /// Local users (name, password) in routerd's user store before it starts.
+    pub users: Vec<(String, String)>,
 }
 
 /// routerd + web UI + chromedriver, and a WebDriver session with headless Chromium.
@@ -192,6 +194,17 @@ impl Harness {
     /// Starts everything; `name` prefixes this test's screenshots.
     pub async fn start(name: &str, opts: Options) -> Harness {
         cargo_build(&["dialgate-routerd"], &["routerd"]);
+        // This test's screenshots of an earlier run go: the folder shows this run only.
+        if let Ok(entries) = std::fs::read_dir(screenshot_dir()) {
+            for e in entries.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}-"))
+                {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let dir = TempDir::new(name);
         let run = dir.path().join("run");
         std::fs::create_dir_all(&run).unwrap();
@@ -215,6 +228,14 @@ impl Harness {
             socket.display(),
             opts.routerd_extra
         );
+        if !opts.users.is_empty() {
+            std::fs::create_dir_all(&state).unwrap();
+            let mut store =
+                dialgate_routerd::users::UserStore::open(&state.join("users.toml")).unwrap();
+            for (name, password) in &opts.users {
+                store.set_password(name, password).unwrap();
+            }
+        }
         let config_file = dir.path().join("routerd.toml");
         std::fs::write(&config_file, config).unwrap();
         let log = std::fs::File::create(dir.path().join("routerd.log")).unwrap();
@@ -394,8 +415,26 @@ impl Harness {
             .unwrap();
     }
 
-    /// Saves a screenshot as `target/webui-screenshots/<test>-<n>-<what>.png`.
+    /// Saves a screenshot as `target/webui-screenshots/<test>-<n>-<what>.png`, after checking
+    /// the accessibility basics of the page: every form control has a label.
     pub async fn screenshot(&mut self, what: &str) {
+        let unlabelled = self
+            .browser
+            .execute(
+                "return Array.from(document.querySelectorAll('input, select, textarea'))
+                   .filter(e => e.type !== 'hidden' && !e.hidden)
+                   .filter(e => !(e.labels && e.labels.length > 0)
+                             && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+                   .map(e => e.outerHTML);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            unlabelled.as_array().map(Vec::len),
+            Some(0),
+            "form controls without a label on {what}: {unlabelled}"
+        );
         self.shots += 1;
         let png = self.browser.screenshot().await.unwrap();
         let file = screenshot_dir().join(format!("{}-{:02}-{what}.png", self.name, self.shots));
@@ -431,4 +470,111 @@ fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
         }
     }
     Some((https?, http?))
+}
+
+/// The shared library of package `lib_name` (underscored crate name) in the profile dir.
+pub fn library(lib_name: &str) -> PathBuf {
+    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+    profile_dir().join(format!("{DLL_PREFIX}{lib_name}{DLL_SUFFIX}"))
+}
+
+/// Two pty pairs whose masters are joined by a thread copying bytes both ways: a null-modem
+/// cable between the two slave devices ([`PtyCable::a`], [`PtyCable::b`]), for two serial
+/// links of one routerd.
+#[derive(Debug)]
+pub struct PtyCable {
+    a: PathBuf,
+    b: PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _slaves: [std::os::fd::OwnedFd; 2],
+}
+
+impl PtyCable {
+    pub fn new() -> PtyCable {
+        use nix::pty::openpty;
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        use std::os::fd::AsFd;
+        let one = openpty(None, None).unwrap();
+        let two = openpty(None, None).unwrap();
+        for fd in [&one.master, &one.slave, &two.master, &two.slave] {
+            nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .unwrap();
+            let mut t = tcgetattr(fd).unwrap();
+            cfmakeraw(&mut t);
+            tcsetattr(fd, SetArg::TCSANOW, &t).unwrap();
+        }
+        let a = nix::unistd::ttyname(one.slave.as_fd()).unwrap();
+        let b = nix::unistd::ttyname(two.slave.as_fd()).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let (ma, mb) = (one.master, two.master);
+        let thread = std::thread::spawn(move || pump(&ma, &mb, &flag));
+        PtyCable {
+            a,
+            b,
+            stop,
+            thread: Some(thread),
+            _slaves: [one.slave, two.slave],
+        }
+    }
+
+    pub fn a(&self) -> &Path {
+        &self.a
+    }
+
+    pub fn b(&self) -> &Path {
+        &self.b
+    }
+}
+
+impl Drop for PtyCable {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn pump(a: &std::os::fd::OwnedFd, b: &std::os::fd::OwnedFd, stop: &std::sync::atomic::AtomicBool) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        let mut fds = [
+            PollFd::new(a.as_fd(), PollFlags::POLLIN),
+            PollFd::new(b.as_fd(), PollFlags::POLLIN),
+        ];
+        if poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let ready: Vec<bool> = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+            .collect();
+        for (i, (from, to)) in [(a, b), (b, a)].into_iter().enumerate() {
+            if !ready[i] {
+                continue;
+            }
+            match nix::unistd::read(from.as_fd(), &mut buf) {
+                Ok(n) if n > 0 => {
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        match nix::unistd::write(to.as_fd(), rest) {
+                            Ok(w) => rest = &rest[w..],
+                            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    }
 }
