@@ -35,6 +35,12 @@ step "interop VM image (tests/vm/build.sh)"
 # first time (apt), then cached under target/vm. The vm_* tests fail if it is missing.
 tests/vm/build.sh
 
+step "appliance image (appliance-image/build.sh x86_64 --no-xz)"
+# The x86_64 disk image the appliance-image boot tests run in QEMU: a release build of routerd,
+# routerctl and the plugins, Debian's kernel, busybox and glibc (apt, cached under
+# target/appliance). The tests fail if it is missing.
+appliance-image/build.sh x86_64 --no-xz
+
 step "toolchain components"
 if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true

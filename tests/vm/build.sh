@@ -20,12 +20,11 @@ mode=${1:-}
 die() { echo "tests/vm/build.sh: $*" >&2; exit 1; }
 log() { echo "tests/vm/build.sh: $*"; }
 
+# The package helpers shared with the appliance image (deb_* functions).
+# shellcheck source=../../appliance-image/lib/debian.sh
+. "$repo/appliance-image/lib/debian.sh"
 arch=$(dpkg --print-architecture)
-case "$arch" in
-  amd64) multiarch=x86_64-linux-gnu; ldso=/lib64/ld-linux-x86-64.so.2 ;;
-  arm64) multiarch=aarch64-linux-gnu; ldso=/lib/ld-linux-aarch64.so.1 ;;
-  *) die "unsupported architecture $arch" ;;
-esac
+deb_arch_setup "$arch"
 
 # The modules the guest loads (their dependencies come along): the NIC, PPP over ptys (what
 # pppd uses under pptp-linux and pptpd), MPPE and the optional compressors, and tun.
@@ -34,7 +33,7 @@ modules=(virtio_pci virtio_net ppp_generic ppp_async ppp_mppe ppp_deflate tun)
 programs=(/usr/sbin/pppd /usr/sbin/pppstats /usr/sbin/pptp /usr/sbin/pptpd /usr/sbin/pptpctrl)
 top_packages=(ppp pptpd pptp-linux busybox-static)
 
-stamp=$(cat "$0" "$here/init" | sha256sum | cut -d' ' -f1)
+stamp=$(cat "$0" "$here/init" "$repo/appliance-image/lib/debian.sh" | sha256sum | cut -d' ' -f1)
 if [ "$mode" = "" ] && [ -f "$out/stamp" ] && [ "$(cat "$out/stamp")" = "$stamp" ] \
   && [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.img" ] \
   && { [ "$arch" != amd64 ] || [ -f "$out/vmlinux" ]; }; then
@@ -45,42 +44,8 @@ fi
 debs=$out/debs
 [ "$mode" = --refresh ] && rm -rf "$debs"
 mkdir -p "$debs"
-
-apt_ready() {
-  apt-cache show ppp >/dev/null 2>&1 && return 0
-  [ "$(id -u)" = 0 ] || die "the apt package lists are empty; run 'apt-get update' as root"
-  log "apt-get update"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-}
-
-# The package list: the kernel image for this architecture, the programs, and every library
-# package in their dependency closure (libelogind0 is an alternative to libsystemd0 that ships
-# the same soname, so it is left out). Resolved once, then kept with the cache.
-if [ ! -s "$debs/packages.txt" ]; then
-  apt_ready
-  kpkg=$(apt-cache depends "linux-image-$arch" | awk '/Depends: linux-image-/ {print $2; exit}')
-  [ -n "$kpkg" ] || die "no kernel package behind linux-image-$arch"
-  {
-    echo "$kpkg"
-    printf '%s\n' "${top_packages[@]}"
-    apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-      --no-replaces --no-enhances "${top_packages[@]}" \
-      | grep -E '^lib' | grep -vE '^(libelogind|libpam-)|-(dev|perl)$' | sort -u
-  } >"$debs/packages.txt.tmp"
-  mv "$debs/packages.txt.tmp" "$debs/packages.txt"
-fi
-mapfile -t packages <"$debs/packages.txt"
-
-missing=()
-for p in "${packages[@]}"; do
-  compgen -G "$debs/${p}_*.deb" >/dev/null || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  apt_ready
-  log "downloading ${#missing[@]} packages"
-  (cd "$debs" && apt-get download -q -o APT::Sandbox::User=root "${missing[@]}" >/dev/null) \
-    || die "apt-get download failed (${missing[*]})"
-fi
+deb_resolve "$debs" "linux-image-$arch" "${top_packages[@]}"
+deb_fetch "$debs"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dialgate-vm-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -88,34 +53,12 @@ sysroot=$work/sysroot
 kroot=$work/kernel
 rootfs=$work/rootfs
 mkdir -p "$sysroot" "$kroot" "$rootfs"
-
 : >"$work/manifest.txt"
-for p in "${packages[@]}"; do
-  deb=$(compgen -G "$debs/${p}_*.deb" | sort | tail -n1)
-  dpkg-deb -W --showformat='${Package} ${Version}\n' "$deb" >>"$work/manifest.txt"
-  if [ "$p" = "${packages[0]}" ]; then
-    dpkg-deb -x "$deb" "$kroot"
-  else
-    dpkg-deb -x "$deb" "$sysroot"
-  fi
-done
+deb_extract "$debs" "$kroot" "$sysroot" "$work/manifest.txt"
 
 # Kernel and modules.
-kver=$(ls "$kroot/lib/modules")
-[ "$(echo "$kver" | wc -w)" = 1 ] || die "expected one kernel version, found: $kver"
-depmod -b "$kroot" "$kver"
-mdir=lib/modules/$kver
-mkdir -p "$rootfs/$mdir"
-for m in "${modules[@]}"; do
-  modprobe -d "$kroot" -S "$kver" --show-depends "$m" | while read -r kind path _; do
-    [ "$kind" = insmod ] || continue
-    rel=${path#"$kroot"/}
-    mkdir -p "$rootfs/$(dirname "$rel")"
-    cp "$path" "$rootfs/$rel"
-  done
-done
-cp "$kroot/$mdir"/modules.{builtin,builtin.modinfo,order} "$rootfs/$mdir/"
-depmod -b "$rootfs" "$kver"
+kver=$(deb_kernel_version "$kroot")
+deb_copy_modules "$kroot" "$kver" "$rootfs" "${modules[@]}"
 
 # Userland: busybox and its applets, the PPP programs and their configuration.
 mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,var/log,var/lock,root,mnt}
@@ -141,30 +84,7 @@ printf 'pptp 1723/tcp\n' >"$rootfs/etc/services"
 echo dialgate-vm >"$rootfs/etc/hostname"
 
 # Shared libraries: the NEEDED closure of every ELF file above, resolved in the packages.
-libdirs=("$sysroot/lib/$multiarch" "$sysroot/usr/lib/$multiarch")
-mkdir -p "$rootfs/lib/$multiarch" "$rootfs/usr/lib" "$rootfs$(dirname "$ldso")"
-ln -s "../../lib/$multiarch" "$rootfs/usr/lib/$multiarch"
-find_lib() {
-  local d
-  for d in "${libdirs[@]}"; do
-    [ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
-  done
-  return 1
-}
-queue=("${programs[@]/#/$rootfs}")
-while [ "${#queue[@]}" -gt 0 ]; do
-  f=${queue[0]}
-  queue=("${queue[@]:1}")
-  for so in $(readelf -d "$f" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-    [ -e "$rootfs/lib/$multiarch/$so" ] && continue
-    src=$(find_lib "$so") || die "no package in the closure ships $so (needed by ${f#"$rootfs"})"
-    cp -L "$src" "$rootfs/lib/$multiarch/$so"
-    queue+=("$rootfs/lib/$multiarch/$so")
-  done
-done
-ldname=$(basename "$ldso")
-[ -e "$rootfs/lib/$multiarch/$ldname" ] || cp -L "$(find_lib "$ldname")" "$rootfs/lib/$multiarch/$ldname"
-[ -e "$rootfs$ldso" ] || ln -s "/lib/$multiarch/$ldname" "$rootfs$ldso"
+deb_copy_libs "$rootfs" "$sysroot" "${programs[@]}"
 
 # The artefacts, replaced atomically.
 mkdir -p "$out"

@@ -12,6 +12,7 @@
 //! Indices in paths are 0-based: `link[1]` is the second `[[link]]` table.
 
 mod diff;
+pub mod hw_profile;
 mod schema;
 mod source;
 mod validate;
