@@ -23,7 +23,7 @@
 #   --server routerd|testserver     the server under test (default routerd); testserver is
 #                         the load generator's own minimal server, to measure its ceiling
 #   --hold SECS           seconds to hold the sessions after the ramp (default 5)
-#   --threads N           load generator worker threads (default: its own, the CPU count)
+#   --threads N           load generator worker threads (default 1, the least CPU per setup)
 #   --users N             distinct users load1..loadN (default 100)
 #   --keep                keep the namespaces and processes (debugging)
 #   --no-build            use the release binaries already built
