@@ -157,7 +157,8 @@ for t in "${tests[@]}"; do
     p=$(run "$ns_cli" 10.77.0.1 "$client" "${args[@]}")
     awk -v t="$t" -v p="$p" -v w="$w" 'BEGIN {
         if (p == "failed" || w == "failed" || w + 0 == 0)
-            printf "%-10s %14s %14s %10s\n", t, p, w, "-"
+            printf "%-10s %14s %14s %10s\n", t, (p == "failed" ? p : sprintf("%.1f", p)),
+                (w == "failed" ? w : sprintf("%.1f", w)), "-"
         else
             printf "%-10s %14.1f %14.1f %9.1f%%\n", t, p, w, 100 * p / w
     }'

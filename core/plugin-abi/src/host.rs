@@ -117,4 +117,25 @@ pub trait Host: Send + Sync {
     fn set_counter(&self, name: RStr<'_>, value: u64) {
         let _ = (name, value);
     }
+
+    /// ABI 1.2: `link` cannot take frames now (`true`) or can again (`false`): its plugin's
+    /// own queue for it is above a high-water mark (a PPTP call whose peer's GRE window is
+    /// full). While a link is congested the host drops IP packets for its session *before*
+    /// encrypting them, as it does for a handle whose write queue is full: a frame encrypted
+    /// and then dropped by the plugin would burn an MPPE coherency count (RFC 3078 §8).
+    /// Frames the host still sends (control protocols) are the plugin's to queue or drop.
+    /// The state ends with the link. A 1.1 host does not have this method: the call then
+    /// does nothing.
+    fn set_link_congested(&self, link: LinkId, congested: bool) {
+        let _ = (link, congested);
+    }
+
+    /// ABI 1.2: the longest PPP Information field `link`'s transport carries without
+    /// fragmenting (a PPTP call on a 1500-octet IPv4 path: 1460). Call it before
+    /// [`link_up`](Self::link_up): the core then asks the peer for an MRU no larger (RFC 1661
+    /// §6.1; the link's configured `mru` still applies when smaller) and sizes the session's
+    /// MTU from it. A 1.1 host does not have this method: the call then does nothing.
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        let _ = (link, mru);
+    }
 }

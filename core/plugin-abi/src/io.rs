@@ -195,6 +195,47 @@ pub enum LinkDownCause {
     Failed,
 }
 
+/// Why the core hangs a link up ([`crate::PluginObject::hangup_with_cause`], ABI 1.2): an
+/// open code space (a newtype over `u8`, so new causes are an additive change). A link
+/// plugin maps it to its medium's disconnect reason, e.g. PPTP's Call-Disconnect-Notify
+/// result code (RFC 2637 §2.13); a cause it does not know is treated as
+/// [`HangupCause::UNSPECIFIED`].
+#[repr(transparent)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HangupCause(pub u8);
+
+impl HangupCause {
+    /// No cause given: what [`crate::PluginObject::hangup`] (ABI 1.0) means.
+    pub const UNSPECIFIED: HangupCause = HangupCause(0);
+    /// The line under the session was lost: the other leg of a relayed call dropped its
+    /// carrier, or the PPP keepalive went unanswered (PPTP: result 1, Lost Carrier).
+    pub const LINE_DROP: HangupCause = HangupCause(1);
+    /// An administrator ended it: a kill, a configuration change, routerd stopping (PPTP:
+    /// result 3, Admin Shutdown).
+    pub const ADMIN: HangupCause = HangupCause(2);
+    /// PPP ended normally: a Terminate-Request from the peer (PPTP: result 4, Request).
+    pub const SESSION_END: HangupCause = HangupCause(3);
+    /// The idle or session time limit expired (PPTP: result 3, Admin Shutdown).
+    pub const IDLE: HangupCause = HangupCause(4);
+    /// The session failed: negotiation or authentication failed, a limit or the address
+    /// pool refused it (PPTP: result 2, General Error).
+    pub const ERROR: HangupCause = HangupCause(5);
+}
+
+impl fmt::Display for HangupCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            HangupCause::UNSPECIFIED => f.write_str("unspecified"),
+            HangupCause::LINE_DROP => f.write_str("line drop"),
+            HangupCause::ADMIN => f.write_str("administrator"),
+            HangupCause::SESSION_END => f.write_str("session end"),
+            HangupCause::IDLE => f.write_str("idle"),
+            HangupCause::ERROR => f.write_str("error"),
+            HangupCause(other) => write!(f, "unknown cause {other}"),
+        }
+    }
+}
+
 /// Link parameters the core negotiated and the link plugin needs for framing (RFC 1662 §7.1:
 /// the Async-Control-Character-Map; a PPTP PAC receives them in Set-Link-Info).
 #[repr(C)]

@@ -75,8 +75,8 @@ pub use ids::{
     Timestamp,
 };
 pub use io::{
-    CloseReason, Direction, FlowControl, IpAddress, LinkDownCause, LinkInfo, LinkParams, LogLevel,
-    ModemControl, ModemStatus, SessionInfo, SocketAddress, TtySettings,
+    CloseReason, Direction, FlowControl, HangupCause, IpAddress, LinkDownCause, LinkInfo,
+    LinkParams, LogLevel, ModemControl, ModemStatus, SessionInfo, SocketAddress, TtySettings,
 };
 pub use module::{MODULE_NAME, PluginModule, PluginModuleRef};
 pub use plugin::{PluginBox, PluginObject, PluginObject_TO};

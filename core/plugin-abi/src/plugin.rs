@@ -9,7 +9,7 @@ use abi_stable::std_types::{RBox, RResult, RSlice, RStr};
 
 use crate::error::PluginError;
 use crate::ids::{HandleId, LinkId, PppProtocol, SessionId, TimerId, Timestamp};
-use crate::io::{CloseReason, LinkParams, ModemStatus, SessionInfo, SocketAddress};
+use crate::io::{CloseReason, HangupCause, LinkParams, ModemStatus, SessionInfo, SocketAddress};
 
 /// An owned plugin instance, as [`crate::PluginModule::new`] returns it.
 pub type PluginBox = PluginObject_TO<'static, RBox<()>>;
@@ -125,4 +125,17 @@ pub trait PluginObject: Send {
         session: SessionId,
         protocol: PppProtocol,
     ) -> RResult<(), PluginError>;
+
+    /// ABI 1.2: [`hangup`](Self::hangup), saying why, so the plugin can tell its peer (PPTP:
+    /// the Call-Disconnect-Notify result code, RFC 2637 §2.13). The host calls this instead
+    /// of `hangup`; a plugin built for 1.0 or 1.1 does not have it and gets `hangup`.
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> RResult<(), PluginError> {
+        let _ = cause;
+        self.hangup(now, link)
+    }
 }

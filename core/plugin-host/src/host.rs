@@ -113,6 +113,14 @@ pub trait HostServices: Send + Sync + 'static {
     fn set_counter(&self, name: &str, value: u64) {
         let _ = (name, value);
     }
+    /// See [`Host::set_link_congested`] (ABI 1.2).
+    fn set_link_congested(&self, link: LinkId, congested: bool) {
+        let _ = (link, congested);
+    }
+    /// See [`Host::set_link_mru`] (ABI 1.2).
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        let _ = (link, mru);
+    }
 }
 
 /// Wraps host services as the ABI object a plugin receives. Each callback runs behind
@@ -213,5 +221,11 @@ impl<H: HostServices> Host for Shield<H> {
     }
     fn set_counter(&self, name: RStr<'_>, value: u64) {
         guard_unit(|| self.0.set_counter(name.as_str(), value));
+    }
+    fn set_link_congested(&self, link: LinkId, congested: bool) {
+        guard_unit(|| self.0.set_link_congested(link, congested));
+    }
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        guard_unit(|| self.0.set_link_mru(link, mru));
     }
 }

@@ -48,9 +48,9 @@ use dialgate_plugin_abi::abi_stable::abi_stability::abi_checking::exported_check
 use dialgate_plugin_abi::abi_stable::library::{LibraryError, RootModule, lib_header_from_path};
 use dialgate_plugin_abi::abi_stable::std_types::{RErr, ROk, RResult};
 use dialgate_plugin_abi::{
-    ABI_VERSION, AbiVersion, CloseReason, HandleId, HostBox, LinkId, LinkParams, MODULE_NAME,
-    ModemStatus, PluginBox, PluginError, PluginKind, PluginModuleRef, PppProtocol, SessionId,
-    SessionInfo, SocketAddress, TimerId, Timestamp,
+    ABI_VERSION, AbiVersion, CloseReason, HandleId, HangupCause, HostBox, LinkId, LinkParams,
+    MODULE_NAME, ModemStatus, PluginBox, PluginError, PluginKind, PluginModuleRef, PppProtocol,
+    SessionId, SessionInfo, SocketAddress, TimerId, Timestamp,
 };
 
 pub use dialgate_plugin_abi as abi;
@@ -585,6 +585,16 @@ impl PluginInstance {
     /// See [`abi::PluginObject::hangup`].
     pub fn hangup(&mut self, now: Timestamp, link: LinkId) -> Result<(), CallError> {
         self.call(|o| o.hangup(now, link))
+    }
+    /// See [`abi::PluginObject::hangup_with_cause`] (ABI 1.2; a 1.0 or 1.1 plugin gets
+    /// [`hangup`](Self::hangup)).
+    pub fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> Result<(), CallError> {
+        self.call(|o| o.hangup_with_cause(now, link, cause))
     }
     /// See [`abi::PluginObject::send_frame`]: the hot path; allocates nothing.
     #[inline]

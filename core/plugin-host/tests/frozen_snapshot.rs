@@ -1,7 +1,8 @@
-//! The frozen ABI 1.0 plugin stays frozen: every file under tests/plugins/frozen-v1 (the
-//! plugin and its `abi-1.0/` snapshot of plugin-abi and plugin-sdk) matches the SHA-1 listed in
-//! tests/plugins/frozen-v1/SHA1SUMS, and no file was added or removed. Editing the snapshot
-//! would let a non-additive ABI change pass the loading test unnoticed.
+//! The frozen ABI 1.0 and 1.1 plugins stay frozen: every file under tests/plugins/frozen-v1
+//! (the plugin and its `abi-1.0/` snapshot of plugin-abi and plugin-sdk) and
+//! tests/plugins/frozen-v1_1 (`abi-1.1/`) matches the SHA-1 listed in that directory's
+//! SHA1SUMS, and no file was added or removed. Editing a snapshot would let a non-additive ABI
+//! change pass the loading test unnoticed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use sha1::{Digest, Sha1};
 
-fn frozen_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins/frozen-v1")
+fn frozen_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/plugins")
+        .join(name)
 }
 
 /// Files under `dir`, relative, `/`-separated; build output (`target/`, `Cargo.lock`) and the
@@ -45,11 +48,12 @@ fn sha1_hex(bytes: &[u8]) -> String {
     })
 }
 
-#[test]
-fn frozen_v1_snapshot_matches_its_checksums() {
-    let root = frozen_dir();
-    let listing =
-        std::fs::read_to_string(root.join("SHA1SUMS")).expect("tests/plugins/frozen-v1/SHA1SUMS");
+/// Checks tests/plugins/`name` against its SHA1SUMS; `snapshot` is its ABI snapshot
+/// directory (`abi-1.0`).
+fn check_snapshot(name: &str, snapshot: &str) {
+    let root = frozen_dir(name);
+    let listing = std::fs::read_to_string(root.join("SHA1SUMS"))
+        .unwrap_or_else(|e| panic!("tests/plugins/{name}/SHA1SUMS: {e}"));
     let mut expected = BTreeMap::new();
     for line in listing.lines().filter(|l| !l.trim().is_empty()) {
         let (hash, file) = line
@@ -58,9 +62,9 @@ fn frozen_v1_snapshot_matches_its_checksums() {
         expected.insert(file.to_owned(), hash.to_owned());
     }
     assert!(
-        expected.contains_key("abi-1.0/plugin-abi/src/lib.rs")
+        expected.contains_key(&format!("{snapshot}/plugin-abi/src/lib.rs"))
             && expected.contains_key("plugin/src/lib.rs"),
-        "SHA1SUMS must cover the snapshot and the plugin"
+        "{name}/SHA1SUMS must cover the snapshot and the plugin"
     );
 
     let mut files = Vec::new();
@@ -73,19 +77,29 @@ fn frozen_v1_snapshot_matches_its_checksums() {
 
     for (file, hash) in &expected {
         match found.get(file) {
-            None => panic!("frozen file {file} is missing"),
+            None => panic!("frozen file {name}/{file} is missing"),
             Some(h) => assert_eq!(
                 h, hash,
-                "tests/plugins/frozen-v1/{file} was edited: the ABI 1.0 snapshot must never change"
+                "tests/plugins/{name}/{file} was edited: the ABI snapshot must never change"
             ),
         }
     }
     for file in found.keys() {
         assert!(
             expected.contains_key(file),
-            "tests/plugins/frozen-v1/{file} was added to the frozen snapshot"
+            "tests/plugins/{name}/{file} was added to the frozen snapshot"
         );
     }
+}
+
+#[test]
+fn frozen_v1_snapshot_matches_its_checksums() {
+    check_snapshot("frozen-v1", "abi-1.0");
+}
+
+#[test]
+fn frozen_v1_1_snapshot_matches_its_checksums() {
+    check_snapshot("frozen-v1_1", "abi-1.1");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Plugin loading (issue 3, "Tests that must exist: plugin loading"): a missing file, a
 //! library that is not a plugin, another ABI major version, a failing init, a panicking
-//! method, and the frozen 1.0 plugin.
+//! method, the frozen 1.0 and 1.1 plugins, and the ABI 1.2 additions (a hangup cause, the
+//! link congestion signal) with a fallback for the older plugins.
 //!
 //! abi_stable never unloads a library, and loading a path twice returns the same module, so
 //! these tests share loaded plugins freely; each test makes its own instances and host.
@@ -11,8 +12,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use dialgate_plugin_host::abi::{
-    ABI_VERSION, AbiVersion, HandleId, HostError, LinkDownCause, LinkId, LinkInfo, LogLevel,
-    PluginError, PluginKind, TimerId, Timestamp,
+    ABI_VERSION, AbiVersion, HandleId, HangupCause, HostError, LinkDownCause, LinkId, LinkInfo,
+    LogLevel, PluginError, PluginKind, TimerId, Timestamp,
 };
 use dialgate_plugin_host::{
     CallError, HostServices, InstanceState, LoadError, PluginInstance, host_box, load,
@@ -378,4 +379,102 @@ fn frozen_v1_plugin_loads_and_works() {
         .send_frame(now, LinkId(99), b"PANIC")
         .expect_err("frozen plugin panics on request");
     assert!(matches!(err, CallError::Panicked { .. }), "{err:?}");
+}
+
+#[test]
+fn frozen_v1_plugin_gets_hangup_for_a_hangup_with_cause() {
+    // ABI 1.2's `hangup_with_cause` is not in a 1.0 plugin's vtable: the host's call falls
+    // back to its `hangup`.
+    let (mut inst, rec) = instance("frozen-v1", "");
+    let now = Timestamp::from_nanos(5);
+    let link = inst.dial(now, "frozen-peer").expect("dial");
+    inst.hangup_with_cause(now, link, HangupCause::LINE_DROP)
+        .expect("hangup with cause");
+    assert_eq!(
+        rec.take(),
+        vec![
+            Event::LinkUp(link, "frozen-peer".into()),
+            Event::LinkDown(link, LinkDownCause::Requested, "hangup".into()),
+        ]
+    );
+}
+
+#[test]
+fn frozen_v1_1_plugin_loads_and_works() {
+    let plugin = load(plugin_path("frozen-v1_1")).expect("the frozen 1.1 plugin must keep loading");
+    let info = plugin.info();
+    assert_eq!(info.name, "frozen-v1_1");
+    assert_eq!(info.abi_version, AbiVersion { major: 1, minor: 1 });
+    assert_eq!(info.kind, PluginKind::LINK);
+
+    let rec = Recorder::new();
+    let mut inst = plugin
+        .instantiate("", host_box(SharedRecorder(rec.clone())))
+        .expect("instance");
+    let now = Timestamp::from_nanos(5);
+    inst.start(now).expect("start");
+    let link = inst.dial(now, "frozen-peer").expect("dial");
+    inst.send_frame(now, link, FRAME).expect("send");
+    // ABI 1.2's hangup with a cause reaches the 1.1 plugin's `hangup`.
+    inst.hangup_with_cause(now, link, HangupCause::ADMIN)
+        .expect("hangup with cause");
+    inst.stop(now).expect("stop");
+    assert_eq!(
+        rec.take(),
+        vec![
+            Event::Log(LogLevel::Info, "frozen-v1_1 started".into()),
+            // ABI 1.1's `set_counter` reaches the 1.2 host.
+            Event::Counter("frames".into(), 0),
+            Event::LinkUp(link, "frozen-peer".into()),
+            Event::Counter("frames".into(), 1),
+            Event::Frame(link, FRAME.to_vec()),
+            Event::LinkDown(link, LinkDownCause::Requested, "hangup".into()),
+        ]
+    );
+    let err = inst
+        .send_frame(now, LinkId(99), b"PANIC")
+        .expect_err("frozen plugin panics on request");
+    assert!(matches!(err, CallError::Panicked { .. }), "{err:?}");
+}
+
+#[test]
+fn abi_1_2_hangup_cause_and_congestion_signal_reach_the_other_side() {
+    let (mut echo, rec) = instance("echo", "");
+    let now = Timestamp::from_nanos(5);
+    let a = echo.dial(now, "a").expect("dial");
+    let b = echo.dial(now, "b").expect("dial");
+    let c = echo.dial(now, "c").expect("dial");
+    // Plugin -> host: the congestion signal, per link.
+    echo.send_frame(now, a, b"CONGEST").expect("congest");
+    echo.send_frame(now, b, b"CONGEST").expect("congest");
+    echo.send_frame(now, a, b"UNCONGEST").expect("uncongest");
+    // Host -> plugin: the cause of a hangup; UNSPECIFIED is plain `hangup`.
+    echo.hangup_with_cause(now, a, HangupCause::LINE_DROP)
+        .expect("hangup");
+    echo.hangup_with_cause(now, b, HangupCause::SESSION_END)
+        .expect("hangup");
+    echo.hangup_with_cause(now, c, HangupCause::UNSPECIFIED)
+        .expect("hangup");
+    assert_eq!(
+        rec.take(),
+        vec![
+            Event::LinkUp(a, "a".into()),
+            Event::LinkUp(b, "b".into()),
+            Event::LinkUp(c, "c".into()),
+            Event::Congested(a, true),
+            Event::Congested(b, true),
+            Event::Congested(a, false),
+            Event::LinkDown(a, LinkDownCause::Requested, "hangup (line drop)".into()),
+            Event::LinkDown(b, LinkDownCause::Requested, "hangup (session end)".into()),
+            Event::LinkDown(c, LinkDownCause::Requested, "hangup".into()),
+        ]
+    );
+}
+
+#[test]
+fn hangup_causes_are_an_open_code_space() {
+    // A cause a plugin does not know keeps its number (a newer host may send it).
+    assert_eq!(HangupCause(200).to_string(), "unknown cause 200");
+    assert_eq!(HangupCause::ADMIN.to_string(), "administrator");
+    assert_ne!(HangupCause::IDLE, HangupCause::ADMIN);
 }

@@ -53,10 +53,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 pub use dialgate_plugin_abi as abi;
 pub use dialgate_plugin_abi::{
-    ABI_VERSION, AbiVersion, CloseReason, Direction, FlowControl, HandleId, HostError, IpAddress,
-    LinkDownCause, LinkId, LinkInfo, LinkParams, LogLevel, ModemControl, ModemStatus, PluginError,
-    PluginKind, PppProtocol, SessionId, SessionInfo, SocketAddress, TimerId, Timestamp,
-    TtySettings,
+    ABI_VERSION, AbiVersion, CloseReason, Direction, FlowControl, HandleId, HangupCause, HostError,
+    IpAddress, LinkDownCause, LinkId, LinkInfo, LinkParams, LogLevel, ModemControl, ModemStatus,
+    PluginError, PluginKind, PppProtocol, SessionId, SessionInfo, SocketAddress, TimerId,
+    Timestamp, TtySettings,
 };
 
 use dialgate_plugin_abi::abi_stable::prefix_type::PrefixTypeTrait;
@@ -165,6 +165,17 @@ pub trait Plugin: Send + Sized + 'static {
             "{} has no link {link}",
             Self::NAME
         )))
+    }
+    /// See [`abi::PluginObject::hangup_with_cause`] (ABI 1.2): by default the cause is
+    /// ignored and [`hangup`](Self::hangup) runs.
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> Result<(), PluginError> {
+        let _ = cause;
+        self.hangup(now, link)
     }
     /// See [`abi::PluginObject::send_frame`].
     fn send_frame(
@@ -341,6 +352,14 @@ impl HostHandle {
     pub fn set_counter(&self, name: &str, value: u64) {
         self.0.set_counter(name.into(), value);
     }
+    /// See [`abi::Host::set_link_congested`] (ABI 1.2; a 1.0 or 1.1 host ignores it).
+    pub fn set_link_congested(&self, link: LinkId, congested: bool) {
+        self.0.set_link_congested(link, congested);
+    }
+    /// See [`abi::Host::set_link_mru`] (ABI 1.2; a 1.0 or 1.1 host ignores it).
+    pub fn set_link_mru(&self, link: LinkId, mru: u16) {
+        self.0.set_link_mru(link, mru);
+    }
     /// See [`abi::Host::send_session_frame`].
     pub fn send_session_frame(
         &self,
@@ -490,6 +509,14 @@ impl<P: Plugin> abi::PluginObject for Shielded<P> {
         frame: RSlice<'_, u8>,
     ) -> RResult<(), PluginError> {
         self.call(|p| p.send_frame(now, link, frame.as_slice()))
+    }
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> RResult<(), PluginError> {
+        self.call(|p| p.hangup_with_cause(now, link, cause))
     }
     fn set_link_params(
         &mut self,

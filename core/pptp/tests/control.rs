@@ -10,8 +10,8 @@ use dialgate_pptp::control::{
     Refusal, Role, State, WanErrors,
 };
 use dialgate_wire::pptp::{
-    self, GeneralError, IncomingCallResult, MessageType, OutgoingCallResult, Repr, StartResult,
-    StopReason,
+    self, DisconnectResult, GeneralError, IncomingCallResult, MessageType, OutgoingCallResult,
+    Repr, StartResult, StopReason,
 };
 
 /// Two connections joined by a perfect TCP stream, with the events each produced.
@@ -1263,4 +1263,43 @@ fn disconnect_from_the_wrong_end_is_obeyed_rfc2637_2_13() {
         downs(&p.take_b())[..],
         [(c, CallDownReason::Disconnected { .. })] if c == b_call
     ));
+}
+
+#[test]
+fn pac_clear_cause_picks_the_disconnect_result_rfc2637_2_13() {
+    for (cause, result) in [
+        (ClearCause::LostCarrier, DisconnectResult::LostCarrier),
+        (ClearCause::GeneralError, DisconnectResult::GeneralError),
+        (ClearCause::AdminShutdown, DisconnectResult::AdminShutdown),
+        (ClearCause::Request, DisconnectResult::Request),
+    ] {
+        // A is the PNS placing an outgoing call, B the PAC that answers it and then ends
+        // it with Call-Disconnect-Notify.
+        let mut p = Pair::established();
+        let call =
+            p.a.place_outgoing_call(p.now, &OutgoingCallParams::default())
+                .unwrap();
+        p.pump();
+        let b_call = requested(&p.take_b())[0].0;
+        p.b.accept_call(p.now, b_call).unwrap();
+        p.pump();
+        p.take_a();
+        p.take_wire();
+        p.b.clear_call(p.now, b_call, cause).unwrap();
+        p.pump();
+        let wire = p.take_wire();
+        assert_eq!(
+            wire,
+            [(false, MessageType::CallDisconnectNotify)],
+            "{cause:?}"
+        );
+        let down = downs(&p.take_a());
+        assert_eq!(down.len(), 1, "{cause:?}");
+        assert_eq!(down[0].0, call);
+        assert!(
+            matches!(down[0].1, CallDownReason::Disconnected { result: r, .. } if r == result),
+            "{cause:?}: {:?}",
+            down[0].1
+        );
+    }
 }

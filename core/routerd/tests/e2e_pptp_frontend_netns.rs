@@ -374,9 +374,9 @@ fn a_serial_caller_reaches_the_pns_through_the_pac_with_incoming_call_requests()
     // Peer Call ID (RFC 2637 §2.11), CDN the PAC's own (§2.13).
     assert_eq!(iccn[3], pns_call, "ICCN's Peer Call ID\n{control}");
     assert_eq!(cdn[2], pac_call, "CDN's Call ID\n{control}");
-    // Result 3, Admin Shutdown (RFC 2637 §2.13): the core hung the call up when its
-    // relayed line dropped.
-    assert_eq!(cdn[5], "3", "CDN result\n{control}");
+    // Result 1, Lost Carrier (RFC 2637 §2.13): the core hung the call up because its
+    // relayed line dropped, and said so (plugin ABI 1.2 hangup cause).
+    assert_eq!(cdn[5], "1", "CDN result\n{control}");
     // GRE both ways, keyed with the receiver's Call ID (RFC 2637 §4.1).
     let gre = gre_keys(&pcap);
     let keys: BTreeSet<(&str, &str)> = gre.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();

@@ -47,7 +47,7 @@ pub const DEFAULT_CALL_SETUP: Duration = Duration::from_secs(30);
 /// Default `echo_interval_secs` (RFC 2637 §3.1.4: 60 s).
 pub const DEFAULT_ECHO_INTERVAL: Duration = Duration::from_secs(60);
 /// Default `receive_window` (RFC 2637 §2.7 Packet Recv. Window Size).
-pub const DEFAULT_RECEIVE_WINDOW: u16 = 64;
+pub const DEFAULT_RECEIVE_WINDOW: u16 = 128;
 /// The most listen addresses.
 pub const MAX_LISTEN: usize = 16;
 /// The most calls one instance carries (Call IDs are 16 bits per control connection, and
@@ -121,7 +121,7 @@ pub const SCHEMA: &str = r#"{
       "type": "integer",
       "minimum": 1,
       "maximum": 256,
-      "default": 64
+      "default": 128
     },
     "gre_compat": {
       "title": "GRE compatibility mode",

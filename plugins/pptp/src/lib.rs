@@ -73,16 +73,16 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use dialgate_plugin_sdk::{
-    CloseReason, Direction, HandleId, HostError, HostHandle, IpAddress, LinkDownCause, LinkId,
-    LinkInfo, LinkParams, LogLevel, Plugin, PluginError, PluginKind, SocketAddress, TimerId,
-    Timestamp,
+    CloseReason, Direction, HandleId, HangupCause, HostError, HostHandle, IpAddress, LinkDownCause,
+    LinkId, LinkInfo, LinkParams, LogLevel, Plugin, PluginError, PluginKind, SocketAddress,
+    TimerId, Timestamp,
 };
 use dialgate_pptp::control::{
     CallDownReason, CallId, CallRequest, CallRole, ClearCause, CloseReason as CtlClose,
     ControlConfig, ControlConnection, Event, IncomingCallParams, OutgoingCallParams, Refusal, Role,
     State,
 };
-use dialgate_pptp::gre::{self, GreCall, GreConfig, RxDrop, SendError};
+use dialgate_pptp::gre::{self, GreCall, GreConfig, RxDrop, SendError, Sent};
 use dialgate_wire::gre as gre_wire;
 use dialgate_wire::pptp::{BearerCapabilities, FixedStr, FramingCapabilities, StopReason};
 
@@ -97,6 +97,13 @@ const LINK_TIMER: u64 = 1 << 62;
 const STATS_TIMER: TimerId = TimerId(1 << 61);
 /// How often the counters are published.
 pub const STATS_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest PPP Information field a call carries in one unfragmented IPv4 packet on a
+/// 1500-octet path: 1500 less 20 (IPv4 header), 16 (enhanced GRE header with sequence and
+/// acknowledgment numbers, RFC 2637 §4.1) and 4 (PPP address, control and protocol fields,
+/// uncompressed). The core is told before each call comes up (plugin ABI 1.2
+/// [`HostHandle::set_link_mru`]) and asks the peer for no larger an MRU: a larger frame would
+/// go out as two IP fragments, which doubles the packets and costs the receiver a reassembly.
+pub const PATH_MRU: u16 = 1460;
 /// How many other Call IDs a call the peer asked for may try when its own is in use for
 /// the same address (see `Pptp::claim_call_id`).
 const CALL_ID_TRIES: u16 = 64;
@@ -174,8 +181,14 @@ pub struct Counters {
     pub rx_refused: u64,
     /// Frames sent.
     pub tx_frames: u64,
-    /// Frames dropped: the GRE window was full (RFC 2637 §4.2).
+    /// Frames dropped: the GRE window was full (RFC 2637 §4.2) and the call's transmit
+    /// queue too.
     pub tx_window_full: u64,
+    /// Frames that waited in a call's transmit queue for the GRE window to open.
+    pub tx_queued: u64,
+    /// Times a call's transmit queue reached its high-water mark (the core was told the
+    /// link is congested, [`HostHandle::set_link_congested`]).
+    pub tx_congested: u64,
     /// Frames dropped: the host's socket was busy or failed.
     pub tx_errors: u64,
     /// Frames for links that have no call (any more).
@@ -221,6 +234,8 @@ impl Counters {
             ("gre_other_link", self.gre_other_link),
             ("gre_before_call_up", self.gre_before_call_up),
             ("call_ids_renumbered", self.call_ids_renumbered),
+            ("tx_queued", self.tx_queued),
+            ("tx_congested", self.tx_congested),
         ]
     }
 }
@@ -309,6 +324,9 @@ struct Call {
     hangup: bool,
     /// Placed by `dial`: the core waits for `link_up` or `link_down`.
     dialled: bool,
+    /// What the core was last told of the call's congestion
+    /// ([`HostHandle::set_link_congested`]).
+    congested: bool,
 }
 
 /// The `pptp` plugin instance (see the crate docs).
@@ -341,7 +359,7 @@ pub struct Pptp {
 }
 
 /// How many counters [`Counters::named`] lists.
-const COUNTERS: usize = 35;
+const COUNTERS: usize = 37;
 
 impl Pptp {
     /// The plugin-wide counters, with the counters of the live control connections added.
@@ -835,6 +853,7 @@ impl Pptp {
             armed: None,
             hangup: false,
             dialled: false,
+            congested: false,
         };
         if let CallRequest::Outgoing(r) = request {
             // RFC 2637 §3.2.4.1: as PAC we "dial" now; the core decides.
@@ -844,6 +863,7 @@ impl Pptp {
                 speed_bps: u64::from(r.maximum_bps),
                 ..LinkInfo::new(Direction::Incoming, &peer_text)
             };
+            self.host.set_link_mru(link, PATH_MRU);
             if let Err(e) = self.host.link_up(link, info) {
                 let refusal = match e {
                     HostError::Denied { .. } => Refusal::DoNotAccept,
@@ -923,7 +943,7 @@ impl Pptp {
                         LogLevel::Warn,
                         format_args!("Call ID {} already in use for {ip}", id.0),
                     );
-                    self.clear(now, link, "Call ID collision");
+                    self.clear(now, link, "Call ID collision", ClearCause::GeneralError);
                     return;
                 }
                 self.gre_index.insert((ip, id.0), link);
@@ -949,6 +969,7 @@ impl Pptp {
                 speed_bps: u64::from(info.connect_speed),
                 ..LinkInfo::new(direction, &peer_text)
             };
+            self.host.set_link_mru(link, PATH_MRU);
             match self.host.link_up(link, info) {
                 Ok(()) => {
                     if let Some(call) = self.calls.get_mut(&link) {
@@ -963,7 +984,12 @@ impl Pptp {
                             "call with {peer_text} cleared: the core refused the link: {e}"
                         ),
                     );
-                    self.clear(now, link, &format!("the core refused the link: {e}"));
+                    self.clear(
+                        now,
+                        link,
+                        &format!("the core refused the link: {e}"),
+                        ClearCause::GeneralError,
+                    );
                     return;
                 }
             }
@@ -973,13 +999,14 @@ impl Pptp {
 
     /// Clears a call on its control connection (Call-Clear-Request as PNS,
     /// Call-Disconnect-Notify as PAC); `CallDown` follows from the connection.
-    fn clear(&mut self, now: Instant, link: LinkId, why: &str) {
+    /// `cause` is the Call-Disconnect-Notify result where we are the PAC (RFC 2637 §2.13).
+    fn clear(&mut self, now: Instant, link: LinkId, why: &str, cause: ClearCause) {
         let Some(call) = self.calls.get(&link) else {
             return;
         };
         let (handle, id) = (call.conn, call.call);
         let cleared = match (id, self.conns.get_mut(&handle).and_then(|c| c.cc.as_mut())) {
-            (Some(id), Some(cc)) => cc.clear_call(now, id, ClearCause::AdminShutdown).is_ok(),
+            (Some(id), Some(cc)) => cc.clear_call(now, id, cause).is_ok(),
             _ => false,
         };
         if !cleared {
@@ -1198,6 +1225,16 @@ impl Pptp {
                 Err(_) => self.counters.rx_refused += 1,
             }
         }
+        // Frames that waited for the window go first: they carry the acknowledgment we owe.
+        if let (Some(ip), Some(sock)) = (call.peer_ip, self.gre) {
+            let dst = IpAddress::V4(ip.octets());
+            while let Some(packet) = g.poll_send(now, &mut self.tx_buf) {
+                match self.host.send_to(sock, dst, packet) {
+                    Ok(()) => self.counters.tx_frames += 1,
+                    Err(_) => self.counters.tx_errors += 1,
+                }
+            }
+        }
         if let (Some(len), Some(ip), Some(sock)) = (
             g.poll_transmit(now, &mut self.ack_buf),
             call.peer_ip,
@@ -1210,7 +1247,21 @@ impl Pptp {
         {
             self.counters.tx_errors += 1;
         }
+        self.signal_congestion(link);
         self.arm_call(link);
+    }
+
+    /// Tells the core when a call's transmit queue crossed its high- or low-water mark, so
+    /// that it drops packets for the link before encrypting them (plugin ABI 1.2).
+    fn signal_congestion(&mut self, link: LinkId) {
+        let Some(call) = self.calls.get_mut(&link) else {
+            return;
+        };
+        let congested = call.gre.as_ref().is_some_and(GreCall::congested);
+        if congested != call.congested {
+            call.congested = congested;
+            self.host.set_link_congested(link, congested);
+        }
     }
 
     fn on_conn_timer(&mut self, now: Instant, handle: HandleId) {
@@ -1264,7 +1315,12 @@ impl Pptp {
                     self.config.call_setup_timeout.as_secs()
                 ),
             );
-            self.clear(now, link, "the PPP link did not come up in time");
+            self.clear(
+                now,
+                link,
+                "the PPP link did not come up in time",
+                ClearCause::GeneralError,
+            );
             self.pump(now, handle);
             return;
         }
@@ -1282,6 +1338,19 @@ impl Call {
     }
 }
 
+/// The Call-Disconnect-Notify result (RFC 2637 §2.13) for the core's hangup cause; as PNS
+/// the call is cleared with Call-Clear-Request whatever the cause (§2.12 has no result).
+fn clear_cause(cause: HangupCause) -> ClearCause {
+    match cause {
+        HangupCause::LINE_DROP => ClearCause::LostCarrier,
+        HangupCause::SESSION_END => ClearCause::Request,
+        HangupCause::ERROR => ClearCause::GeneralError,
+        // An administrator, the idle or session limit, no cause (a 1.1 host), or a cause
+        // newer than this plugin: administrative.
+        _ => ClearCause::AdminShutdown,
+    }
+}
+
 /// Adds a call's GRE drop counters to ours.
 fn add_gre_counters(c: &mut Counters, g: &GreCall) {
     let k = g.counters();
@@ -1291,6 +1360,8 @@ fn add_gre_counters(c: &mut Counters, g: &GreCall) {
     c.gre_malformed += k.rx_malformed;
     c.gre_bad_ack += k.rx_bad_ack;
     c.gre_window_overflow += k.rx_window_overflow;
+    c.tx_queued += k.tx_queued;
+    c.tx_congested += k.tx_congested;
 }
 
 /// Adds a control connection's drop counters to ours.
@@ -1556,6 +1627,7 @@ impl Plugin for Pptp {
                 armed: None,
                 hangup: false,
                 dialled: true,
+                congested: false,
             },
         );
         self.log(
@@ -1566,6 +1638,15 @@ impl Plugin for Pptp {
     }
 
     fn hangup(&mut self, now: Timestamp, link: LinkId) -> Result<(), PluginError> {
+        self.hangup_with_cause(now, link, HangupCause::UNSPECIFIED)
+    }
+
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> Result<(), PluginError> {
         let now = self.clock.instant(now);
         let Some(call) = self.calls.get_mut(&link) else {
             // Already down: say so again, the core waits for it.
@@ -1581,7 +1662,7 @@ impl Plugin for Pptp {
             self.forget_conn(handle, "hung up before the call was placed");
             return Ok(());
         }
-        self.clear(now, link, "hung up");
+        self.clear(now, link, "hung up", clear_cause(cause));
         self.pump(now, handle);
         Ok(())
     }
@@ -1610,14 +1691,18 @@ impl Plugin for Pptp {
         };
         dst.copy_from_slice(frame);
         let now = self.clock.instant(now);
-        match g.encapsulate(now, &mut self.tx_buf, len) {
-            Ok(packet) => match self.host.send_to(sock, IpAddress::V4(ip.octets()), packet) {
-                Ok(()) => self.counters.tx_frames += 1,
-                Err(_) => self.counters.tx_errors += 1,
-            },
+        match g.send(now, &mut self.tx_buf, len) {
+            Ok(Sent::Now(packet)) => {
+                match self.host.send_to(sock, IpAddress::V4(ip.octets()), packet) {
+                    Ok(()) => self.counters.tx_frames += 1,
+                    Err(_) => self.counters.tx_errors += 1,
+                }
+            }
+            Ok(Sent::Queued) => {}
             Err(SendError::WindowFull) => self.counters.tx_window_full += 1,
             Err(SendError::BufferTooSmall | SendError::BadLength) => self.counters.tx_errors += 1,
         }
+        self.signal_congestion(link);
         self.arm_call(link);
         Ok(())
     }

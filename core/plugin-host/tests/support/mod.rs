@@ -23,6 +23,7 @@ pub const TEST_PLUGINS: &[&str] = &[
     "dialgate-test-plugin-init-fails",
     "dialgate-test-plugin-panics",
     "dialgate-test-plugin-frozen-v1",
+    "dialgate-test-plugin-frozen-v1_1",
 ];
 
 /// The directory the test plugins are built into: the profile directory this test executable
@@ -85,6 +86,10 @@ pub enum Event {
     LinkUp(LinkId, String),
     LinkDown(LinkId, LinkDownCause, String),
     Frame(LinkId, Vec<u8>),
+    /// ABI 1.1 `set_counter`.
+    Counter(String, u64),
+    /// ABI 1.2 `set_link_congested`.
+    Congested(LinkId, bool),
 }
 
 /// A host that records events, and counts delivered frames without allocating.
@@ -152,6 +157,12 @@ impl HostServices for SharedRecorder {
     fn link_down(&self, link: LinkId, cause: LinkDownCause, message: &str) {
         self.0
             .push(Event::LinkDown(link, cause, message.to_owned()));
+    }
+    fn set_counter(&self, name: &str, value: u64) {
+        self.0.push(Event::Counter(name.to_owned(), value));
+    }
+    fn set_link_congested(&self, link: LinkId, congested: bool) {
+        self.0.push(Event::Congested(link, congested));
     }
     fn deliver_frame(&self, link: LinkId, frame: &[u8]) -> Result<(), HostError> {
         self.0.frames.fetch_add(1, Ordering::Relaxed);

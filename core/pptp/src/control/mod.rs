@@ -410,8 +410,12 @@ pub enum Refusal {
 pub enum ClearCause {
     /// The line went down (result 1, Lost Carrier).
     LostCarrier,
+    /// The session failed (result 2, General Error, with Error Code 0, None).
+    GeneralError,
     /// Administrative shutdown (result 3).
     AdminShutdown,
+    /// Cleared on request (result 4, Request): the PPP session ended normally.
+    Request,
 }
 
 /// Why a call operation was refused.
@@ -915,7 +919,9 @@ impl ControlConnection {
             (_, true) => {
                 let result = match cause {
                     ClearCause::LostCarrier => DisconnectResult::LostCarrier,
+                    ClearCause::GeneralError => DisconnectResult::GeneralError,
                     ClearCause::AdminShutdown => DisconnectResult::AdminShutdown,
+                    ClearCause::Request => DisconnectResult::Request,
                 };
                 self.send_disconnect(call.0, result);
                 self.calls.remove(call.0);

@@ -2,9 +2,13 @@
 //!
 //! [`GreCall`] owns one call's data channel state:
 //!
-//! - **send path** ([`GreCall::encapsulate`]): assigns sequence numbers (§4.1), piggy-backs the
-//!   acknowledgment owed to the peer, and (in RFC mode) stops at the §4.2 sliding window: at
-//!   most the current transmit window of packets may be unacknowledged. The window starts at
+//! - **send path** ([`GreCall::send`], [`GreCall::encapsulate`]): assigns sequence numbers
+//!   (§4.1), piggy-backs the acknowledgment owed to the peer, and (in RFC mode) stops at the
+//!   §4.2 sliding window: at most the current transmit window of packets may be
+//!   unacknowledged. Frames that meet a full window wait in a bounded transmit queue
+//!   ([`GreConfig::tx_queue`]) and go out in order as acknowledgments open the window
+//!   ([`GreCall::poll_send`]); [`GreCall::congested`] rises at a high-water mark and falls at a
+//!   low-water mark, so the owner can stop feeding the call before the queue overflows. The window starts at
 //!   half the peer's advertised receive window (§4.2.1), halves on an acknowledgment time-out
 //!   (§4.2.2) and grows by one for every window's worth acknowledged in time (§4.2.3). The
 //!   time-out is the adaptive one of §4.4 / Appendix A (a TCP-style RTT and deviation
@@ -21,7 +25,8 @@
 //!
 //! Nothing here allocates per packet: received in-order frames are handed back as a slice of
 //! the caller's buffer, sends are built in place in the caller's buffer, and only the reorder
-//! pool (allocated once, on the first out-of-order packet) holds copies.
+//! pool (allocated once, on the first out-of-order packet) and the transmit queue (allocated
+//! once, on the first frame that has to wait) hold copies.
 
 use std::time::{Duration, Instant};
 
@@ -97,6 +102,14 @@ pub struct GreConfig {
     pub no_ack_timeouts: u8,
     /// Sequence number of our first data packet (pptpd starts at 0, pptp-linux at 1).
     pub initial_seq: u32,
+    /// Frames [`GreCall::send`] holds while the transmit window is full (RFC 2637 §4.2), each
+    /// up to `slot_size` octets; 0: none, a frame that meets a full window is dropped. The
+    /// queue, `tx_queue * slot_size` octets, is allocated on a call's first queued frame.
+    pub tx_queue: u16,
+    /// [`GreCall::congested`] rises when this many frames are queued...
+    pub tx_queue_high: u16,
+    /// ...and falls when no more than this many are.
+    pub tx_queue_low: u16,
 }
 
 impl Default for GreConfig {
@@ -113,6 +126,9 @@ impl Default for GreConfig {
             ack_delay: Duration::from_millis(50),
             no_ack_timeouts: 2,
             initial_seq: 0,
+            tx_queue: 128,
+            tx_queue_high: 32,
+            tx_queue_low: 8,
         }
     }
 }
@@ -164,8 +180,13 @@ pub struct GreCounters {
     pub tx_packets: u64,
     /// Acknowledgment-only packets sent.
     pub tx_ack_only: u64,
-    /// Sends refused because the transmit window was full (RFC 2637 §4.2).
+    /// Frames dropped because the transmit window was full (RFC 2637 §4.2) and the transmit
+    /// queue had no room for them (or [`GreCall::encapsulate`] refused them).
     pub tx_window_full: u64,
+    /// Frames that waited in the transmit queue for the window to open.
+    pub tx_queued: u64,
+    /// Times [`GreCall::congested`] rose.
+    pub tx_congested: u64,
     /// Acknowledgment time-outs (RFC 2637 §4.4).
     pub ack_timeouts: u64,
 }
@@ -185,11 +206,22 @@ pub enum RxDrop {
     NoRoom,
 }
 
-/// Why [`GreCall::encapsulate`] sent nothing.
+/// What [`GreCall::send`] did with a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent<'b> {
+    /// The window is open: send this packet now (a sub-slice of the caller's buffer).
+    Now(&'b [u8]),
+    /// The window is full: the frame waits in the transmit queue ([`GreCall::poll_send`]).
+    Queued,
+}
+
+/// Why [`GreCall::encapsulate`] or [`GreCall::send`] sent nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendError {
-    /// The transmit window is full (RFC 2637 §4.2): drop the frame (PPP tolerates loss) or
-    /// retry after an acknowledgment or [`GreCall::poll_timeout`].
+    /// The transmit window is full (RFC 2637 §4.2) and the frame could not be queued (the
+    /// queue is full or disabled, or the frame is longer than a slot): it is dropped (PPP
+    /// tolerates loss). From [`GreCall::encapsulate`]: retry after an acknowledgment or
+    /// [`GreCall::poll_timeout`].
     WindowFull,
     /// The buffer is shorter than [`HEADER_ROOM`] + the payload length.
     BufferTooSmall,
@@ -300,6 +332,17 @@ struct Rx {
     delivered: u64,
 }
 
+/// The transmit queue: a ring of `slot_size` slots, allocated on first use.
+#[derive(Debug)]
+struct TxQueue {
+    bytes: Box<[u8]>,
+    lens: Box<[usize]>,
+    /// The oldest queued frame's slot.
+    head: usize,
+    /// Frames queued.
+    len: usize,
+}
+
 /// Enhanced GRE state of one call (see the module documentation).
 #[derive(Debug)]
 pub struct GreCall {
@@ -308,6 +351,9 @@ pub struct GreCall {
     mode: Mode,
     tx: Tx,
     rx: Rx,
+    txq: Option<TxQueue>,
+    /// The queue rose to `tx_queue_high` and has not drained to `tx_queue_low` since.
+    congested: bool,
     counters: GreCounters,
 }
 
@@ -368,6 +414,8 @@ impl GreCall {
                 skip_through: None,
                 delivered: 0,
             },
+            txq: None,
+            congested: false,
             counters: GreCounters::default(),
             config: config.clone(),
         }
@@ -424,6 +472,119 @@ impl GreCall {
     /// Whether [`encapsulate`](Self::encapsulate) would send now.
     pub fn can_send(&self) -> bool {
         !self.window_full()
+    }
+
+    /// Frames waiting in the transmit queue.
+    pub fn queued(&self) -> usize {
+        self.txq.as_ref().map_or(0, |q| q.len)
+    }
+
+    /// Whether the owner should stop handing this call frames: the transmit queue rose to
+    /// [`GreConfig::tx_queue_high`] and has not yet drained to
+    /// [`GreConfig::tx_queue_low`]. Check after [`send`](Self::send) and
+    /// [`poll_send`](Self::poll_send).
+    pub fn congested(&self) -> bool {
+        self.congested
+    }
+
+    /// Send a PPP frame, or queue it while the window is full (RFC 2637 §4.2). The frame is
+    /// in `buf[HEADER_ROOM..HEADER_ROOM + payload_len]`, as for
+    /// [`encapsulate`](Self::encapsulate). Frames go out in the order given: while any frame
+    /// waits, a new one queues behind it even if the window has room. After an
+    /// acknowledgment ([`handle_packet`](Self::handle_packet)) or a time-out
+    /// ([`handle_timeout`](Self::handle_timeout)), drain [`poll_send`](Self::poll_send).
+    pub fn send<'b>(
+        &mut self,
+        now: Instant,
+        buf: &'b mut [u8],
+        payload_len: usize,
+    ) -> Result<Sent<'b>, SendError> {
+        if payload_len == 0 || payload_len > usize::from(u16::MAX) {
+            return Err(SendError::BadLength);
+        }
+        if buf.len() < HEADER_ROOM + payload_len {
+            return Err(SendError::BufferTooSmall);
+        }
+        if self.queued() == 0 && !self.window_full() {
+            return self.encapsulate(now, buf, payload_len).map(Sent::Now);
+        }
+        let frame = buf
+            .get(HEADER_ROOM..HEADER_ROOM + payload_len)
+            .ok_or(SendError::BufferTooSmall)?;
+        if !self.enqueue(frame) {
+            self.counters.tx_window_full += 1;
+            return Err(SendError::WindowFull);
+        }
+        self.counters.tx_queued += 1;
+        if !self.congested && self.queued() >= usize::from(self.config.tx_queue_high.max(1)) {
+            self.congested = true;
+            self.counters.tx_congested += 1;
+        }
+        Ok(Sent::Queued)
+    }
+
+    /// Copies `frame` to the tail of the transmit queue; `false` when it does not fit.
+    fn enqueue(&mut self, frame: &[u8]) -> bool {
+        let capacity = usize::from(self.config.tx_queue);
+        let slot_size = self.config.slot_size;
+        if capacity == 0 || frame.len() > slot_size || self.queued() >= capacity {
+            return false;
+        }
+        let q = self.txq.get_or_insert_with(|| TxQueue {
+            bytes: vec![0; capacity * slot_size].into_boxed_slice(),
+            lens: vec![0; capacity].into_boxed_slice(),
+            head: 0,
+            len: 0,
+        });
+        let index = (q.head + q.len) % capacity;
+        let start = index * slot_size;
+        let (Some(dst), Some(len)) = (
+            q.bytes.get_mut(start..start + frame.len()),
+            q.lens.get_mut(index),
+        ) else {
+            return false;
+        };
+        dst.copy_from_slice(frame);
+        *len = frame.len();
+        q.len += 1;
+        true
+    }
+
+    /// The next queued frame as a packet to send now, built in `buf` (which must hold
+    /// [`HEADER_ROOM`] + [`GreConfig::slot_size`] octets), if one waits and the window has
+    /// room; `None` otherwise. Call until `None` after each
+    /// [`handle_packet`](Self::handle_packet) and [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_send<'b>(&mut self, now: Instant, buf: &'b mut [u8]) -> Option<&'b [u8]> {
+        if self.queued() == 0 || self.window_full() {
+            return None;
+        }
+        let capacity = usize::from(self.config.tx_queue);
+        let slot_size = self.config.slot_size;
+        let q = self.txq.as_mut()?;
+        let index = q.head;
+        let len = q.lens.get(index).copied().unwrap_or(0);
+        q.head = (q.head + 1) % capacity.max(1);
+        q.len -= 1;
+        let start = index * slot_size;
+        let copied = match (
+            q.bytes.get(start..start + len),
+            buf.get_mut(HEADER_ROOM..HEADER_ROOM + len),
+        ) {
+            (Some(src), Some(dst)) if len > 0 => {
+                dst.copy_from_slice(src);
+                true
+            }
+            _ => false,
+        };
+        if self.congested && self.queued() <= usize::from(self.config.tx_queue_low) {
+            self.congested = false;
+        }
+        if !copied {
+            // A buffer too small for the frame: it is lost.
+            self.counters.tx_window_full += 1;
+            return None;
+        }
+        self.encapsulate(now, buf, len).ok()
     }
 
     /// Take one received enhanced GRE packet (the IP payload, RFC 2637 §4.1).
@@ -786,11 +947,15 @@ impl GreCall {
         Some(ack)
     }
 
-    /// When the acknowledgment we owe must go out alone.
+    /// When the acknowledgment we owe must go out alone: after the acknowledgment delay, or
+    /// at once when a quarter of the window we advertised is owed. The peer's transmit
+    /// window starts at half of ours (RFC 2637 §4.2.1) and may be halved again (§4.2.2):
+    /// acknowledging at a quarter keeps a sender at either size sending, where waiting for
+    /// half would stall it for the delay (or for good, at a window below half).
     fn ack_deadline(&self) -> Option<Instant> {
         let since = self.rx.owed_since?;
         let immediate = self.params.local_window > 0
-            && self.rx.owed >= u32::from(self.params.local_window).div_ceil(2);
+            && self.rx.owed >= u32::from(self.params.local_window).div_ceil(4);
         Some(if immediate {
             since
         } else {

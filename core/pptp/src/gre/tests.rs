@@ -406,14 +406,21 @@ fn ack_only_after_delay_rfc2637_4_2() {
 }
 
 #[test]
-fn ack_due_at_once_when_half_our_window_is_owed_rfc2637_4_2() {
+fn ack_due_at_once_when_a_quarter_of_our_window_is_owed_rfc2637_4_2() {
     let now = Instant::now();
     let mut call = GreCall::new(params(8), &config(), now);
-    for seq in 0..7 {
+    for seq in 0..3 {
         recv(&mut call, now, seq).unwrap();
         assert_eq!(call.take_due_ack(now), None);
     }
-    // Our window is 16: at 8 owed the peer must hear from us before it stalls.
+    // Our window is 16: the peer starts at 8 (§4.2.1) and may drop to 4 (§4.2.2); at 4
+    // owed it hears from us before it stalls.
+    recv(&mut call, now, 3).unwrap();
+    assert_eq!(call.take_due_ack(now), Some(3));
+    for seq in 4..7 {
+        recv(&mut call, now, seq).unwrap();
+        assert_eq!(call.take_due_ack(now), None);
+    }
     recv(&mut call, now, 7).unwrap();
     assert_eq!(call.take_due_ack(now), Some(7));
 }
@@ -489,4 +496,189 @@ fn sequence_wraps_at_2_32_rfc2637_4_1() {
         Some(1),
         "highest across the wrap"
     );
+}
+
+/// Sends frame `n` (four octets, big-endian) through [`GreCall::send`]: `Some((seq, ack))`
+/// of the packet when it went out at once, `None` when it was queued.
+fn send_frame(call: &mut GreCall, now: Instant, n: u32) -> Result<Option<(u32, u32)>, SendError> {
+    let mut buf = vec![0u8; HEADER_ROOM + 4];
+    buf[HEADER_ROOM..].copy_from_slice(&n.to_be_bytes());
+    match call.send(now, &mut buf, 4)? {
+        Sent::Now(packet) => Ok(Some(sent(packet, n))),
+        Sent::Queued => Ok(None),
+    }
+}
+
+/// The sequence and acknowledgment numbers of a packet we built, checking it carries frame
+/// `n` (acknowledgment `u32::MAX` when none rides on it).
+fn sent(packet: &[u8], n: u32) -> (u32, u32) {
+    let p = gre::Packet::new_checked(packet).unwrap();
+    assert_eq!(p.payload(), n.to_be_bytes(), "frame {n}");
+    (p.sequence().unwrap(), p.ack().unwrap_or(u32::MAX))
+}
+
+/// Every queued frame the window lets out now: (frame, sequence number).
+fn poll_all(call: &mut GreCall, now: Instant) -> Vec<(u32, u32)> {
+    let mut buf = vec![0u8; HEADER_ROOM + 1600];
+    let mut out = Vec::new();
+    while let Some(packet) = call.poll_send(now, &mut buf) {
+        let p = gre::Packet::new_checked(packet).unwrap();
+        let n = u32::from_be_bytes(p.payload().try_into().unwrap());
+        out.push((n, p.sequence().unwrap()));
+    }
+    out
+}
+
+fn queue_config(capacity: u16, high: u16, low: u16) -> GreConfig {
+    GreConfig {
+        tx_queue: capacity,
+        tx_queue_high: high,
+        tx_queue_low: low,
+        ..config()
+    }
+}
+
+#[test]
+fn full_window_queues_frames_until_acknowledged_rfc2637_4_2() {
+    // pptp-linux advertises a window of 3: we start at 2 (§4.2.1).
+    let now = Instant::now();
+    let mut call = GreCall::new(params(3), &queue_config(8, 4, 1), now);
+    assert_eq!(send_frame(&mut call, now, 100), Ok(Some((0, u32::MAX))));
+    assert_eq!(send_frame(&mut call, now, 101), Ok(Some((1, u32::MAX))));
+    // The window is full: the next frames wait, in order, without sequence numbers.
+    for n in 102..105 {
+        assert_eq!(send_frame(&mut call, now, n), Ok(None));
+    }
+    assert_eq!((call.queued(), call.in_flight()), (3, 2));
+    assert_eq!(
+        poll_all(&mut call, now),
+        [],
+        "nothing goes while the window is full"
+    );
+    // The peer acknowledges packet 0 (§4.2.5): one slot opens, one frame goes.
+    recv_ack(&mut call, now, None, Some(0)).unwrap();
+    assert_eq!(poll_all(&mut call, now), [(102, 2)]);
+    // Acknowledging through 2 opens two more.
+    recv_ack(&mut call, now, None, Some(2)).unwrap();
+    assert_eq!(poll_all(&mut call, now), [(103, 3), (104, 4)]);
+    assert_eq!(call.queued(), 0);
+    let c = call.counters();
+    assert_eq!((c.tx_packets, c.tx_queued, c.tx_window_full), (5, 3, 0));
+}
+
+#[test]
+fn queued_frames_keep_their_order_and_carry_the_owed_ack_rfc2637_4_2() {
+    let now = Instant::now();
+    let mut call = GreCall::new(params(1), &queue_config(8, 8, 1), now);
+    assert_eq!(send_frame(&mut call, now, 1), Ok(Some((0, u32::MAX))));
+    assert_eq!(send_frame(&mut call, now, 2), Ok(None));
+    // The peer's data packet 40 carries an acknowledgment of our 0: the window opens, but a
+    // new frame still queues behind the waiting one.
+    recv_ack(&mut call, now, Some(40), Some(0)).unwrap();
+    assert!(call.can_send());
+    assert_eq!(send_frame(&mut call, now, 3), Ok(None));
+    // The queued frame goes first, and piggy-backs the acknowledgment of 40 we owe.
+    let mut buf = vec![0u8; HEADER_ROOM + 1600];
+    let packet = call.poll_send(now, &mut buf).unwrap();
+    assert_eq!(sent(packet, 2), (1, 40));
+    assert!(call.poll_send(now, &mut buf).is_none(), "window full again");
+    recv_ack(&mut call, now, None, Some(1)).unwrap();
+    assert_eq!(poll_all(&mut call, now), [(3, 2)]);
+}
+
+#[test]
+fn full_queue_drops_and_counts_rfc2637_4_2() {
+    let now = Instant::now();
+    let mut call = GreCall::new(params(1), &queue_config(2, 2, 0), now);
+    assert_eq!(send_frame(&mut call, now, 1), Ok(Some((0, u32::MAX))));
+    assert_eq!(send_frame(&mut call, now, 2), Ok(None));
+    assert_eq!(send_frame(&mut call, now, 3), Ok(None));
+    assert_eq!(send_frame(&mut call, now, 4), Err(SendError::WindowFull));
+    assert_eq!(call.counters().tx_window_full, 1);
+    // A frame longer than a slot cannot wait either.
+    let mut big = vec![1u8; HEADER_ROOM + 1601];
+    let mut call2 = GreCall::new(params(1), &queue_config(4, 4, 0), now);
+    assert!(matches!(call2.send(now, &mut big, 1601), Ok(Sent::Now(_))));
+    assert_eq!(call2.send(now, &mut big, 1601), Err(SendError::WindowFull));
+    // No queue configured: the old behaviour, drop at once.
+    let mut call3 = GreCall::new(params(1), &queue_config(0, 1, 0), now);
+    assert_eq!(send_frame(&mut call3, now, 1), Ok(Some((0, u32::MAX))));
+    assert_eq!(send_frame(&mut call3, now, 2), Err(SendError::WindowFull));
+    assert_eq!(call3.queued(), 0);
+}
+
+#[test]
+fn congestion_rises_at_high_water_and_falls_at_low_water() {
+    let now = Instant::now();
+    // A window of one packet, for good (the peer's is 1).
+    let mut call = GreCall::new(params(1), &queue_config(8, 4, 1), now);
+    send_frame(&mut call, now, 0).unwrap();
+    let mut states = Vec::new();
+    for n in 1..=6 {
+        assert_eq!(send_frame(&mut call, now, n), Ok(None));
+        states.push((call.queued(), call.congested()));
+    }
+    assert_eq!(
+        states,
+        [
+            (1, false),
+            (2, false),
+            (3, false),
+            (4, true),
+            (5, true),
+            (6, true)
+        ]
+    );
+    // Each acknowledgment lets one frame out (the window is 1): congested until only one
+    // frame waits.
+    let mut states = Vec::new();
+    for ack in 0..5 {
+        recv_ack(&mut call, now, None, Some(ack)).unwrap();
+        assert_eq!(poll_all(&mut call, now).len(), 1);
+        states.push((call.queued(), call.congested()));
+    }
+    assert_eq!(
+        states,
+        [(5, true), (4, true), (3, true), (2, true), (1, false)]
+    );
+    // Rising again counts again.
+    for n in 7..10 {
+        send_frame(&mut call, now, n).unwrap();
+    }
+    assert!(call.congested());
+    assert_eq!(call.counters().tx_congested, 2);
+}
+
+#[test]
+fn ack_timeout_releases_the_queue_rfc2637_4_2_2() {
+    let t0 = Instant::now();
+    let mut call = GreCall::new(params(4), &queue_config(8, 8, 1), t0);
+    // The peer acknowledged once (no silent peer), then goes quiet.
+    assert_eq!(send_frame(&mut call, t0, 0), Ok(Some((0, u32::MAX))));
+    recv_ack(&mut call, t0, None, Some(0)).unwrap();
+    assert_eq!(send_frame(&mut call, t0, 1), Ok(Some((1, u32::MAX))));
+    assert_eq!(send_frame(&mut call, t0, 2), Ok(Some((2, u32::MAX))));
+    for n in 3..6 {
+        assert_eq!(send_frame(&mut call, t0, n), Ok(None));
+    }
+    // §4.2.2: the time-out gives up on what is in flight and halves the window to 1; the
+    // queue goes on from there.
+    let deadline = call.poll_timeout().unwrap();
+    call.handle_timeout(deadline);
+    assert_eq!(call.send_window(), 1);
+    assert_eq!(poll_all(&mut call, deadline), [(3, 3)]);
+    // §4.2.3: a window acknowledged in time grows it by one: two frames go.
+    recv_ack(&mut call, deadline, None, Some(3)).unwrap();
+    assert_eq!(call.send_window(), 2);
+    assert_eq!(poll_all(&mut call, deadline), [(4, 4), (5, 5)]);
+}
+
+#[test]
+fn compat_mode_never_queues_rfc2637_4_2() {
+    let now = Instant::now();
+    let mut call = GreCall::new(params(0), &queue_config(8, 4, 1), now);
+    for n in 0..100 {
+        assert_eq!(send_frame(&mut call, now, n), Ok(Some((n, u32::MAX))));
+    }
+    assert_eq!(call.counters().tx_queued, 0);
 }

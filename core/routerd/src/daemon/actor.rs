@@ -13,9 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dialgate_plugin_host::abi::{
-    CloseReason, HandleId, HostError, IpAddress, LinkDownCause, LinkId, LinkInfo, LogLevel,
-    ModemControl, ModemStatus, PppProtocol, SessionId, SessionInfo, SocketAddress, TimerId,
-    Timestamp, TtySettings,
+    CloseReason, HandleId, HangupCause, HostError, IpAddress, LinkDownCause, LinkId, LinkInfo,
+    LogLevel, ModemControl, ModemStatus, PppProtocol, SessionId, SessionInfo, SocketAddress,
+    TimerId, Timestamp, TtySettings,
 };
 use dialgate_plugin_host::{CallError, HostServices, PluginInstance};
 use serde::Serialize;
@@ -62,6 +62,8 @@ pub enum RelayMsg {
         link: LinkId,
         /// Why.
         reason: String,
+        /// Why, for the plugin's hangup of the other leg.
+        cause: HangupCause,
     },
 }
 
@@ -539,6 +541,14 @@ impl HostServices for PluginHost {
         }
     }
 
+    fn set_link_congested(&self, link: LinkId, congested: bool) {
+        lock(&self.0.core).set_congested(link, congested);
+    }
+
+    fn set_link_mru(&self, link: LinkId, mru: u16) {
+        lock(&self.0.core).set_mru_hint(link, mru);
+    }
+
     fn set_counter(&self, name: &str, value: u64) {
         let valid = !name.is_empty()
             && name.len() <= 64
@@ -689,8 +699,8 @@ impl Actor {
                         i.set_link_params(now, link, params)
                     });
                 }
-                Out::Hangup { link } => {
-                    self.call("hangup", |i, now| i.hangup(now, link));
+                Out::Hangup { link, cause } => {
+                    self.call("hangup", |i, now| i.hangup_with_cause(now, link, cause));
                 }
             }
         }

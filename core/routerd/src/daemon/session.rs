@@ -17,7 +17,7 @@ use dialgate_dataplane::ra::{
 };
 use dialgate_dataplane::{MssOutcome, clamp_mss};
 use dialgate_plugin_host::abi::{
-    Direction, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
+    Direction, HangupCause, HostError, LinkDownCause, LinkId, LinkInfo, LinkParams, TimerId,
 };
 use dialgate_ppp::ncp::MppeKeyLength;
 use dialgate_ppp::{DownReason, Engine, Event, NetworkParams, Protocol, SendError};
@@ -60,10 +60,12 @@ pub enum Out {
         /// The negotiated ACCMs.
         params: LinkParams,
     },
-    /// `hangup`.
+    /// `hangup_with_cause` (ABI 1.2; `hangup` for older plugins).
     Hangup {
         /// The link.
         link: LinkId,
+        /// Why the core hangs up.
+        cause: HangupCause,
     },
 }
 
@@ -171,6 +173,11 @@ pub struct Session {
     accounted: bool,
     /// The engine reported LinkDown: finish it.
     ended: Option<String>,
+    /// Why the core ends it, for the plugin's hangup (the first cause recorded wins).
+    hangup_cause: Option<HangupCause>,
+    /// The plugin said the link cannot take frames ([`Core::set_congested`]): IP packets
+    /// for it are dropped before they are encrypted.
+    congested: bool,
     /// Its entry in [`Core`]'s deadline index.
     deadline: Option<Instant>,
     /// Queued for [`Core::process`].
@@ -289,6 +296,8 @@ pub struct Core {
     pub timers: Timers,
     /// What the actor must do with the plugin.
     pub outbox: VecDeque<Out>,
+    /// MRU limits the plugin set for links about to come up ([`Core::set_mru_hint`]).
+    mru_hints: HashMap<LinkId, u16>,
     spare: Vec<Vec<u8>>,
     rx: Vec<u8>,
     /// Sessions whose engine events may be pending (only these are processed: a scan of
@@ -324,6 +333,10 @@ pub const POOL_EXHAUSTED: &str = "address pool exhausted";
 
 /// Octets MPPE adds inside the information field: its header and the inner protocol.
 const MPPE_OVERHEAD: u16 = 6;
+/// Pending [`Core::set_mru_hint`]s kept at most.
+const MAX_MRU_HINTS: usize = 4096;
+/// The smallest MRU a plugin's hint lowers a link to.
+const MIN_MRU_HINT: u16 = 576;
 
 /// The largest IP datagram over the session: the smaller MRU, less MPPE's overhead when MPPE
 /// runs or is required (IPCP may open before CCP).
@@ -460,6 +473,7 @@ impl Core {
     ) -> Result<(), HostError> {
         let spec = &env.spec;
         let router = &env.router;
+        let mru_hint = self.mru_hints.remove(&link);
         if spec.lan_protocol {
             return Err(HostError::Unsupported {
                 message: "LAN-protocol plugins have no links".into(),
@@ -555,7 +569,12 @@ impl Core {
         });
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
-                let setup = template.engine_config(router, source);
+                let mut setup = template.engine_config(router, source);
+                if let Some(mru) = mru_hint {
+                    // RFC 1661 §6.1: ask for no more than the transport carries whole
+                    // (never below the RFC's floor of what every peer must take).
+                    setup.config.lcp.mru = setup.config.lcp.mru.min(mru.max(MIN_MRU_HINT));
+                }
                 let mut engine = Engine::new(setup.config, now);
                 engine.open(now);
                 engine.lower_up(now);
@@ -624,6 +643,8 @@ impl Core {
                 link_up: true,
                 accounted: false,
                 ended: None,
+                hangup_cause: None,
+                congested: false,
                 deadline: None,
                 dirty: true,
             },
@@ -641,6 +662,7 @@ impl Core {
         cause: LinkDownCause,
         message: &str,
     ) {
+        self.mru_hints.remove(&link);
         let text = if message.is_empty() {
             format!("{cause:?}")
         } else {
@@ -654,6 +676,7 @@ impl Core {
             let down = RelayMsg::Down {
                 link: back.link,
                 reason: format!("relayed call down ({text})"),
+                cause: line_cause(cause),
             };
             let _ = back.tx.try_send(ActorMsg::Relay(down));
             return;
@@ -675,6 +698,7 @@ impl Core {
             }
             Kind::Relay(_) => {
                 s.end_reason.get_or_insert(format!("link down ({text})"));
+                s.hangup_cause.get_or_insert(line_cause(cause));
                 self.finish(env, now, link);
             }
         }
@@ -862,12 +886,23 @@ impl Core {
         let Some(Session {
             kind: Kind::Engine(es),
             shared,
+            congested,
             ..
         }) = sessions.get_mut(&link)
         else {
             router.buffers.put(buf);
             return;
         };
+        if *congested {
+            // The link is not taking frames: drop before encryption, which would burn an
+            // MPPE coherency count for a frame the plugin then drops.
+            if let Some(dp) = &router.dataplane {
+                dp.stats.drop_queue_full.fetch_add(1, Ordering::Relaxed);
+            }
+            shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            router.buffers.put(buf);
+            return;
+        }
         let protocol = match buf.first().map(|b| b >> 4) {
             Some(4) => Protocol::IPV4,
             Some(6) => Protocol::IPV6,
@@ -906,6 +941,23 @@ impl Core {
         router.buffers.put(buf);
     }
 
+    /// The plugin's congestion signal for `link` (ABI 1.2 `set_link_congested`): while set,
+    /// [`packet`](Self::packet) drops IP packets for its session before encrypting them.
+    pub fn set_congested(&mut self, link: LinkId, congested: bool) {
+        if let Some(s) = self.sessions.get_mut(&link) {
+            s.congested = congested;
+        }
+    }
+
+    /// The plugin's MRU limit for a link about to come up (ABI 1.2 `set_link_mru`), taken by
+    /// [`link_up`](Self::link_up). Bounded: hints for links that never come up are not kept
+    /// beyond [`MAX_MRU_HINTS`].
+    pub fn set_mru_hint(&mut self, link: LinkId, mru: u16) {
+        if self.mru_hints.len() < MAX_MRU_HINTS || self.mru_hints.contains_key(&link) {
+            self.mru_hints.insert(link, mru);
+        }
+    }
+
     /// A message about a relayed call.
     pub fn relay(&mut self, env: &Env, now: Instant, msg: RelayMsg) {
         match msg {
@@ -915,6 +967,7 @@ impl Core {
                     let down = RelayMsg::Down {
                         link: peer.link,
                         reason: "the relayed session is gone".into(),
+                        cause: HangupCause::LINE_DROP,
                     };
                     let _ = peer.tx.try_send(ActorMsg::Relay(down));
                     return;
@@ -944,11 +997,16 @@ impl Core {
                     env.router.buffers.put(buf);
                 }
             }
-            RelayMsg::Down { link, reason } => {
+            RelayMsg::Down {
+                link,
+                reason,
+                cause,
+            } => {
                 if self.legs.remove(&link).is_some() || self.dialed.remove(&link).is_some() {
-                    self.outbox.push_back(Out::Hangup { link });
+                    self.outbox.push_back(Out::Hangup { link, cause });
                 } else if let Some(s) = self.sessions.get_mut(&link) {
                     s.end_reason.get_or_insert(reason);
+                    s.hangup_cause.get_or_insert(cause);
                     self.finish(env, now, link);
                 }
             }
@@ -960,6 +1018,7 @@ impl Core {
         let down = RelayMsg::Down {
             link: back.link,
             reason: format!("relay dial failed: {why}"),
+            cause: HangupCause::ERROR,
         };
         let _ = back.tx.try_send(ActorMsg::Relay(down));
     }
@@ -1195,6 +1254,7 @@ impl Core {
                                 .fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(user = %user, "{PER_USER_LIMIT}: session refused");
                             s.end_reason.get_or_insert(PER_USER_LIMIT.into());
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         }
                         // The address is reserved now, so an exhausted pool refuses the
@@ -1207,6 +1267,7 @@ impl Core {
                             router.stats.refused_pool.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(user = %user, "{POOL_EXHAUSTED}: session refused");
                             s.end_reason.get_or_insert(POOL_EXHAUSTED.into());
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         }
                     }
@@ -1255,6 +1316,7 @@ impl Core {
                             es.ipv4 = None;
                             es.peer_v4 = None;
                             s.end_reason.get_or_insert(format!("data plane: {e}"));
+                            s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         } else if !s.accounted {
                             s.accounted = true;
@@ -1381,6 +1443,7 @@ impl Core {
                             }
                         }
                     }
+                    s.hangup_cause.get_or_insert(session_cause(&reason));
                     let text = match (&s.end_reason, &es.lower_cause, &reason) {
                         (Some(r), _, _) => r.clone(),
                         (None, Some(cause), DownReason::LowerDown) => format!("{reason} ({cause})"),
@@ -1459,6 +1522,7 @@ impl Core {
                     let down = RelayMsg::Down {
                         link: peer.link,
                         reason: reason.clone(),
+                        cause: s.hangup_cause.unwrap_or(HangupCause::UNSPECIFIED),
                     };
                     let _ = peer.tx.try_send(ActorMsg::Relay(down));
                 }
@@ -1518,7 +1582,8 @@ impl Core {
             }));
         }
         if s.link_up {
-            self.outbox.push_back(Out::Hangup { link });
+            let cause = s.hangup_cause.unwrap_or(HangupCause::UNSPECIFIED);
+            self.outbox.push_back(Out::Hangup { link, cause });
         }
         if env.spec.dials_on_start() {
             self.redial_at = Some(now + self.redial_backoff);
@@ -1541,6 +1606,7 @@ impl Core {
             return false;
         };
         s.end_reason.get_or_insert_with(|| reason.to_owned());
+        s.hangup_cause.get_or_insert(HangupCause::ADMIN);
         match &mut s.kind {
             Kind::Engine(es) => {
                 es.engine.close(now, DownReason::AdminClose);
@@ -1558,6 +1624,7 @@ impl Core {
         for link in links {
             if let Some(s) = self.sessions.get_mut(&link) {
                 s.end_reason.get_or_insert_with(|| reason.to_owned());
+                s.hangup_cause.get_or_insert(HangupCause::ADMIN);
                 if !hangup {
                     s.link_up = false;
                 }
@@ -1574,11 +1641,13 @@ impl Core {
         }
         for (link, back) in self.legs.drain().chain(self.dialed.drain()) {
             if hangup {
-                self.outbox.push_back(Out::Hangup { link });
+                let cause = HangupCause::ADMIN;
+                self.outbox.push_back(Out::Hangup { link, cause });
             }
             let down = RelayMsg::Down {
                 link: back.link,
                 reason: reason.to_owned(),
+                cause: HangupCause::ADMIN,
             };
             let _ = back.tx.try_send(ActorMsg::Relay(down));
         }
@@ -1586,6 +1655,26 @@ impl Core {
         if !hangup {
             self.outbox.clear();
         }
+    }
+}
+
+/// The hangup cause for a session whose PPP engine went down for `reason`.
+fn session_cause(reason: &DownReason) -> HangupCause {
+    match reason {
+        DownReason::AdminClose => HangupCause::ADMIN,
+        DownReason::PeerTerminated => HangupCause::SESSION_END,
+        DownReason::EchoTimeout | DownReason::LowerDown => HangupCause::LINE_DROP,
+        DownReason::IdleTimeout | DownReason::SessionTimeout => HangupCause::IDLE,
+        _ => HangupCause::ERROR,
+    }
+}
+
+/// The hangup cause to pass on when one leg of a relayed call went down with `cause`: the
+/// other leg lost its line, unless the core itself asked for the hangup.
+fn line_cause(cause: LinkDownCause) -> HangupCause {
+    match cause {
+        LinkDownCause::Requested => HangupCause::UNSPECIFIED,
+        _ => HangupCause::LINE_DROP,
     }
 }
 
@@ -1730,11 +1819,126 @@ mod tests {
                     let lcp = buf.iter().position(|b| *b == 0xc0).unwrap_or(0);
                     format!("lcp-{}", buf.get(lcp + 2).copied().unwrap_or(0))
                 }
-                Out::Hangup { .. } => "hangup".into(),
+                Out::Hangup { cause, .. } => format!("hangup ({cause})"),
                 Out::LinkParams { .. } => "params".into(),
             })
             .collect();
-        assert_eq!(kinds, ["lcp-5", "hangup"]);
+        assert_eq!(kinds, ["lcp-5", "hangup (administrator)"]);
+    }
+
+    /// The hangup the plugin gets says why (ABI 1.2): PPTP picks its Call-Disconnect-Notify
+    /// result code from it (RFC 2637 §2.13).
+    #[test]
+    fn hangup_causes_follow_why_the_session_ended() {
+        assert_eq!(
+            session_cause(&DownReason::PeerTerminated),
+            HangupCause::SESSION_END
+        );
+        assert_eq!(
+            session_cause(&DownReason::EchoTimeout),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(session_cause(&DownReason::IdleTimeout), HangupCause::IDLE);
+        assert_eq!(
+            session_cause(&DownReason::SessionTimeout),
+            HangupCause::IDLE
+        );
+        assert_eq!(session_cause(&DownReason::AdminClose), HangupCause::ADMIN);
+        assert_eq!(
+            session_cause(&DownReason::EncryptionRequiredRefused),
+            HangupCause::ERROR
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::CarrierLost),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::PeerHangup),
+            HangupCause::LINE_DROP
+        );
+        assert_eq!(
+            line_cause(LinkDownCause::Requested),
+            HangupCause::UNSPECIFIED
+        );
+
+        // A relayed call whose other leg lost its line is hung up as a line drop.
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        let (tx, _peer_rx) = mpsc::channel(8);
+        core.legs.insert(
+            LinkId(4),
+            RelayPeer {
+                tx,
+                link: LinkId(9),
+            },
+        );
+        core.relay(
+            &env,
+            Instant::now(),
+            RelayMsg::Down {
+                link: LinkId(4),
+                reason: "relayed call down (CarrierLost)".into(),
+                cause: HangupCause::LINE_DROP,
+            },
+        );
+        assert!(matches!(
+            core.outbox.pop_front(),
+            Some(Out::Hangup {
+                link: LinkId(4),
+                cause: HangupCause::LINE_DROP
+            })
+        ));
+    }
+
+    #[test]
+    fn a_plugins_mru_hint_lowers_the_mru_we_ask_for_rfc1661_6_1() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        core.set_mru_hint(LinkId(3), 1460);
+        up(&mut core, &env, 3).unwrap();
+        up(&mut core, &env, 4).unwrap();
+        let mru = |core: &Core, link| match &core.sessions[&LinkId(link)].kind {
+            Kind::Engine(es) => es.engine.config().lcp.mru,
+            Kind::Relay(_) => 0,
+        };
+        assert_eq!(mru(&core, 3), 1460);
+        assert_eq!(mru(&core, 4), 1500, "no hint: the configured MRU");
+        assert!(core.mru_hints.is_empty(), "taken by link_up");
+        // Never below 576; a link that never comes up leaves nothing behind.
+        core.set_mru_hint(LinkId(5), 100);
+        up(&mut core, &env, 5).unwrap();
+        assert_eq!(mru(&core, 5), 576);
+        core.set_mru_hint(LinkId(6), 1400);
+        core.link_down(&env, Instant::now(), LinkId(6), LinkDownCause::Failed, "");
+        assert!(core.mru_hints.is_empty());
+    }
+
+    #[test]
+    fn a_congested_link_drops_packets_before_the_engine() {
+        let (env, _rx) = env(LimitsConfig::default());
+        let mut core = Core::new(false, Instant::now());
+        up(&mut core, &env, 5).unwrap();
+        core.outbox.clear();
+        let id = core.sessions[&LinkId(5)].shared.id;
+        let dropped = |core: &Core| {
+            core.sessions[&LinkId(5)]
+                .shared
+                .counters
+                .dropped
+                .load(Ordering::Relaxed)
+        };
+        let mut packet = vec![0u8; 28];
+        packet[0] = 0x45;
+        core.set_congested(LinkId(5), true);
+        assert!(core.sessions[&LinkId(5)].congested);
+        core.packet(&env, Instant::now(), LinkId(5), packet.clone());
+        assert_eq!(dropped(&core), 1);
+        assert!(core.outbox.is_empty());
+        core.set_congested(LinkId(5), false);
+        assert!(!core.sessions[&LinkId(5)].congested);
+        // An unknown link is ignored; a kill is an administrator's hangup.
+        core.set_congested(LinkId(6), true);
+        assert!(core.kill(&env, Instant::now(), id, "killed"));
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! Test plugin `echo`: a working link plugin. `dial` brings a link up at once, every frame the
 //! core sends on a link is delivered straight back to the core on that link, bytes arriving on
 //! a handle are written back to it, and a timer ticks once a second.
+//!
+//! ABI 1.2: a hangup with a cause reports the cause in its `link_down` message, and the frames
+//! `CONGEST` / `UNCONGEST` set the link's congestion signal instead of being echoed.
 
 use std::time::Duration;
 
 use dialgate_plugin_sdk::{
-    Direction, HandleId, HostError, HostHandle, LinkDownCause, LinkId, LinkInfo, LogLevel, Plugin,
-    PluginError, PluginKind, TimerId, Timestamp,
+    Direction, HandleId, HangupCause, HostError, HostHandle, LinkDownCause, LinkId, LinkInfo,
+    LogLevel, Plugin, PluginError, PluginKind, TimerId, Timestamp,
 };
 
 /// The timer `start` arms.
@@ -99,6 +102,25 @@ impl Plugin for Echo {
         Ok(())
     }
 
+    fn hangup_with_cause(
+        &mut self,
+        now: Timestamp,
+        link: LinkId,
+        cause: HangupCause,
+    ) -> Result<(), PluginError> {
+        if cause == HangupCause::UNSPECIFIED {
+            return self.hangup(now, link);
+        }
+        let before = self.links.len();
+        self.links.retain(|l| *l != link);
+        if self.links.len() == before {
+            return Err(PluginError::unsupported(format_args!("no link {link}")));
+        }
+        self.host
+            .link_down(link, LinkDownCause::Requested, &format!("hangup ({cause})"));
+        Ok(())
+    }
+
     fn send_frame(
         &mut self,
         _now: Timestamp,
@@ -107,6 +129,10 @@ impl Plugin for Echo {
     ) -> Result<(), PluginError> {
         if !self.links.contains(&link) {
             return Err(PluginError::unsupported(format_args!("no link {link}")));
+        }
+        if frame == b"CONGEST" || frame == b"UNCONGEST" {
+            self.host.set_link_congested(link, frame == b"CONGEST");
+            return Ok(());
         }
         match self.host.deliver_frame(link, frame) {
             Ok(()) => Ok(()),
