@@ -278,6 +278,18 @@ impl LoginLimiter {
         false
     }
 
+    /// Starts a login attempt from `source`: refused with the remaining lockout when it is
+    /// locked out; otherwise counted as a failure *before* the (slow) password check, so
+    /// that parallel attempts cannot all pass the check before the first failure is
+    /// recorded. A successful login then calls [`Self::success`], which forgets it.
+    pub fn attempt(&mut self, source: IpAddr, now: Instant) -> Result<(), Duration> {
+        if let Some(left) = self.locked(source, now) {
+            return Err(left);
+        }
+        self.failure(source, now);
+        Ok(())
+    }
+
     /// Forgets the failures of `source` (after a successful login).
     pub fn success(&mut self, source: IpAddr) {
         self.map.remove(&source);
@@ -344,6 +356,22 @@ mod tests {
         assert!(l.locked(ip, t0 + Duration::from_secs(2)).is_some());
         assert!(l.locked(other, t0).is_none(), "per source");
         assert!(l.locked(ip, t0 + Duration::from_secs(302)).is_none());
+        // Attempts count before their result is known: the fourth of four parallel attempts
+        // from a fresh source is refused before any password check.
+        let third: IpAddr = "192.0.2.9".parse().unwrap();
+        let t1 = t0 + Duration::from_secs(1000);
+        assert!(l.attempt(third, t1).is_ok());
+        assert!(l.attempt(third, t1).is_ok());
+        assert!(l.attempt(third, t1).is_ok());
+        assert!(l.attempt(third, t1).is_err());
+        // A success forgets them.
+        let fourth: IpAddr = "192.0.2.10".parse().unwrap();
+        assert!(l.attempt(fourth, t1).is_ok());
+        assert!(l.attempt(fourth, t1).is_ok());
+        l.success(fourth);
+        assert!(l.attempt(fourth, t1).is_ok());
+        assert!(l.attempt(fourth, t1).is_ok());
+        assert!(l.locked(fourth, t1).is_none());
         // Failures spread wider than the window never lock.
         for i in 0..10 {
             assert!(!l.failure(other, t0 + Duration::from_secs(61 * i)));

@@ -239,7 +239,13 @@ async fn users_pptp_settings_history_and_backup() {
     // acknowledgement, then a valid change that routerd checks and applies.
     h.goto("/pptp").await;
     h.screenshot("pptp-new").await;
-    h.fill("pptp-listen", "127.0.0.1:17230, not-an-address")
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    h.fill("pptp-listen", &format!("{listen}, not-an-address"))
         .await;
     h.click("#pptp-form button[type=submit]").await;
     assert!(
@@ -252,7 +258,7 @@ async fn users_pptp_settings_history_and_backup() {
             .await
             .contains("At least one range")
     );
-    h.fill("pptp-listen", "127.0.0.1:17230").await;
+    h.fill("pptp-listen", &listen).await;
     h.fill("pptp-pool_ranges", "192.0.2.10-192.0.2.20").await;
     h.fill("pptp-pool_local", "192.0.2.1").await;
     h.fill("pptp-max_sessions", "50").await;
@@ -282,7 +288,7 @@ async fn users_pptp_settings_history_and_backup() {
     let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
     assert_eq!(cfg.version, 2);
     assert!(
-        cfg.toml.contains("listen = [\"127.0.0.1:17230\"]"),
+        cfg.toml.contains(&format!("listen = [\"{listen}\"]")),
         "{}",
         cfg.toml
     );
@@ -306,22 +312,26 @@ async fn users_pptp_settings_history_and_backup() {
         .await
         .unwrap();
     assert_eq!(value.as_deref(), Some("50"));
-    h.fill("pptp-max_sessions", "60").await;
+    // A box-wide setting: the link keeps running (no restart).
+    h.fill("pptp-limits_max_sessions", "900").await;
     h.click("#pptp-form button[type=submit]").await;
     assert!(
         h.text()
             .await
-            .contains("Applied as configuration version 3")
+            .contains("Applied as configuration version 3"),
+        "{}\nrouterd:\n{}",
+        h.text().await,
+        h.routerd_log()
     );
     let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
-    assert!(cfg.toml.contains("max_sessions = 60"), "{}", cfg.toml);
+    assert!(cfg.toml.contains("max_sessions = 900"), "{}", cfg.toml);
 
     // Plugins: the PPTP plugin the page added.
     h.goto("/plugins").await;
     assert!(h.text().await.contains("pptp"), "{}", h.text().await);
     h.screenshot("plugins").await;
 
-    // History: roll back to version 2 (max_sessions 50 again, as version 4).
+    // History: roll back to version 2 (the box-wide limit 1000 again, as version 4).
     h.goto("/config").await;
     h.screenshot("config-history").await;
     h.click("tr[data-version='2'] button").await;
@@ -333,7 +343,7 @@ async fn users_pptp_settings_history_and_backup() {
         h.text().await
     );
     let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
-    assert!(cfg.toml.contains("max_sessions = 50"), "{}", cfg.toml);
+    assert!(cfg.toml.contains("max_sessions = 1000"), "{}", cfg.toml);
 
     // Backup: download the current document, restore a changed one, refuse a broken one.
     h.goto("/backup").await;
@@ -365,7 +375,7 @@ async fn users_pptp_settings_history_and_backup() {
     let changed = h.dir.path().join("backup.toml");
     std::fs::write(
         &changed,
-        downloaded.replace("max_sessions = 50", "max_sessions = 77"),
+        downloaded.replace("max_sessions = 1000", "max_sessions = 777"),
     )
     .unwrap();
     h.browser
@@ -385,7 +395,7 @@ async fn users_pptp_settings_history_and_backup() {
         h.text().await
     );
     let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
-    assert!(cfg.toml.contains("max_sessions = 77"), "{}", cfg.toml);
+    assert!(cfg.toml.contains("max_sessions = 777"), "{}", cfg.toml);
     let history: History = api.get("/v1/config/history").await.unwrap();
     assert_eq!(history.current, 5);
     assert_eq!(

@@ -182,7 +182,10 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let mut errors = FieldErrors::default();
-    if let Some(left) = app.limiter().locked(v.ip, Instant::now()) {
+    // Counted as a failure until the password proves right, so parallel attempts cannot
+    // race past the lockout.
+    let attempt = app.limiter().attempt(v.ip, Instant::now());
+    if let Err(left) = attempt {
         errors.add("password", locked_message(left.as_secs()));
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -201,11 +204,10 @@ pub async fn login(
         }
         Ok(Ok(false)) => {
             let now = Instant::now();
-            let locked = app.limiter().failure(v.ip, now);
-            tracing::warn!(ip = %v.ip, locked, "failed admin login");
-            let status = if locked {
-                let left = app.limiter().locked(v.ip, now).map_or(0, |d| d.as_secs());
-                errors.add("password", locked_message(left));
+            let locked = app.limiter().locked(v.ip, now);
+            tracing::warn!(ip = %v.ip, locked = locked.is_some(), "failed admin login");
+            let status = if let Some(left) = locked {
+                errors.add("password", locked_message(left.as_secs()));
                 StatusCode::TOO_MANY_REQUESTS
             } else {
                 errors.add("password", "Wrong password.");
