@@ -6,11 +6,9 @@ use axum::Extension;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use dialgate_routerd::api::client::ClientError;
-use dialgate_routerd::api::{
-    ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigShow, History,
-};
+use dialgate_routerd::api::{ApplyResult, ConfigShow, History};
 
+use super::{ApplyFailure, check_and_apply};
 use crate::app::{MAX_UPLOAD, Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, csrf_field, esc};
 
@@ -200,45 +198,7 @@ pub async fn restore(
         errors.add("file", "Choose a configuration file.");
         return fail(&errors);
     };
-    match app
-        .client
-        .call::<CheckReport>(
-            Method::POST,
-            "/v1/config/check",
-            Some(&CheckRequest { toml: toml.clone() }),
-        )
-        .await
-    {
-        Ok(r) if r.valid => {}
-        Ok(r) => {
-            let lines: Vec<String> = r.errors.iter().map(ToString::to_string).collect();
-            errors.add(
-                "file",
-                format!(
-                    "The file is not a valid configuration:\n{}",
-                    lines.join("\n")
-                ),
-            );
-            return fail(&errors);
-        }
-        Err(e) => {
-            errors.add("", e.to_string());
-            return fail(&errors);
-        }
-    }
-    let applied = app
-        .client
-        .call::<ApplyResult>(
-            Method::POST,
-            "/v1/config",
-            Some(&ApplyRequest {
-                toml,
-                reason: Some("web UI: restore from backup".into()),
-                base_version: None,
-            }),
-        )
-        .await;
-    match applied {
+    match check_and_apply(&app, toml, "web UI: restore from backup", None).await {
         Ok(r) => {
             tracing::info!(ip = %v.ip, version = r.version, "backup restored from the web UI");
             app.sessions().set_flash(
@@ -247,14 +207,22 @@ pub async fn restore(
             );
             Redirect::to("/config").into_response()
         }
-        Err(ClientError::Api { body, .. }) => {
+        Err(ApplyFailure::Invalid(issues)) => {
+            let lines: Vec<String> = issues.iter().map(ToString::to_string).collect();
             errors.add(
                 "file",
-                format!("routerd refused it (rolled back): {}", body.error),
+                format!(
+                    "The file is not a valid configuration:\n{}",
+                    lines.join("\n")
+                ),
             );
             fail(&errors)
         }
-        Err(e) => {
+        Err(ApplyFailure::Refused { error, .. }) => {
+            errors.add("file", format!("routerd refused it (rolled back): {error}"));
+            fail(&errors)
+        }
+        Err(ApplyFailure::Unreachable(e)) => {
             errors.add("", e.to_string());
             fail(&errors)
         }

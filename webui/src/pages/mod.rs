@@ -8,3 +8,71 @@ pub mod plugins;
 pub mod pptp;
 pub mod sessions;
 pub mod users;
+
+use axum::http::Method;
+use dialgate_routerd::api::client::ClientError;
+use dialgate_routerd::api::{ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue};
+
+use crate::app::Shared;
+
+/// Why a configuration change from a page did not land.
+#[derive(Debug)]
+pub(crate) enum ApplyFailure {
+    /// `POST /v1/config/check` found problems; nothing was applied.
+    Invalid(Vec<ConfigIssue>),
+    /// routerd answered the apply with an error (409 when `base_version` is stale; any other
+    /// status when it refused or rolled back): its message and the problems it listed.
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// routerd's message.
+        error: String,
+        /// Problems listed in the answer's detail (empty when none).
+        issues: Vec<ConfigIssue>,
+    },
+    /// routerd could not be asked (socket, time-out, HTTP), at the check or the apply.
+    Unreachable(ClientError),
+}
+
+/// Every page's configuration change: routerd's check first, then the apply (which keeps the
+/// previous version and rolls back on failure), as the CLI does.
+pub(crate) async fn check_and_apply(
+    app: &Shared,
+    toml: String,
+    reason: &str,
+    base_version: Option<u64>,
+) -> Result<ApplyResult, ApplyFailure> {
+    let report = app
+        .client
+        .call::<CheckReport>(
+            Method::POST,
+            "/v1/config/check",
+            Some(&CheckRequest { toml: toml.clone() }),
+        )
+        .await
+        .map_err(ApplyFailure::Unreachable)?;
+    if !report.valid {
+        return Err(ApplyFailure::Invalid(report.errors));
+    }
+    let request = ApplyRequest {
+        toml,
+        reason: Some(reason.to_owned()),
+        base_version,
+    };
+    match app
+        .client
+        .call::<ApplyResult>(Method::POST, "/v1/config", Some(&request))
+        .await
+    {
+        Ok(applied) => Ok(applied),
+        Err(ClientError::Api { status, body }) => Err(ApplyFailure::Refused {
+            status,
+            issues: body
+                .detail
+                .and_then(|d| serde_json::from_value::<Vec<ConfigIssue>>(d).ok())
+                .unwrap_or_default(),
+            error: body.error,
+        }),
+        Err(e) => Err(ApplyFailure::Unreachable(e)),
+    }
+}

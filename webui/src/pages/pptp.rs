@@ -11,15 +11,15 @@ use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use dialgate_routerd::api::client::ClientError;
-use dialgate_routerd::api::{ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigShow};
+use dialgate_routerd::api::ConfigShow;
 use dialgate_routerd::config::{AuthMethod, Document, Ipv4Range, LinkRole};
 use serde::Deserialize;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, value};
 
+use super::{ApplyFailure, check_and_apply};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind, csrf_field};
 
@@ -838,40 +838,7 @@ pub async fn save(
         return fail(&errors);
     }
     let toml = edit.to_string();
-    let check = app
-        .client
-        .call::<CheckReport>(
-            Method::POST,
-            "/v1/config/check",
-            Some(&CheckRequest { toml: toml.clone() }),
-        )
-        .await;
-    match check {
-        Ok(r) if r.valid => {}
-        Ok(r) => {
-            for issue in r.errors {
-                add_issue(&mut errors, &issue);
-            }
-            return fail(&errors);
-        }
-        Err(e) => {
-            errors.add("", e.to_string());
-            return fail(&errors);
-        }
-    }
-    let applied = app
-        .client
-        .call::<ApplyResult>(
-            Method::POST,
-            "/v1/config",
-            Some(&ApplyRequest {
-                toml,
-                reason: Some("web UI: PPTP settings".into()),
-                base_version: Some(show.version),
-            }),
-        )
-        .await;
-    match applied {
+    match check_and_apply(&app, toml, "web UI: PPTP settings", Some(show.version)).await {
         Ok(r) => {
             tracing::info!(ip = %v.ip, version = r.version, "PPTP settings applied from the web UI");
             let changes = if r.changes.is_empty() {
@@ -888,28 +855,30 @@ pub async fn save(
             );
             Redirect::to("/pptp").into_response()
         }
-        Err(ClientError::Api { status: 409, .. }) => {
+        Err(ApplyFailure::Invalid(issues)) => {
+            for issue in &issues {
+                add_issue(&mut errors, issue);
+            }
+            fail(&errors)
+        }
+        Err(ApplyFailure::Refused { status: 409, .. }) => {
             errors.add(
                 "",
                 "The configuration changed meanwhile: reload the page and try again.",
             );
             fail(&errors)
         }
-        Err(ClientError::Api { body, .. }) => {
-            if let Some(issues) = body.detail.and_then(|d| {
-                serde_json::from_value::<Vec<dialgate_routerd::api::ConfigIssue>>(d).ok()
-            }) {
-                for issue in &issues {
-                    add_issue(&mut errors, issue);
-                }
+        Err(ApplyFailure::Refused { error, issues, .. }) => {
+            for issue in &issues {
+                add_issue(&mut errors, issue);
             }
             errors.add(
                 "",
-                format!("routerd refused the change (rolled back): {}", body.error),
+                format!("routerd refused the change (rolled back): {error}"),
             );
             fail(&errors)
         }
-        Err(e) => {
+        Err(ApplyFailure::Unreachable(e)) => {
             errors.add("", e.to_string());
             fail(&errors)
         }
