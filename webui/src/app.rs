@@ -331,6 +331,10 @@ pub fn router(app: Shared) -> Router {
         .route("/sessions/{id}", get(pages::sessions::detail))
         .route("/sessions/{id}/kick", post(pages::sessions::kick))
         .route("/users", get(pages::users::list).post(pages::users::add))
+        .route(
+            "/users/{name}",
+            get(pages::users::edit).post(pages::users::save),
+        )
         .route("/users/{name}/password", post(pages::users::set_password))
         .route("/users/{name}/delete", post(pages::users::delete))
         .route("/pptp", get(pages::pptp::show).post(pages::pptp::save))

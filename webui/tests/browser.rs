@@ -404,3 +404,112 @@ async fn users_pptp_settings_history_and_backup() {
     );
     h.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_edit_static_address_and_allowed_protocols() {
+    if !browser_available() {
+        return;
+    }
+    let mut h = Harness::start(
+        "useredit",
+        Options {
+            routerd_extra: "[[pool]]\nname = \"office\"\nranges = [\"192.0.2.10-192.0.2.20\"]\n\
+local_address = \"192.0.2.1\"\n"
+                .to_owned(),
+            users: vec![
+                ("alice".to_owned(), "alice secret".to_owned()),
+                ("bob".to_owned(), "bob secret".to_owned()),
+            ],
+            ..Options::default()
+        },
+    )
+    .await;
+    let api = Client::new(&h.socket);
+    set_up_admin(&mut h).await;
+    h.goto("/users").await;
+    h.click("tr[data-user=alice] a").await;
+    assert_eq!(h.path().await, "/users/alice");
+    h.screenshot("user-edit").await;
+
+    // An address inside the pool's range: routerd refuses it, on the field.
+    h.fill("edit-static_address", "192.0.2.15").await;
+    h.click("#edit-user button[type=submit]").await;
+    let err = field_error(&h, "edit-static_address").await;
+    assert!(err.contains("range"), "{err}");
+    h.screenshot("user-edit-range-refused").await;
+    // Not an address at all: the web UI's own check.
+    h.fill("edit-static_address", "192.0.2.300").await;
+    h.click("#edit-user button[type=submit]").await;
+    assert!(
+        field_error(&h, "edit-static_address")
+            .await
+            .contains("IPv4 address")
+    );
+    // No protocol ticked: refused on the protocols group.
+    h.fill("edit-static_address", "192.0.2.250").await;
+    for p in ["ip", "ipx", "netbeui"] {
+        let b = h
+            .browser
+            .find(Locator::Id(&format!("edit-proto_{p}")))
+            .await
+            .unwrap();
+        if b.prop("checked").await.unwrap().as_deref() == Some("true") {
+            b.click().await.unwrap();
+        }
+    }
+    h.click("#edit-user button[type=submit]").await;
+    assert!(
+        field_error(&h, "edit-protocols")
+            .await
+            .contains("at least one")
+    );
+    // A good address, IP only, PPTP links only.
+    h.fill("edit-static_address", "192.0.2.250").await;
+    h.tap("#edit-proto_ip").await;
+    let serial = h
+        .browser
+        .find(Locator::Id("edit-link_serial"))
+        .await
+        .unwrap();
+    if serial.prop("checked").await.unwrap().as_deref() == Some("true") {
+        serial.click().await.unwrap();
+    }
+    h.click("#edit-user button[type=submit]").await;
+    assert!(
+        h.text().await.contains("User alice saved"),
+        "{}",
+        h.text().await
+    );
+    h.screenshot("user-edit-saved").await;
+    let users: Vec<UserEntry> = api.get("/v1/users").await.unwrap();
+    let alice = users.iter().find(|u| u.name == "alice").unwrap();
+    assert_eq!(
+        alice.attrs.static_address,
+        Some(std::net::Ipv4Addr::new(192, 0, 2, 250))
+    );
+    assert_eq!(
+        alice.attrs.protocols,
+        Some([dialgate_routerd::users::NetProtocol::Ip].into())
+    );
+    assert_eq!(alice.attrs.links, Some(["pptp".to_owned()].into()));
+    // The form reads back what was stored.
+    let value = h
+        .browser
+        .find(Locator::Id("edit-static_address"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("192.0.2.250"));
+
+    // bob cannot have alice's address.
+    h.goto("/users/bob").await;
+    h.fill("edit-static_address", "192.0.2.250").await;
+    h.click("#edit-user button[type=submit]").await;
+    let err = field_error(&h, "edit-static_address").await;
+    assert!(err.contains("alice"), "{err}");
+    h.goto("/users").await;
+    assert!(h.text().await.contains("192.0.2.250"));
+    h.close().await;
+}

@@ -12,6 +12,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dialgate_wire::ppp::Protocol;
+
 use crate::auth::{AuthBackend, AuthPolicy, AuthenticatorConfig, Credentials, Method, PeerConfig};
 use crate::cp::CpConfig;
 use crate::lcp::LcpConfig;
@@ -23,6 +25,12 @@ use crate::ncp::{
 /// A source of unpredictable octets (challenges, identifiers): use a CSPRNG (e.g. the OS's
 /// `getrandom`). Shared by every authentication exchange of the link.
 pub type RandomSource = Arc<dyn Fn(&mut [u8]) + Send + Sync>;
+
+/// Decides, when the Network phase begins, whether the authenticated peer (its user name,
+/// empty without authentication) may run the network control protocol `ncp` (IPCP,
+/// IPV6CP, IPXCP, NBFCP). A refused NCP is not started and the peer's packets of it are
+/// Protocol-Rejected (RFC 1661 §5.7).
+pub type NetworkFilter = Arc<dyn Fn(&str, Protocol) -> bool + Send + Sync>;
 
 /// We authenticate the peer.
 #[derive(Debug, Clone)]
@@ -107,6 +115,9 @@ pub struct Config {
     pub ipxcp: Option<IpxcpConfig>,
     /// NBFCP (NetBEUI). Default: not run.
     pub nbfcp: Option<NbfcpConfig>,
+    /// Which of the NCPs above the authenticated peer may run (`None`: all of them). When
+    /// it refuses every one, the link is closed as soon as the Network phase begins.
+    pub network_filter: Option<NetworkFilter>,
     /// Close the link after this long without data in either direction (`None`: never).
     pub idle_timeout: Option<Duration>,
     /// Close the link this long after it reached the Network phase (`None`: never).
@@ -159,6 +170,7 @@ impl fmt::Debug for Config {
             .field("ipv6cp", &self.ipv6cp)
             .field("ipxcp", &self.ipxcp.is_some())
             .field("nbfcp", &self.nbfcp)
+            .field("network_filter", &self.network_filter.is_some())
             .field("idle_timeout", &self.idle_timeout)
             .field("session_timeout", &self.session_timeout)
             .finish_non_exhaustive()

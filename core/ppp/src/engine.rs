@@ -1298,7 +1298,14 @@ impl Engine {
             self.ccp = Some(ccp);
         }
         let user = self.peer_user.clone().unwrap_or_default();
-        if let Some(role) = &self.config.ipcp {
+        let filter = self.config.network_filter.clone();
+        let allowed = |ncp: Protocol| filter.as_ref().is_none_or(|f| f(&user, ncp));
+        if let Some(role) = self
+            .config
+            .ipcp
+            .as_ref()
+            .filter(|_| allowed(Protocol::IPCP))
+        {
             let policy = match role {
                 IpcpRole::Server { config, pool } => {
                     IpcpPolicy::server(config.clone(), Arc::clone(pool), &user)
@@ -1308,22 +1315,32 @@ impl Engine {
             self.ncps
                 .push(slot(Protocol::IPV4, Protocol::IPCP, policy, cp_config));
         }
-        if let Some(config) = self.config.ipv6cp {
+        if let Some(config) = self.config.ipv6cp.filter(|_| allowed(Protocol::IPV6CP)) {
             let mut rng = self.rng.clone();
             self.rng.next_u64();
             let policy = Ipv6cpPolicy::new(config, Box::new(move || rng.next_u64()));
             self.ncps
                 .push(slot(Protocol::IPV6, Protocol::IPV6CP, policy, cp_config));
         }
-        if let Some(config) = &self.config.ipxcp {
+        if let Some(config) = self
+            .config
+            .ipxcp
+            .as_ref()
+            .filter(|_| allowed(Protocol::IPXCP))
+        {
             let policy = IpxcpPolicy::new(config.clone());
             self.ncps
                 .push(slot(Protocol::IPX, Protocol::IPXCP, policy, cp_config));
         }
-        if let Some(config) = self.config.nbfcp {
+        if let Some(config) = self.config.nbfcp.filter(|_| allowed(Protocol::NBFCP)) {
             let policy = NbfcpPolicy::new(config);
             self.ncps
                 .push(slot(Protocol::NBF, Protocol::NBFCP, policy, cp_config));
+        }
+        if self.ncps.is_empty() {
+            // The filter refused every configured NCP: nothing may ever be carried.
+            self.request_close(DownReason::AdminClose);
+            return;
         }
         // With encryption required, the NCPs wait for CCP (see `release_ncps`).
         let hold = self.ccp.is_some() && self.config.requires_encryption();

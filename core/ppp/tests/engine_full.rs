@@ -723,3 +723,48 @@ fn rfc3078_2_1_prefer_stateful_against_a_stateless_only_peer_falls_back_to_state
         );
     }
 }
+
+#[test]
+fn rfc1661_5_7_a_network_filter_refuses_an_ncp_which_the_peer_sees_protocol_rejected() {
+    let ipx = dialgate_ppp::ncp::IpxcpConfig {
+        network: 0x0000_0042,
+        local_node: [2, 0, 0, 0, 0, 1],
+        peer_node: [2, 0, 0, 0, 0, 2],
+        assign_peer_node: true,
+        routing_protocol: None,
+        allow_nlsp: false,
+        router_name: None,
+    };
+    let mut a = server(1);
+    a.ipxcp = Some(ipx.clone());
+    // alice may run IP only: her IPXCP is never started here.
+    a.network_filter = Some(std::sync::Arc::new(|user: &str, ncp: Protocol| {
+        user != "alice" || ncp != Protocol::IPXCP
+    }));
+    let mut b = client(2, "alice", "correct horse");
+    b.ipxcp = Some(dialgate_ppp::ncp::IpxcpConfig {
+        network: 0,
+        local_node: [0; 6],
+        assign_peer_node: false,
+        ..ipx
+    });
+    let mut link = Link::new(a, b);
+    assert!(up(&mut link), "{:#?}", link.events);
+    link.run_for(10 * SECOND);
+    assert!(!link.network_up(Side::A, Protocol::IPXCP));
+    assert!(!link.network_up(Side::B, Protocol::IPXCP));
+    assert!(link.a.counters().protocol_rejects_sent >= 1);
+    assert_eq!(link.down_reason(Side::A), None);
+    assert!(link.network_up(Side::A, Protocol::IPCP));
+}
+
+#[test]
+fn a_network_filter_refusing_every_ncp_closes_the_link() {
+    let mut a = server(1);
+    a.network_filter = Some(std::sync::Arc::new(|_: &str, _: Protocol| false));
+    let mut link = Link::new(a, client(2, "alice", "correct horse"));
+    link.open_both();
+    link.run_for(30 * SECOND);
+    assert!(!link.network_up(Side::A, Protocol::IPCP));
+    assert_eq!(link.down_reason(Side::A), Some(DownReason::AdminClose));
+}

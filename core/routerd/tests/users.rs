@@ -91,11 +91,13 @@ fn passwords_are_stored_as_nt_hashes_only() {
         vec![
             UserInfo {
                 name: "alice".into(),
-                has_weak_cleartext_secret: false
+                has_weak_cleartext_secret: false,
+                attrs: Default::default(),
             },
             UserInfo {
                 name: "bob".into(),
-                has_weak_cleartext_secret: false
+                has_weak_cleartext_secret: false,
+                attrs: Default::default(),
             },
         ]
     );

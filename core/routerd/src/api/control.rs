@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigDiff, ConfigError, ConfigErrors, Document};
 use crate::store::{ApplyError, StoreError, VersionInfo};
 use crate::time::Timestamp;
-use crate::users::UsersError;
+use crate::users::{UserAttrs, UsersError};
 
 /// A boxed, sendable future: what every [`Control`] method returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -95,6 +95,43 @@ pub trait Control: Send + Sync + 'static {
 
     /// The counters behind `GET /metrics`.
     fn metrics(&self) -> BoxFuture<'_, ApiResult<MetricsSnapshot>>;
+
+    /// A user's attributes (static address, allowed links and protocols);
+    /// [`ApiError::NotFound`] when there is no such user. See [`super::users_attrs`].
+    fn user_attrs(&self, user: String) -> BoxFuture<'_, ApiResult<UserAttrs>> {
+        let _ = user;
+        Box::pin(async {
+            Err(ApiError::Unavailable(
+                "user attributes are not supported".into(),
+            ))
+        })
+    }
+
+    /// Replaces a user's attributes; [`ApiError::BadRequest`] with `detail: {"field": ...}`
+    /// when one is not acceptable (a static address in a pool range, another user's...).
+    fn set_user_attrs(
+        &self,
+        user: String,
+        attrs: UserAttrs,
+    ) -> BoxFuture<'_, ApiResult<UserAttrs>> {
+        let _ = (user, attrs);
+        Box::pin(async {
+            Err(ApiError::Unavailable(
+                "user attributes are not supported".into(),
+            ))
+        })
+    }
+
+    /// A kept configuration version's document; [`ApiError::NotFound`] when that version is
+    /// not kept. See [`super::config_version`].
+    fn config_version(&self, version: u64) -> BoxFuture<'_, ApiResult<ConfigShow>> {
+        let _ = version;
+        Box::pin(async {
+            Err(ApiError::Unavailable(
+                "old versions are not available".into(),
+            ))
+        })
+    }
 }
 
 /// Why a management request failed. Each variant maps to one HTTP status.
@@ -209,6 +246,11 @@ impl From<UsersError> for ApiError {
             UsersError::BadUserName { .. }
             | UsersError::PasswordTooLong
             | UsersError::CleartextNotAllowed => ApiError::bad_request(e.to_string()),
+            UsersError::NoSuchUser(_) => ApiError::not_found(e.to_string()),
+            UsersError::BadAttribute { field, ref message } => ApiError::BadRequest {
+                message: message.clone(),
+                detail: Some(serde_json::json!({ "field": field })),
+            },
             UsersError::Io { .. } | UsersError::Invalid { .. } => ApiError::internal(e.to_string()),
         }
     }
@@ -395,6 +437,9 @@ pub struct UserEntry {
     pub weak_cleartext_secret: bool,
     /// Current sessions of this user.
     pub sessions: u64,
+    /// Its static address, allowed links and protocols (absent from older routerds).
+    #[serde(default)]
+    pub attrs: UserAttrs,
 }
 
 /// `PUT /v1/users/{name}/password` request body.

@@ -46,8 +46,8 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone)]
-struct ApiState {
-    control: Arc<dyn Control>,
+pub(super) struct ApiState {
+    pub(super) control: Arc<dyn Control>,
 }
 
 impl IntoResponse for ApiError {
@@ -64,7 +64,7 @@ impl IntoResponse for ApiError {
 }
 
 /// A JSON body whose rejections become [`ApiError`]s.
-struct ApiJson<T>(T);
+pub(super) struct ApiJson<T>(pub(super) T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
@@ -113,7 +113,7 @@ fn query_rejection(rejection: &QueryRejection) -> ApiError {
 }
 
 /// Path parameters as strings; rejections become [`ApiError`]s.
-struct ApiPath<T>(T);
+pub(super) struct ApiPath<T>(pub(super) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -148,7 +148,7 @@ fn parse_version(raw: &str) -> Result<u64, ApiError> {
     })
 }
 
-fn check_user_name(name: &str) -> Result<(), ApiError> {
+pub(super) fn check_user_name(name: &str) -> Result<(), ApiError> {
     match crate::config::user_name_problem(name) {
         None => Ok(()),
         Some(reason) => Err(ApiError::bad_request(format!(
@@ -360,12 +360,20 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/users", get(users))
         .route("/v1/users/{name}/password", put(set_password))
         .route("/v1/users/{name}", delete(remove_user))
+        .route(
+            "/v1/users/{name}/attrs",
+            get(super::users_attrs::get_attrs).put(super::users_attrs::put_attrs),
+        )
         .route("/v1/plugins", get(plugins))
         .route("/v1/plugins/{name}/restart", post(restart_plugin))
         .route("/v1/config", get(config).post(apply_config))
         .route("/v1/config/check", post(check_config))
         .route("/v1/config/rollback/{version}", post(rollback))
         .route("/v1/config/history", get(history))
+        .route(
+            "/v1/config/versions/{version}",
+            get(super::users_attrs::config_version),
+        )
         .route("/v1/logs", get(logs))
         .route("/metrics", get(metrics_text));
     finish(routes, control)

@@ -37,6 +37,7 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod server;
+pub mod users_attrs;
 
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use dialgate_routerd::api::client::{Client, ClientError, encode_segment};
+use dialgate_routerd::api::users_attrs::{NetProtocol, UserAttrs};
 use dialgate_routerd::api::{
     API_DOCUMENT_NAME, ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue,
     ConfigShow, Encryption, History, LogLine, PluginInfo, PluginRestart, SessionInfo,
@@ -125,12 +126,37 @@ enum UsersCmd {
         /// User name.
         name: String,
     },
+    /// Show a user's attributes: static address, allowed links and protocols.
+    Show {
+        /// User name.
+        name: String,
+    },
+    /// Change a user's attributes (the options not given stay as they are).
+    Set {
+        /// User name.
+        name: String,
+        /// The IPv4 address every session of the user gets instead of a pool address
+        /// (outside every pool range); `none` removes it.
+        #[arg(long, value_name = "ADDRESS|none")]
+        static_address: Option<String>,
+        /// The link plugins the user may call in on, comma-separated (`pptp,serial`);
+        /// `all` lifts the restriction.
+        #[arg(long, value_name = "PLUGINS|all")]
+        links: Option<String>,
+        /// The network protocols the user may run, comma-separated (`ip,ipx,netbeui`); `all`
+        /// lifts the restriction.
+        #[arg(long, value_name = "PROTOCOLS|all")]
+        protocols: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
 enum ConfigCmd {
-    /// Print the current configuration.
-    Show,
+    /// Print the current configuration, or a kept version of it.
+    Show {
+        /// A kept version (see `config history`); default: the current one.
+        version: Option<u64>,
+    },
     /// Validate FILE against routerd's schema and show what applying it would change.
     Check {
         /// The TOML file.
@@ -493,6 +519,69 @@ fn read_line_limited() -> Result<String, Failure> {
     Ok(trimmed.to_owned())
 }
 
+fn show_attrs(a: &UserAttrs) -> String {
+    let list = |v: Option<Vec<String>>| v.map_or_else(|| "all".to_owned(), |v| v.join(","));
+    format!(
+        "static address: {}\nlinks: {}\nprotocols: {}\n",
+        a.static_address
+            .map_or_else(|| "none (pool)".to_owned(), |a| a.to_string()),
+        list(a.links.as_ref().map(|l| l.iter().cloned().collect())),
+        list(
+            a.protocols
+                .as_ref()
+                .map(|p| p.iter().map(|p| p.as_str().to_owned()).collect())
+        ),
+    )
+}
+
+/// Applies `users set`'s options to `attrs`.
+fn edit_attrs(
+    attrs: &mut UserAttrs,
+    static_address: Option<&str>,
+    links: Option<&str>,
+    protocols: Option<&str>,
+) -> Result<(), Failure> {
+    let items = |s: &str| -> Vec<String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    if let Some(a) = static_address {
+        attrs.static_address = if a == "none" {
+            None
+        } else {
+            Some(a.parse().map_err(|_| {
+                Failure::usage(format!("--static-address: {a:?} is not an IPv4 address"))
+            })?)
+        };
+    }
+    if let Some(l) = links {
+        attrs.links = (l != "all").then(|| items(l).into_iter().collect());
+    }
+    if let Some(p) = protocols {
+        attrs.protocols = if p == "all" {
+            None
+        } else {
+            let mut set = std::collections::BTreeSet::new();
+            for name in items(p) {
+                let proto = NetProtocol::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == name)
+                    .ok_or_else(|| {
+                        Failure::usage(format!(
+                            "--protocols: {name:?} is not one of ip, ipx, netbeui"
+                        ))
+                    })?;
+                set.insert(proto);
+            }
+            Some(set)
+        };
+    }
+    Ok(())
+}
+
 fn read_password(user: &str) -> Result<String, Failure> {
     if !std::io::stdin().is_terminal() {
         return read_line_limited();
@@ -592,6 +681,28 @@ async fn run(args: &Args, c: &Client) -> Outcome {
                     format!("removed user {name}\n")
                 }
             }
+            UsersCmd::Show { name } => render!(
+                c.get::<UserAttrs>(&format!("/v1/users/{}/attrs", encode_segment(name)))
+                    .await?,
+                show_attrs
+            )?,
+            UsersCmd::Set {
+                name,
+                static_address,
+                links,
+                protocols,
+            } => {
+                let path = format!("/v1/users/{}/attrs", encode_segment(name));
+                let mut attrs: UserAttrs = c.get(&path).await?;
+                edit_attrs(
+                    &mut attrs,
+                    static_address.as_deref(),
+                    links.as_deref(),
+                    protocols.as_deref(),
+                )?;
+                let stored: UserAttrs = c.call(Method::PUT, &path, Some(&attrs)).await?;
+                render!(stored, show_attrs)?
+            }
         },
         Command::Plugins { action } => match action.as_ref().unwrap_or(&PluginsCmd::List) {
             PluginsCmd::List => render!(
@@ -612,9 +723,17 @@ async fn run(args: &Args, c: &Client) -> Outcome {
                 }
             )?,
         },
-        Command::Config { action } => match action.as_ref().unwrap_or(&ConfigCmd::Show) {
-            ConfigCmd::Show => render!(
-                c.get::<ConfigShow>("/v1/config").await?,
+        Command::Config { action } => match action
+            .as_ref()
+            .unwrap_or(&ConfigCmd::Show { version: None })
+        {
+            ConfigCmd::Show { version } => render!(
+                match version {
+                    Some(v) =>
+                        c.get::<ConfigShow>(&format!("/v1/config/versions/{v}"))
+                            .await?,
+                    None => c.get::<ConfigShow>("/v1/config").await?,
+                },
                 |s: &ConfigShow| s.toml.clone()
             )?,
             ConfigCmd::Check { file } => {

@@ -37,7 +37,7 @@ pub use validate::{
 };
 pub use value::{Ipv4Range, Ipv6Prefix, RoutePrefix, ValueError};
 
-pub(crate) use validate::{name_problem, user_name_problem};
+pub(crate) use validate::{ipv4_problem as ipv4_host_problem, name_problem, user_name_problem};
 pub(crate) use value::deserialize_from_str;
 
 use source::SourceMap;

@@ -123,7 +123,7 @@ fn hostname_problem(name: &str) -> Option<&'static str> {
 }
 
 /// Why `addr` cannot be handed to a client or used as a server address.
-fn ipv4_problem(addr: Ipv4Addr) -> Option<&'static str> {
+pub(crate) fn ipv4_problem(addr: Ipv4Addr) -> Option<&'static str> {
     let o = addr.octets();
     if o[0] == 0 {
         Some("0.0.0.0/8 is not a host address")

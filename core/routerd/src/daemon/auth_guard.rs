@@ -24,12 +24,19 @@ use dialgate_ppp::auth::{
 use super::clock;
 use super::router::{Router, lock};
 use crate::config::LimitsConfig;
+use crate::users::NetProtocol;
 
 /// The end reason of a session refused by the per-user limit.
 pub const PER_USER_LIMIT: &str = "per-user session limit exceeded";
 
 /// The end reason of a session whose source was locked out while it authenticated.
 pub const LOCKED_OUT: &str = "source locked out after repeated authentication failures";
+
+/// The end reason of a session whose user may not call in on this link.
+pub const LINK_NOT_ALLOWED: &str = "user may not use this link";
+
+/// The end reason of a session whose user may run none of the link's network protocols.
+pub const NO_PROTOCOL_ALLOWED: &str = "user may run none of this link's network protocols";
 
 /// The longest user name kept for records (names are at most 255 octets on the wire).
 const MAX_USER_CHARS: usize = 255;
@@ -41,6 +48,10 @@ pub enum Refusal {
     PerUserLimit,
     /// The caller's source is locked out.
     LockedOut,
+    /// The user may not call in on this link's plugin (users file `links`).
+    LinkNotAllowed,
+    /// The user may run none of the link's network protocols (users file `protocols`).
+    NoProtocolAllowed,
 }
 
 impl Refusal {
@@ -49,6 +60,8 @@ impl Refusal {
         match self {
             Refusal::PerUserLimit => PER_USER_LIMIT,
             Refusal::LockedOut => LOCKED_OUT,
+            Refusal::LinkNotAllowed => LINK_NOT_ALLOWED,
+            Refusal::NoProtocolAllowed => NO_PROTOCOL_ALLOWED,
         }
     }
 }
@@ -84,20 +97,49 @@ pub struct SessionBackend {
     router: Arc<Router>,
     source: Option<IpAddr>,
     note: Arc<AuthNote>,
+    link: LinkAccess,
+}
+
+/// What a session's link is, for the users' `links` and `protocols` attributes.
+#[derive(Debug, Clone, Default)]
+pub struct LinkAccess {
+    /// The link's plugin (`[[link]] plugin`).
+    pub plugin: String,
+    /// The network protocols the link runs.
+    pub protocols: Vec<NetProtocol>,
 }
 
 impl SessionBackend {
-    /// A backend over the router's current users for a caller from `source`; its note is
-    /// returned alongside.
-    pub fn new(router: &Arc<Router>, source: Option<IpAddr>) -> (Self, Arc<AuthNote>) {
+    /// A backend over the router's current users for a caller from `source` on `link`; its
+    /// note is returned alongside.
+    pub fn new(
+        router: &Arc<Router>,
+        source: Option<IpAddr>,
+        link: LinkAccess,
+    ) -> (Self, Arc<AuthNote>) {
         let note = Arc::new(AuthNote::default());
         let backend = SessionBackend {
             users: router.users(),
             router: router.clone(),
             source,
             note: note.clone(),
+            link,
         };
         (backend, note)
+    }
+
+    /// Why the user's attributes keep it off this link, if they do.
+    fn not_allowed(&self, user: &str) -> Option<Refusal> {
+        let attrs = self.router.user_attrs(user);
+        if !attrs.allows_link(&self.link.plugin) {
+            return Some(Refusal::LinkNotAllowed);
+        }
+        let any = self
+            .link
+            .protocols
+            .iter()
+            .any(|p| attrs.allows_protocol(*p));
+        (!any).then_some(Refusal::NoProtocolAllowed)
     }
 
     fn refuse(&self, refusal: Refusal) -> Verdict {
@@ -130,9 +172,14 @@ impl AuthBackend for SessionBackend {
                 }
                 Verdict::Reject(r)
             }
-            Verdict::Accept(a) if self.router.user_at_limit(&user) => {
-                let _ = a;
-                self.refuse(Refusal::PerUserLimit)
+            Verdict::Accept(a) => {
+                if let Some(refusal) = self.not_allowed(&user) {
+                    return self.refuse(refusal);
+                }
+                if self.router.user_at_limit(&user) {
+                    return self.refuse(Refusal::PerUserLimit);
+                }
+                Verdict::Accept(a)
             }
             other => other,
         }

@@ -20,6 +20,7 @@ use crate::api::{
 };
 use crate::config::Document;
 use crate::store::Applied;
+use crate::users::UserAttrs;
 
 /// [`Control`] for a running [`Daemon`].
 #[derive(Debug, Clone)]
@@ -341,6 +342,7 @@ impl Control for DaemonControl {
                     sessions: per_user.get(&u.name).copied().map_or(0, u64::from),
                     name: u.name,
                     weak_cleartext_secret: u.has_weak_cleartext_secret,
+                    attrs: u.attrs,
                 })
                 .collect())
         })
@@ -366,6 +368,47 @@ impl Control for DaemonControl {
                 Ok(false) => Err(ApiError::not_found(format!("no user {user:?}"))),
                 Err(e) => Err(ApiError::internal(e)),
             }
+        })
+    }
+
+    fn user_attrs(&self, user: String) -> BoxFuture<'_, ApiResult<UserAttrs>> {
+        Box::pin(async move {
+            self.daemon
+                .users()
+                .attrs(&user)
+                .ok_or_else(|| ApiError::not_found(format!("no user {user:?}")))
+        })
+    }
+
+    fn set_user_attrs(
+        &self,
+        user: String,
+        attrs: UserAttrs,
+    ) -> BoxFuture<'_, ApiResult<UserAttrs>> {
+        Box::pin(async move {
+            self.daemon.set_user_attrs(&user, attrs)?;
+            tracing::info!(user = %user, "user attributes changed");
+            self.daemon
+                .users()
+                .attrs(&user)
+                .ok_or_else(|| ApiError::not_found(format!("no user {user:?}")))
+        })
+    }
+
+    fn config_version(&self, version: u64) -> BoxFuture<'_, ApiResult<ConfigShow>> {
+        Box::pin(async move {
+            let view = self.daemon.store_view();
+            if version == view.version {
+                return Ok(ConfigShow {
+                    version,
+                    toml: view.current.text().to_owned(),
+                });
+            }
+            let doc = self.daemon.store().get(version)?;
+            Ok(ConfigShow {
+                version,
+                toml: doc.text().to_owned(),
+            })
         })
     }
 
@@ -477,6 +520,10 @@ impl Control for DaemonControl {
             auth_failures.insert(
                 "locked_out".to_owned(),
                 router.stats.refused_lockout.load(Ordering::Relaxed),
+            );
+            auth_failures.insert(
+                "not_allowed".to_owned(),
+                router.stats.refused_not_allowed.load(Ordering::Relaxed),
             );
             let lan = router.stats.lan_dropped.load(Ordering::Relaxed);
             if lan > 0 {

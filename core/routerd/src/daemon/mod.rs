@@ -371,6 +371,7 @@ impl Daemon {
             config.system.hostname.clone(),
             accounting,
         ));
+        router.set_user_attrs(users.all_attrs());
         if let Some(dp) = dataplane {
             tokio::spawn(dp.run_reader(router.buffers.clone()));
         }
@@ -1006,7 +1007,33 @@ impl Daemon {
         let existed = users.remove(user).map_err(|e| e.to_string())?;
         let local = users.to_local_users().map_err(|e| e.to_string())?;
         self.router.set_users(local);
+        self.router.set_user_attrs(users.all_attrs());
         Ok(existed)
+    }
+
+    /// Replaces `user`'s attributes after checking its static address against the current
+    /// configuration's pools ([`crate::users::static_address_problem`]); new sessions use
+    /// them at once, current sessions keep what they have.
+    pub fn set_user_attrs(
+        &self,
+        user: &str,
+        attrs: crate::users::UserAttrs,
+    ) -> Result<(), crate::users::UsersError> {
+        if let Some(addr) = attrs.static_address {
+            let current = self.store_view().current;
+            if let Some(message) =
+                crate::users::static_address_problem(current.config(), user, addr)
+            {
+                return Err(crate::users::UsersError::BadAttribute {
+                    field: "static_address",
+                    message,
+                });
+            }
+        }
+        let mut users = lock(&self.users);
+        users.set_attrs(user, attrs)?;
+        self.router.set_user_attrs(users.all_attrs());
+        Ok(())
     }
 
     /// Live sessions.

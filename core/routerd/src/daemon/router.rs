@@ -18,8 +18,10 @@ use super::auth_guard::{AuthFailureLimits, AuthFailures, MAX_SOURCES, Recorded};
 use super::buffers::BufPool;
 use super::dataplane::DataPlane;
 use super::lan::LanRegistry;
+use super::reservation::StaticAddresses;
 use crate::config::LimitsConfig;
 use crate::time::Timestamp;
+use crate::users::UserAttrs;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -228,6 +230,9 @@ pub struct RouterStats {
     pub refused_per_user: AtomicU64,
     /// Sessions refused after authentication because their pool had no address.
     pub refused_pool: AtomicU64,
+    /// Authentications refused because the user may not use the link or any of its
+    /// protocols (the users file's `links` and `protocols`).
+    pub refused_not_allowed: AtomicU64,
     /// Sources locked out after repeated authentication failures.
     pub auth_lockouts: AtomicU64,
     /// Calls (and authentications) refused because their source was locked out.
@@ -267,6 +272,11 @@ pub struct Router {
     pub users: RwLock<Arc<LocalUsers>>,
     /// Sessions per authenticated user (for the per-user limit).
     pub per_user: Mutex<HashMap<String, u32>>,
+    /// The users' attributes (static address, allowed links and protocols); users without
+    /// any are absent.
+    user_attrs: RwLock<Arc<BTreeMap<String, UserAttrs>>>,
+    /// Static addresses from the users file held by a session (across every pool).
+    pub statics: Arc<StaticAddresses>,
     /// Session limits.
     pub limits: RwLock<LimitsConfig>,
     /// Authentication failures by source address.
@@ -302,6 +312,8 @@ impl Router {
             sessions: Mutex::new(BTreeMap::new()),
             users: RwLock::new(Arc::new(users)),
             per_user: Mutex::new(HashMap::new()),
+            user_attrs: RwLock::new(Arc::new(BTreeMap::new())),
+            statics: Arc::new(StaticAddresses::default()),
             auth_failures: Mutex::new(AuthFailures::new(
                 AuthFailureLimits::of(&limits),
                 MAX_SOURCES,
@@ -427,6 +439,24 @@ impl Router {
     /// Replaces the users (existing sessions keep the ones they authenticated with).
     pub fn set_users(&self, users: LocalUsers) {
         *self.users.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(users);
+    }
+
+    /// `user`'s attributes (the defaults when it has none).
+    pub fn user_attrs(&self, user: &str) -> UserAttrs {
+        self.user_attrs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(user)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces every user's attributes (current sessions keep what they were given).
+    pub fn set_user_attrs(&self, attrs: BTreeMap<String, UserAttrs>) {
+        *self
+            .user_attrs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(attrs);
     }
 
     /// Our name.

@@ -27,7 +27,7 @@ use super::actor::{ActorMsg, RelayMsg};
 use super::auth_guard::{AuthNote, PER_USER_LIMIT, Refusal, source_ip};
 use super::dataplane::{FromSession, SessionRoute, SessionSide};
 use super::lan::{LanMsg, LanSend, negotiated_toml};
-use super::reservation::Reservation;
+use super::reservation::{NoAddress, Reservation};
 use super::router::{Router, SessionMeta, SessionMode, SessionShared, lock};
 use super::spec::{EngineTemplate, LinkSpec, random_u64};
 use crate::accounting::{Record, SessionFailed, SessionStart, SessionStop};
@@ -569,7 +569,7 @@ impl Core {
         });
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
-                let mut setup = template.engine_config(router, source);
+                let mut setup = template.engine_config(router, source, &spec.plugin);
                 if let Some(mru) = mru_hint {
                     // RFC 1661 §6.1: ask for no more than the transport carries whole
                     // (never below the RFC's floor of what every peer must take).
@@ -1260,13 +1260,24 @@ impl Core {
                         // The address is reserved now, so an exhausted pool refuses the
                         // session cleanly here rather than after IPCP gives up, and two
                         // sessions cannot both count on the last address.
+                        // A static address from the users file replaces the pool's.
                         if s.end_reason.is_none()
                             && let Some(r) = &es.reservation
-                            && !r.reserve(&user)
+                            && let Err(why) =
+                                r.reserve_for(&user, router.user_attrs(&user).static_address)
                         {
                             router.stats.refused_pool.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(user = %user, "{POOL_EXHAUSTED}: session refused");
-                            s.end_reason.get_or_insert(POOL_EXHAUSTED.into());
+                            let reason = match why {
+                                NoAddress::PoolExhausted => POOL_EXHAUSTED.to_owned(),
+                                NoAddress::StaticInUse(a) => {
+                                    format!("static address {a} is held by another session")
+                                }
+                                NoAddress::StaticInRange(a) => {
+                                    format!("static address {a} lies in this link's pool range")
+                                }
+                            };
+                            tracing::warn!(user = %user, "{reason}: session refused");
+                            s.end_reason.get_or_insert(reason);
                             s.hangup_cause.get_or_insert(HangupCause::ERROR);
                             es.engine.close(now, DownReason::AdminClose);
                         }
@@ -1428,6 +1439,9 @@ impl Core {
                                 let counter = match refusal {
                                     Refusal::PerUserLimit => &router.stats.refused_per_user,
                                     Refusal::LockedOut => &router.stats.refused_lockout,
+                                    Refusal::LinkNotAllowed | Refusal::NoProtocolAllowed => {
+                                        &router.stats.refused_not_allowed
+                                    }
                                 };
                                 counter.fetch_add(1, Ordering::Relaxed);
                                 let user = es.auth.as_ref().and_then(|n| n.user());

@@ -14,16 +14,18 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use dialgate_dataplane::{Ipv4Pool, Ipv4Range, SharedIpv4Pool};
+use dialgate_ppp::Protocol;
 use dialgate_ppp::auth::{AuthBackend, AuthenticatorConfig, Credentials, PeerConfig};
 use dialgate_ppp::config::{AuthenticatorRole, IpcpRole, PeerRole, RandomSource};
 use dialgate_ppp::ncp::{IpcpClientConfig, IpcpServerConfig, Ipv6cpConfig};
 
-use super::auth_guard::{AuthNote, SessionBackend};
+use super::auth_guard::{AuthNote, LinkAccess, SessionBackend};
 use super::reservation::Reservation;
 use super::router::Router;
 use crate::config::{
     Config, LinkConfig, LinkMode, LinkRole, PluginConfig, PoolConfig, PppSettings, RoutePrefix,
 };
+use crate::users::NetProtocol;
 
 /// How a terminating link's sessions run their engine.
 #[derive(Clone)]
@@ -85,9 +87,17 @@ pub fn random_u64() -> u64 {
 }
 
 impl EngineTemplate {
-    /// A fresh engine configuration for one session whose caller comes from `source`, with
-    /// what an answering session keeps beside its engine.
-    pub fn engine_config(&self, router: &Arc<Router>, source: Option<IpAddr>) -> SessionSetup {
+    /// A fresh engine configuration for one session whose caller comes from `source` on a
+    /// link of `plugin`, with what an answering session keeps beside its engine. The users'
+    /// attributes apply to answering sessions: `links` and `protocols` are checked at
+    /// authentication, and the NCPs a user may not run are not started (the engine's
+    /// network filter).
+    pub fn engine_config(
+        &self,
+        router: &Arc<Router>,
+        source: Option<IpAddr>,
+        plugin: &str,
+    ) -> SessionSetup {
         let mut c = dialgate_ppp::Config {
             random: Some(os_random()),
             seed: random_u64(),
@@ -108,7 +118,23 @@ impl EngineTemplate {
                 ipv6,
             } => {
                 settings.apply_to(&mut c);
-                let (backend, n) = SessionBackend::new(router, source);
+                let mut protocols = vec![NetProtocol::Ip];
+                if c.ipxcp.is_some() {
+                    protocols.push(NetProtocol::Ipx);
+                }
+                if c.nbfcp.is_some() {
+                    protocols.push(NetProtocol::Netbeui);
+                }
+                let link = LinkAccess {
+                    plugin: plugin.to_owned(),
+                    protocols,
+                };
+                let (backend, n) = SessionBackend::new(router, source, link);
+                let filter_router = router.clone();
+                c.network_filter = Some(Arc::new(move |user: &str, ncp: Protocol| {
+                    NetProtocol::of_ncp(ncp.0)
+                        .is_none_or(|p| filter_router.user_attrs(user).allows_protocol(p))
+                }));
                 note = Some(n);
                 let backend: Arc<dyn AuthBackend> = Arc::new(backend);
                 c.authenticator = Some(AuthenticatorRole {
@@ -118,7 +144,7 @@ impl EngineTemplate {
                         ..AuthenticatorConfig::default()
                     },
                 });
-                let r = Arc::new(Reservation::new(pool.clone()));
+                let r = Arc::new(Reservation::new(pool.clone(), router.statics.clone()));
                 c.ipcp = Some(IpcpRole::Server {
                     config: ipcp.clone(),
                     pool: r.clone(),

@@ -271,6 +271,7 @@ impl Control for FakeControl {
                         .values()
                         .filter(|x| x.user.as_deref() == Some(name))
                         .count() as u64,
+                    attrs: Default::default(),
                 })
                 .collect())
         })
