@@ -337,6 +337,13 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/users/{name}/password", post(pages::users::set_password))
         .route("/users/{name}/delete", post(pages::users::delete))
+        .route(
+            "/import",
+            get(pages::import::form)
+                .post(pages::import::upload)
+                .layer(DefaultBodyLimit::max(2 * MAX_UPLOAD + 64 * 1024)),
+        )
+        .route("/import/apply", post(pages::import::apply))
         .route("/pptp", get(pages::pptp::show).post(pages::pptp::save))
         .route("/plugins", get(pages::plugins::list))
         .route("/plugins/{name}/restart", post(pages::plugins::restart))

@@ -513,3 +513,145 @@ local_address = \"192.0.2.1\"\n"
     assert!(h.text().await.contains("192.0.2.250"));
     h.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_from_pptpd_preview_then_apply() {
+    if !browser_available() {
+        return;
+    }
+    cargo_build(&["dialgate-plugin-pptp"], &[]);
+    let mut h = Harness::start(
+        "import",
+        Options {
+            users: vec![("carol".to_owned(), "old secret".to_owned())],
+            ..Options::default()
+        },
+    )
+    .await;
+    let api = Client::new(&h.socket);
+    set_up_admin(&mut h).await;
+    h.goto("/users").await;
+    h.click("a[href='/import']").await;
+    assert_eq!(h.path().await, "/import");
+    h.screenshot("import-form").await;
+    // Nothing chosen: refused on the field.
+    h.click("#import-form button[type=submit]").await;
+    assert!(
+        field_error(&h, "import-chap_secrets")
+            .await
+            .contains("Choose")
+    );
+
+    let secrets = h.dir.path().join("chap-secrets");
+    std::fs::write(
+        &secrets,
+        "# Secrets for authentication using CHAP\n\
+# client\tserver\tsecret\t\t\tIP addresses\n\
+alice\tpptpd\t\"alice pass\"\t192.168.0.250\n\
+carol\t*\tnew-secret\t*\n\
+erin * x 192.168.0.250\n\
+dave *\n",
+    )
+    .unwrap();
+    let conf = h.dir.path().join("pptpd.conf");
+    std::fs::write(
+        &conf,
+        "option /etc/ppp/pptpd-options\nlocalip 192.168.0.1\nremoteip 192.168.0.234-238\n\
+listen 127.0.0.1\nconnections 20\nms-dns 192.168.0.1\nlogwtmp\n",
+    )
+    .unwrap();
+    for (id, file) in [
+        ("import-chap_secrets", &secrets),
+        ("import-pptpd_conf", &conf),
+    ] {
+        h.browser
+            .find(Locator::Id(id))
+            .await
+            .unwrap()
+            .send_keys(file.to_str().unwrap())
+            .await
+            .unwrap();
+    }
+    h.click("#import-form button[type=submit]").await;
+    let text = h.text().await;
+    assert!(text.contains("Nothing has changed yet"), "{text}");
+    h.screenshot("import-preview").await;
+    // The preview: alice created with her address, carol's password replaced, erin (alice's
+    // address again) skipped; dave's short line and the options file line ignored with their numbers.
+    let row = |user: &str| format!("#import-users tr[data-user='{user}']");
+    let alice = h.browser.find(Locator::Css(&row("alice"))).await.unwrap();
+    let alice = alice.text().await.unwrap();
+    assert!(
+        alice.contains("created") && alice.contains("192.168.0.250"),
+        "{alice}"
+    );
+    let carol = h.browser.find(Locator::Css(&row("carol"))).await.unwrap();
+    assert!(carol.text().await.unwrap().contains("password replaced"));
+    let bad = h.browser.find(Locator::Css(&row("erin"))).await.unwrap();
+    let bad = bad.text().await.unwrap().to_lowercase();
+    assert!(bad.contains("skipped") && bad.contains("alice"), "{bad}");
+    let dave = h
+        .browser
+        .find(Locator::Css("#import-ignored-secrets tr[data-line='6']"))
+        .await
+        .unwrap();
+    assert!(dave.text().await.unwrap().contains("three fields"));
+    let option = h
+        .browser
+        .find(Locator::Css("#import-ignored-conf tr[data-line='1']"))
+        .await
+        .unwrap();
+    assert!(option.text().await.unwrap().contains("options file"));
+    let settings = h
+        .browser
+        .find(Locator::Id("import-settings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        settings.contains("192.168.0.234-192.168.0.238"),
+        "{settings}"
+    );
+    assert!(settings.contains("127.0.0.1:1723"), "{settings}");
+    // Nothing applied yet.
+    let users: Vec<UserEntry> = api.get("/v1/users").await.unwrap();
+    assert_eq!(users.len(), 1);
+
+    h.click("#import-apply button[type=submit]").await;
+    let text = h.text().await;
+    assert!(
+        text.contains("Import applied") && text.contains("1 users created, 1 passwords replaced"),
+        "{text}\nrouterd:\n{}",
+        h.routerd_log()
+    );
+    h.screenshot("import-applied").await;
+    let users: Vec<UserEntry> = api.get("/v1/users").await.unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["alice", "carol"]);
+    assert_eq!(
+        users[0].attrs.static_address,
+        Some(std::net::Ipv4Addr::new(192, 168, 0, 250))
+    );
+    // Only NT hashes in routerd's users file.
+    let stored = std::fs::read_to_string(h.dir.path().join("routerd-state/users.toml")).unwrap();
+    assert!(
+        !stored.contains("alice pass") && !stored.contains("new-secret"),
+        "{stored}"
+    );
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert!(
+        cfg.toml.contains("192.168.0.234-192.168.0.238"),
+        "{}",
+        cfg.toml
+    );
+    assert!(cfg.toml.contains("127.0.0.1:1723"), "{}", cfg.toml);
+    assert!(cfg.toml.contains("max_sessions = 20"), "{}", cfg.toml);
+    let history: History = api.get("/v1/config/history").await.unwrap();
+    assert_eq!(
+        history.versions.last().map(|v| v.reason.as_str()),
+        Some("web UI: import from pptpd.conf")
+    );
+    h.close().await;
+}

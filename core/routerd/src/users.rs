@@ -30,7 +30,6 @@ use dialgate_crypto::mschap::{ct_eq, nt_password_hash};
 use dialgate_ppp::auth::LocalUsers;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::user_name_problem;
 use crate::store::write_atomic;
 
 /// A stored NT hash, written as 32 hex digits.
@@ -307,6 +306,11 @@ fn check_user(user: &str) -> Result<(), UsersError> {
             reason,
         }),
     }
+}
+
+/// Why `user` cannot be a user name (the configuration's rules), if it cannot.
+pub fn user_name_problem(user: &str) -> Option<&'static str> {
+    crate::config::user_name_problem(user)
 }
 
 fn check_attrs(attrs: &UserAttrs) -> Result<(), UsersError> {

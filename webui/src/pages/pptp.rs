@@ -116,7 +116,7 @@ impl PptpForm {
 
 /// Where the PPTP link and its pool are in the document.
 #[derive(Debug, Clone, Default)]
-struct Place {
+pub(crate) struct Place {
     plugin: Option<String>,
     link: Option<usize>,
     pool: Option<usize>,
@@ -132,7 +132,7 @@ fn list(s: &str) -> Vec<String> {
 
 /// Reads the form's values from the configuration (the first link of a plugin whose file
 /// is the PPTP plugin); defaults for a new answering link when there is none.
-fn read(doc: &Document) -> (PptpForm, Place) {
+pub(crate) fn read(doc: &Document) -> (PptpForm, Place) {
     let c = doc.config();
     let plugin = c
         .plugins
@@ -364,7 +364,7 @@ fn aot_mut<'a>(
 
 /// Writes a valid form into the document (the PPTP plugin, link and pool are added when
 /// missing).
-fn write(doc: &mut DocumentMut, place: &Place, f: &PptpForm) -> Result<(), String> {
+pub(crate) fn write(doc: &mut DocumentMut, place: &Place, f: &PptpForm) -> Result<(), String> {
     let plugin = match &place.plugin {
         Some(p) => p.clone(),
         None => {

@@ -91,7 +91,8 @@ fn render(
     }
     let _ = write!(
         body,
-        "<h2>Add a user</h2>{}<form method=\"post\" action=\"/users\" class=\"card\" id=\"add-user\">{}{}{}{}\
+        "<p><a href=\"/import\">Import users and settings from pptpd (chap-secrets, pptpd.conf)</a></p>\
+<h2>Add a user</h2>{}<form method=\"post\" action=\"/users\" class=\"card\" id=\"add-user\">{}{}{}{}\
 <button type=\"submit\">Add user</button></form>",
         errors.summary(),
         csrf_field(&v.csrf),
