@@ -368,7 +368,9 @@ fi
 
 step "config partition (ext4)"
 mkdir -p "$work/cfg"
-mkfs.ext4 -q -F -L dialgate-cfg -E root_owner=0:0 -d "$work/cfg" "$work/cfg.img" "${cfg_mb}M" >/dev/null
+# Inode tables and journal written now: no lazy initialisation writing in the background
+# during the first boot.
+mkfs.ext4 -q -F -L dialgate-cfg -E root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0 -d "$work/cfg" "$work/cfg.img" "${cfg_mb}M" >/dev/null
 
 step "GPT disk image"
 mkdir -p "$out"
