@@ -44,6 +44,7 @@ pub struct AppState {
     sessions: Mutex<Sessions>,
     limiter: Mutex<LoginLimiter>,
     setup: Mutex<()>,
+    setup_code: Mutex<Option<String>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -52,10 +53,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl AppState {
     /// State for a web UI talking to routerd through `client`.
+    /// While no admin password is set, a one-time setup code is made, logged and written to
+    /// the state directory (see [`crate::setup_code`]).
     pub fn new(client: Client, state_dir: PathBuf, policy: LimitPolicy) -> Self {
+        let admin = AdminPassword::new(&state_dir);
+        let code = match crate::setup_code::prepare(&state_dir, admin.is_set()) {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!("writing the setup code file: {e}");
+                crate::setup_code::generate()
+            }
+        };
+        if let Some(code) = &code {
+            tracing::warn!(
+                "one-time setup code: {code} (also in {}); /setup asks for it before the \
+                 first admin password is set",
+                state_dir.join(crate::setup_code::SETUP_CODE_FILE).display()
+            );
+        }
         AppState {
+            setup_code: Mutex::new(code),
             client,
-            admin: AdminPassword::new(&state_dir),
+            admin,
             state_dir,
             sessions: Mutex::new(Sessions::default()),
             limiter: Mutex::new(LoginLimiter::new(policy)),
@@ -71,6 +90,19 @@ impl AppState {
     /// Held while the first-boot password is set (two first visitors cannot both set it).
     pub fn setup_lock(&self) -> MutexGuard<'_, ()> {
         lock(&self.setup)
+    }
+
+    /// Whether `given` is the setup code (false when there is none).
+    pub fn setup_code_matches(&self, given: &str) -> bool {
+        lock(&self.setup_code)
+            .as_deref()
+            .is_some_and(|c| crate::setup_code::matches(c, given))
+    }
+
+    /// The password is set: the code is used up.
+    pub fn setup_code_used(&self) {
+        *lock(&self.setup_code) = None;
+        crate::setup_code::remove(&self.state_dir);
     }
 
     /// The login limiter.
@@ -349,6 +381,7 @@ pub fn router(app: Shared) -> Router {
         .route("/plugins/{name}/restart", post(pages::plugins::restart))
         .route("/config", get(pages::config::history))
         .route("/config/rollback/{version}", post(pages::config::rollback))
+        .route("/config/diff", get(pages::config::diff))
         .route("/logs", get(pages::logs::show))
         .route("/logs/events", get(pages::logs::events))
         .route("/backup", get(pages::config::backup))

@@ -7,7 +7,8 @@
 //! - [`auth`]: sessions, CSRF tokens, login rate limit and lockout;
 //! - [`store`]: the admin password (argon2id) and crash-safe writes in the state directory;
 //! - [`tls`]: the self-signed certificate, the TLS accept loop and the HTTP → HTTPS redirect;
-//! - [`privs`]: dropping root after binding the ports.
+//! - [`privs`]: dropping root after binding the ports;
+//! - [`setup_code`]: the one-time code `/setup` asks for before the first password is set.
 #![deny(unsafe_code)]
 
 pub mod app;
@@ -15,5 +16,6 @@ pub mod auth;
 pub mod html;
 pub mod pages;
 pub mod privs;
+pub mod setup_code;
 pub mod store;
 pub mod tls;

@@ -22,7 +22,21 @@ async fn set_up_admin(h: &mut Harness) {
         "first visit goes to the setup page"
     );
     h.screenshot("setup").await;
+    // A wrong setup code: refused on its field.
+    h.fill("setup-code", "AAAA-BBBB-CCCC-DDDD").await;
+    h.fill("setup-password", ADMIN_PASSWORD).await;
+    h.fill("setup-confirm", ADMIN_PASSWORD).await;
+    h.click("main form button[type=submit]").await;
+    assert_eq!(h.path().await, "/setup");
+    let err = h
+        .browser
+        .find(Locator::Id("setup-code-error"))
+        .await
+        .expect("a message on the code field");
+    assert!(err.text().await.unwrap().contains("Wrong setup code"));
+    h.screenshot("setup-wrong-code").await;
     // Too short: refused with a message next to the field.
+    h.fill("setup-code", &h.setup_code()).await;
     h.fill("setup-password", "short").await;
     h.fill("setup-confirm", "short").await;
     h.click("main form button[type=submit]").await;
@@ -34,6 +48,7 @@ async fn set_up_admin(h: &mut Harness) {
         .expect("a message on the password field");
     assert!(err.text().await.unwrap().contains("10 characters"));
     h.screenshot("setup-error").await;
+    h.fill("setup-code", &h.setup_code()).await;
     h.fill("setup-password", ADMIN_PASSWORD).await;
     h.fill("setup-confirm", ADMIN_PASSWORD).await;
     h.click("main form button[type=submit]").await;
@@ -345,6 +360,47 @@ async fn users_pptp_settings_history_and_backup() {
     let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
     assert!(cfg.toml.contains("max_sessions = 1000"), "{}", cfg.toml);
 
+    // Diff: version 3 (900) against version 2 (1000): one line removed, one added.
+    h.goto("/config").await;
+    let select = |id: &'static str, version: &'static str| {
+        let b = &h.browser;
+        async move {
+            b.find(Locator::Css(&format!("#{id} option[value='{version}']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+        }
+    };
+    select("diff-from", "2").await;
+    select("diff-to", "3").await;
+    h.click("#diff-form button[type=submit]").await;
+    assert_eq!(h.path().await, "/config/diff");
+    let removed = h
+        .browser
+        .find(Locator::Css("#diff .diff-removed"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let added = h
+        .browser
+        .find(Locator::Css("#diff .diff-added"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(removed.trim(), "- max_sessions = 1000");
+    assert_eq!(added.trim(), "+ max_sessions = 900");
+    assert!(h.text().await.contains("1 lines added (+), 1 removed (-)"));
+    h.screenshot("config-diff").await;
+    // Version 2 and its rollback copy 4 are the same document.
+    h.goto("/config/diff?from=2&to=4").await;
+    assert!(h.text().await.contains("The two versions are the same"));
+
     // Backup: download the current document, restore a changed one, refuse a broken one.
     h.goto("/backup").await;
     h.screenshot("backup").await;
@@ -654,4 +710,32 @@ listen 127.0.0.1\nconnections 20\nms-dns 192.168.0.1\nlogwtmp\n",
         Some("web UI: import from pptpd.conf")
     );
     h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_test_leaves_no_browser_behind() {
+    if !browser_available() {
+        return;
+    }
+    let h = Harness::start("dropped", Options::default()).await;
+    let profile = format!(
+        "--user-data-dir={}",
+        h.dir.path().join("chromium-profile").display()
+    );
+    assert!(
+        !support::processes_with_arg(&profile).is_empty(),
+        "Chromium runs with the harness's profile"
+    );
+    // A test that panics while the harness is alive.
+    let outcome = tokio::spawn(async move {
+        let _h = h;
+        panic!("a failing test");
+    })
+    .await;
+    assert!(outcome.is_err());
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        support::processes_with_arg(&profile).is_empty()
+    });
+    assert!(gone, "Chromium still runs after the harness was dropped");
 }

@@ -21,6 +21,7 @@ use support::{
 async fn set_up_admin(h: &Harness) {
     h.goto("/").await;
     assert_eq!(h.path().await, "/setup");
+    h.fill("setup-code", &h.setup_code()).await;
     h.fill("setup-password", ADMIN_PASSWORD).await;
     h.fill("setup-confirm", ADMIN_PASSWORD).await;
     h.click("main form button[type=submit]").await;
@@ -319,6 +320,7 @@ async fn keyboard_reaches_every_form_control_in_order() {
     assert!(p < c, "password before confirmation: {seen:?}");
     // Typing and Enter submit the form: no mouse needed.
     let active = h.browser.active_element().await.unwrap();
+    h.fill("setup-code", &h.setup_code()).await;
     h.fill("setup-password", ADMIN_PASSWORD).await;
     h.fill("setup-confirm", ADMIN_PASSWORD).await;
     let _ = active;

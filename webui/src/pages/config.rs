@@ -1,12 +1,16 @@
-//! Configuration history with rollback, and backup download / restore upload.
+//! Configuration history with rollback and a line diff of two kept versions, and backup
+//! download / restore upload.
 
 use std::fmt::Write;
 
 use axum::Extension;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use dialgate_routerd::api::{ApplyResult, ConfigShow, History};
+use serde::Deserialize;
+
+use super::diff::{DiffLine, line_diff};
 
 use super::{ApplyFailure, check_and_apply};
 use crate::app::{MAX_UPLOAD, Shared, Visitor, routerd_error};
@@ -49,6 +53,7 @@ kept version again, as a new version.</p><div class=\"table-wrap\"><table class=
         );
     }
     b.push_str("</tbody></table></div>");
+    b.push_str(&diff_form(&v, &history, None, None));
     if let Ok(c) = current {
         let _ = write!(
             b,
@@ -227,4 +232,118 @@ pub async fn restore(
             fail(&errors)
         }
     }
+}
+
+/// The "compare two versions" form (a GET form: it changes nothing).
+fn diff_form(v: &Visitor, history: &History, from: Option<u64>, to: Option<u64>) -> String {
+    let _ = v;
+    let versions: Vec<u64> = history.versions.iter().map(|x| x.version).rev().collect();
+    let from = from
+        .or_else(|| versions.get(1).copied())
+        .unwrap_or(history.current);
+    let to = to.unwrap_or(history.current);
+    let options = |selected: u64| {
+        let mut o = String::new();
+        for n in &versions {
+            let sel = if *n == selected { " selected" } else { "" };
+            let _ = write!(o, "<option value=\"{n}\"{sel}>version {n}</option>");
+        }
+        o
+    };
+    format!(
+        "<h2>Compare two versions</h2><form method=\"get\" action=\"/config/diff\" class=\"card inline\" id=\"diff-form\">\
+<div class=\"field\"><label for=\"diff-from\">Older version</label><select id=\"diff-from\" name=\"from\">{}</select></div>\
+<div class=\"field\"><label for=\"diff-to\">Newer version</label><select id=\"diff-to\" name=\"to\">{}</select></div>\
+<button type=\"submit\">Show the differences</button></form>",
+        options(from),
+        options(to)
+    )
+}
+
+/// `GET /config/diff` query.
+#[derive(Debug, Deserialize)]
+pub struct DiffQuery {
+    from: u64,
+    to: u64,
+}
+
+/// `GET /config/diff?from=N&to=M`: the line diff of two kept versions.
+pub async fn diff(
+    State(app): State<Shared>,
+    Extension(v): Extension<Visitor>,
+    Query(q): Query<DiffQuery>,
+) -> Response {
+    let history = match app.client.get::<History>("/v1/config/history").await {
+        Ok(h) => h,
+        Err(e) => return routerd_error(&v, "/config", &e),
+    };
+    let (from_path, to_path) = (
+        format!("/v1/config/versions/{}", q.from),
+        format!("/v1/config/versions/{}", q.to),
+    );
+    let (old, new) = tokio::join!(
+        app.client.get::<ConfigShow>(&from_path),
+        app.client.get::<ConfigShow>(&to_path),
+    );
+    let mut b = format!(
+        "<p><a href=\"/config\">Configuration history</a></p>{}",
+        diff_form(&v, &history, Some(q.from), Some(q.to))
+    );
+    match (old, new) {
+        (Ok(old), Ok(new)) => {
+            let _ = write!(
+                b,
+                "<h2>From version {} to version {}</h2>",
+                old.version, new.version
+            );
+            match line_diff(&old.toml, &new.toml) {
+                Some(lines) if lines.iter().all(|l| matches!(l, DiffLine::Same(_))) => {
+                    b.push_str("<p id=\"diff-none\">The two versions are the same.</p>");
+                }
+                Some(lines) => {
+                    let (mut added, mut removed) = (0, 0);
+                    let mut pre = String::new();
+                    for l in &lines {
+                        let (class, mark, text) = match l {
+                            DiffLine::Same(t) => ("same", ' ', t),
+                            DiffLine::Added(t) => {
+                                added += 1;
+                                ("added", '+', t)
+                            }
+                            DiffLine::Removed(t) => {
+                                removed += 1;
+                                ("removed", '-', t)
+                            }
+                        };
+                        let _ = writeln!(
+                            pre,
+                            "<span class=\"diff-{class}\">{mark} {}</span>",
+                            esc(text)
+                        );
+                    }
+                    let _ = write!(
+                        b,
+                        "<p>{added} lines added (+), {removed} removed (-).</p>\
+<pre class=\"diff\" id=\"diff\" aria-label=\"Line differences\">{pre}</pre>"
+                    );
+                }
+                None => b.push_str(
+                    "<p>The versions differ in too many lines to compare them line by line.</p>",
+                ),
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = write!(
+                b,
+                "<div class=\"error-summary\" role=\"alert\"><p>{}</p></div>",
+                esc(&e.to_string())
+            );
+        }
+    }
+    Html(html::page(
+        "Configuration differences",
+        &v.chrome("/config", None),
+        &b,
+    ))
+    .into_response()
 }

@@ -19,9 +19,19 @@ fn setup_page(v: &Visitor, errors: &FieldErrors) -> String {
 {MIN_PASSWORD_LEN} characters). There is no default password.</p>{}\
 <form method=\"post\" action=\"/setup\" class=\"card\">{}\
 <input type=\"text\" name=\"username\" value=\"admin\" autocomplete=\"username\" hidden aria-hidden=\"true\" tabindex=\"-1\">\
-{}{}<button type=\"submit\">Set password</button></form>",
+{}{}{}<button type=\"submit\">Set password</button></form>",
         errors.summary(),
         csrf_field(&v.csrf),
+        html::input(
+            "setup",
+            "code",
+            "Setup code",
+            Kind::Text,
+            "",
+            "Shown on the web UI's console when it started, and in the file setup-code in its \
+state directory. It proves you have access to the box.",
+            errors
+        ),
         html::input(
             "setup",
             "password",
@@ -52,6 +62,8 @@ pub async fn setup_form(Extension(v): Extension<Visitor>) -> Html<String> {
 /// The setup form's fields.
 #[derive(Debug, Deserialize)]
 pub struct SetupForm {
+    #[serde(default)]
+    code: String,
     password: String,
     confirm: String,
 }
@@ -63,6 +75,24 @@ pub async fn setup(
     Form(f): Form<SetupForm>,
 ) -> Response {
     let mut errors = FieldErrors::default();
+    // The code is guessed no faster than a password: the login limit counts its failures.
+    if let Err(left) = app.limiter().attempt(v.ip, Instant::now()) {
+        errors.add("code", locked_message(left.as_secs()));
+        return (StatusCode::TOO_MANY_REQUESTS, Html(setup_page(&v, &errors))).into_response();
+    }
+    if !app.setup_code_matches(&f.code) {
+        tracing::warn!(ip = %v.ip, "wrong setup code");
+        errors.add(
+            "code",
+            "Wrong setup code: copy it from the web UI's console or its setup-code file.",
+        );
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Html(setup_page(&v, &errors)),
+        )
+            .into_response();
+    }
+    app.limiter().success(v.ip);
     if let Err(m) = check_new_password(&f.password, &f.confirm) {
         let field = if m.contains("differ") {
             "confirm"
@@ -87,6 +117,7 @@ pub async fn setup(
     .await;
     match result {
         Ok(Ok(true)) => {
+            app.setup_code_used();
             tracing::info!(ip = %v.ip, "admin password set (first-boot setup)");
             log_in(&app, &v, "Admin password set. You are logged in.")
         }

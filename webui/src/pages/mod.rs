@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod dashboard;
+pub mod diff;
 pub mod import;
 pub mod login;
 pub mod logs;

@@ -103,6 +103,11 @@ pub struct Harness {
     pub browser: Client,
     name: String,
     shots: u32,
+    /// The WebDriver session, ended on drop unless [`Harness::close`] ended it.
+    session: Option<String>,
+    driver_port: u16,
+    /// Chromium's own profile directory: its processes are found by it on drop.
+    profile: PathBuf,
     webui: Child,
     routerd: Child,
     chromedriver: Child,
@@ -225,6 +230,7 @@ impl Harness {
             TcpStream::connect(("127.0.0.1", port)).ok()
         })
         .expect("chromedriver listening");
+        let profile = dir.path().join("chromium-profile");
         let mut caps = serde_json::Map::new();
         caps.insert("acceptInsecureCerts".into(), serde_json::json!(true));
         caps.insert(
@@ -233,7 +239,8 @@ impl Harness {
                 "binary": CHROMIUM,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,900",
-                         "--no-first-run", "--disable-extensions"],
+                         "--no-first-run", "--disable-extensions",
+                         format!("--user-data-dir={}", profile.display())],
             }),
         );
         let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
@@ -241,7 +248,11 @@ impl Harness {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session with headless Chromium");
+        let session = browser.session_id().await.ok().flatten();
         Harness {
+            session,
+            driver_port: port,
+            profile,
             dir,
             socket,
             https,
@@ -367,6 +378,17 @@ impl Harness {
         std::fs::write(&file, png).unwrap();
     }
 
+    /// The one-time setup code the web UI wrote to its state directory (lower case and
+    /// spaced, as someone might type it).
+    pub fn setup_code(&self) -> String {
+        let file = self.dir.path().join("webui-state").join("setup-code");
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .trim()
+            .to_lowercase()
+            .replace('-', " ")
+    }
+
     /// routerd's log so far.
     pub fn routerd_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("routerd.log")).unwrap_or_default()
@@ -377,11 +399,67 @@ impl Harness {
         std::fs::read_to_string(self.dir.path().join("webui.log")).unwrap_or_default()
     }
 
-    /// Ends the browser session.
-    pub async fn close(self) {
-        let Harness { browser, .. } = self;
-        let _ = browser.close().await;
+    /// Ends the browser session (dropping the harness does too, panicking test or not).
+    pub async fn close(mut self) {
+        if self.browser.clone().close().await.is_ok() {
+            self.session = None;
+        }
     }
+}
+
+impl Drop for Harness {
+    /// Ends the WebDriver session (chromedriver then quits Chromium), stops chromedriver,
+    /// and kills whatever Chromium process still runs with this harness's own profile
+    /// directory, so a panicking test leaves no browser behind.
+    fn drop(&mut self) {
+        if let Some(id) = self.session.take() {
+            end_webdriver_session(self.driver_port, &id);
+        }
+        drop(std::mem::replace(&mut self.chromedriver, Child(None)));
+        for pid in processes_with_arg(&format!("--user-data-dir={}", self.profile.display())) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// `DELETE /session/{id}` to chromedriver on `port` (plain HTTP/1.1, bounded waits).
+fn end_webdriver_session(port: u16, id: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(5)));
+    let request = format!(
+        "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\n\
+Connection: close\r\n\r\n"
+    );
+    if s.write_all(request.as_bytes()).is_ok() {
+        let mut answer = Vec::new();
+        let _ = s.take(64 * 1024).read_to_end(&mut answer);
+    }
+}
+
+/// The processes (of this user) one of whose arguments is exactly `arg`.
+pub fn processes_with_arg(arg: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Ok(cmdline) = std::fs::read(e.path().join("cmdline"))
+            && cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes())
+        {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
