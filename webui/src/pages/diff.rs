@@ -53,12 +53,12 @@ pub fn line_diff<'a>(old: &'a str, new: &'a str) -> Option<Vec<DiffLine<'a>>> {
             out.push(DiffLine::Same(ma[i]));
             i += 1;
             j += 1;
-        } else if j < m && (i == n || lcs[i * w + j + 1] >= lcs[(i + 1) * w + j]) {
-            out.push(DiffLine::Added(mb[j]));
-            j += 1;
-        } else {
+        } else if i < n && (j == m || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
             out.push(DiffLine::Removed(ma[i]));
             i += 1;
+        } else {
+            out.push(DiffLine::Added(mb[j]));
+            j += 1;
         }
     }
     out.extend(a[a.len() - tail..].iter().copied().map(DiffLine::Same));
