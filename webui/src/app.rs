@@ -326,6 +326,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/logout", post(pages::login::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/dashboard/events", get(pages::dashboard::events))
         .route("/sessions", get(pages::sessions::list))
         .route("/sessions/events", get(pages::sessions::events))
         .route("/sessions/{id}", get(pages::sessions::detail))

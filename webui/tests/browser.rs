@@ -404,3 +404,69 @@ async fn users_pptp_settings_history_and_backup() {
     );
     h.close().await;
 }
+
+/// The value of `js` (an expression) once it is truthy, polled for up to `secs` seconds
+/// without reloading the page.
+async fn wait_for_js(h: &Harness, js: &str, secs: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let v = h
+            .browser
+            .execute(&format!("return {js};"), vec![])
+            .await
+            .unwrap();
+        if !(v.is_null() || v == false || v == 0 || v == "") {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{js} stayed falsy for {secs} s; page:\n{}",
+            h.text().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_graph_and_host_figures() {
+    if !browser_available() {
+        return;
+    }
+    let mut h = Harness::start("dash", Options::default()).await;
+    set_up_admin(&mut h).await;
+    // routerd's first sample is taken at start: no rate yet, but CPU count and memory.
+    h.goto("/dashboard").await;
+    let text = h.text().await;
+    assert!(text.contains("Throughput, last hour"), "{text}");
+    assert!(text.contains("Memory:"), "{text}");
+    assert!(text.contains("routerd:"), "{text}");
+    // The second sample (10 s after routerd started) arrives over SSE: the graph appears
+    // without a reload, with one point per line.
+    let points = wait_for_js(
+        &h,
+        "document.querySelector('#traffic svg#throughput')?.dataset.points",
+        30,
+    )
+    .await;
+    let points: u32 = points.as_str().unwrap().parse().unwrap();
+    assert!(points >= 1, "{points}");
+    let lines = h
+        .browser
+        .execute(
+            "return Array.from(document.querySelectorAll('#throughput polyline'))
+               .map(p => p.points.numberOfItems);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lines,
+        serde_json::json!([points, points]),
+        "received and sent lines"
+    );
+    // The CPU figure exists from the second sample on.
+    let cpu = wait_for_js(&h, "document.getElementById('cpu-percent')?.textContent", 5).await;
+    assert!(cpu.as_str().unwrap().ends_with('%'), "{cpu}");
+    h.screenshot("dashboard-graph").await;
+    h.close().await;
+}

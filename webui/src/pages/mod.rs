@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod dashboard;
+pub mod graph;
 pub mod login;
 pub mod logs;
 pub mod plugins;

@@ -182,6 +182,11 @@ impl Client {
             body,
         })
     }
+
+    /// `GET /v1/stats/history`: the last hour of traffic, sessions and CPU, memory now.
+    pub async fn stats_history(&self) -> Result<super::stats::StatsHistory, ClientError> {
+        self.get("/v1/stats/history").await
+    }
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).

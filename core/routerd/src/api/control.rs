@@ -95,6 +95,12 @@ pub trait Control: Send + Sync + 'static {
 
     /// The counters behind `GET /metrics`.
     fn metrics(&self) -> BoxFuture<'_, ApiResult<MetricsSnapshot>>;
+
+    /// The last hour of traffic, sessions and CPU, and memory now (`GET /v1/stats/history`,
+    /// see [`super::stats`]). By default [`ApiError::NotFound`]: a daemon that samples nothing.
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<super::stats::StatsHistory>> {
+        Box::pin(async { Err(ApiError::not_found("this daemon keeps no statistics")) })
+    }
 }
 
 /// Why a management request failed. Each variant maps to one HTTP status.

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
+use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
@@ -26,12 +27,41 @@ use crate::store::Applied;
 pub struct DaemonControl {
     daemon: Arc<Daemon>,
     logs: LogRing,
+    stats: Arc<std::sync::Mutex<StatsRing>>,
 }
 
 impl DaemonControl {
     /// Serves `daemon`; `logs` is the ring the process's `tracing` layer records into.
     pub fn new(daemon: Arc<Daemon>, logs: LogRing) -> Self {
-        DaemonControl { daemon, logs }
+        DaemonControl {
+            daemon,
+            logs,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Takes one sample of traffic, sessions and CPU into the history ring.
+    pub async fn sample(&self, host: &mut HostReader) {
+        let Ok(m) = self.metrics().await else { return };
+        let (cpu_percent, _) = host.cpu();
+        lock(&self.stats).push(StatsPoint {
+            time: crate::time::Timestamp::now(),
+            bytes_in: m.traffic.bytes_in,
+            bytes_out: m.traffic.bytes_out,
+            sessions: m.sessions.total,
+            cpu_percent,
+        });
+    }
+
+    /// Samples now and then every [`SAMPLE_INTERVAL`], for ever.
+    pub async fn run_sampler(self) {
+        let mut host = HostReader::default();
+        let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sample(&mut host).await;
+        }
     }
 }
 
@@ -519,6 +549,23 @@ impl Control for DaemonControl {
             })
         })
     }
+
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<StatsHistory>> {
+        Box::pin(async move {
+            let points = lock(&self.stats).points();
+            let host = HostReader::default();
+            let cpus = std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|t| crate::api::stats::CpuTimes::parse(&t))
+                .map(|c| c.cpus);
+            Ok(StatsHistory {
+                interval_secs: SAMPLE_INTERVAL.as_secs(),
+                points,
+                memory: host.memory(),
+                cpus,
+            })
+        })
+    }
 }
 
 /// The management API's listeners; dropping it (or [`ApiServer::shutdown`]) stops them.
@@ -526,6 +573,7 @@ impl Control for DaemonControl {
 pub struct ApiServer {
     stop: Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    sampler: tokio::task::JoinHandle<()>,
     socket: std::path::PathBuf,
 }
 
@@ -539,7 +587,8 @@ impl ApiServer {
         management: &crate::config::ManagementConfig,
     ) -> Result<ApiServer, String> {
         use std::os::unix::fs::DirBuilderExt;
-        let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon, logs));
+        let daemon_control = DaemonControl::new(daemon, logs);
+        let control: Arc<dyn Control> = Arc::new(daemon_control.clone());
         let stop = Arc::new(tokio::sync::Notify::new());
         let socket = management.socket.clone();
         if let Some(dir) = socket.parent() {
@@ -572,15 +621,18 @@ impl ApiServer {
             }));
         }
         tracing::info!(socket = %socket.display(), "management API listening");
+        let sampler = tokio::spawn(daemon_control.run_sampler());
         Ok(ApiServer {
             stop,
             tasks,
+            sampler,
             socket,
         })
     }
 
     /// Stops serving and removes the socket file.
     pub async fn shutdown(mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
@@ -591,6 +643,7 @@ impl ApiServer {
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in &self.tasks {
             t.abort();
