@@ -341,6 +341,11 @@ pub fn router(app: Shared) -> Router {
         .route("/config/rollback/{version}", post(pages::config::rollback))
         .route("/logs", get(pages::logs::show))
         .route("/logs/events", get(pages::logs::events))
+        .route("/system", get(pages::system::show))
+        .route(
+            "/system/reboot",
+            get(pages::system::confirm).post(pages::system::reboot),
+        )
         .route("/backup", get(pages::config::backup))
         .route("/backup/download", get(pages::config::download))
         .route(

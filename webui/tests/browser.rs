@@ -468,5 +468,79 @@ async fn dashboard_graph_and_host_figures() {
     let cpu = wait_for_js(&h, "document.getElementById('cpu-percent')?.textContent", 5).await;
     assert!(cpu.as_str().unwrap().ends_with('%'), "{cpu}");
     h.screenshot("dashboard-graph").await;
+
+    // System: this machine's interfaces (loopback with its address), DNS and time.
+    h.goto("/system").await;
+    let text = h.text().await;
+    assert!(text.contains("Network interfaces"), "{text}");
+    let lo = h
+        .browser
+        .find(Locator::Css("tr[data-interface='lo']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(lo.contains("127.0.0.1/8"), "{lo}");
+    assert!(text.contains("DNS servers"), "{text}");
+    let time = h
+        .browser
+        .find(Locator::Id("system-time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(time.ends_with('Z') && time.starts_with("20"), "{time}");
+    // The test's routerd has no hardware profile installed.
+    assert!(text.contains("Hardware profile"), "{text}");
+    h.screenshot("system").await;
+
+    // Reboot: a harmless command in routerd's configuration; the page asks first, Cancel
+    // does nothing, confirming runs it.
+    let marker = h.dir.path().join("rebooted");
+    let api = Client::new(&h.socket);
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    let toml = cfg.toml.replacen(
+        "[system]\n",
+        &format!(
+            "[system]\nreboot_command = [\"/bin/sh\", \"-c\", \"echo yes > {}\"]\n",
+            marker.display()
+        ),
+        1,
+    );
+    let _: dialgate_routerd::api::ApplyResult = api
+        .call(
+            axum::http::Method::POST,
+            "/v1/config",
+            Some(&dialgate_routerd::api::ApplyRequest {
+                toml,
+                reason: Some("test reboot command".into()),
+                base_version: None,
+            }),
+        )
+        .await
+        .unwrap();
+    h.goto("/system").await;
+    h.click("a[href='/system/reboot']").await;
+    assert_eq!(h.path().await, "/system/reboot");
+    assert!(h.text().await.contains("Reboot the box now?"));
+    h.screenshot("reboot-confirm").await;
+    h.click("#reboot-form a").await;
+    assert_eq!(h.path().await, "/system");
+    assert!(!marker.exists(), "cancel does not reboot");
+    h.click("a[href='/system/reboot']").await;
+    h.click("#reboot-form button[type=submit]").await;
+    let status = h
+        .browser
+        .find(Locator::Id("rebooting"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("rebooting"), "{status}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "yes\n");
+    h.screenshot("rebooting").await;
     h.close().await;
 }

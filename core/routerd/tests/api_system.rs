@@ -86,3 +86,61 @@ async fn stats_history_has_a_first_sample_and_host_memory() {
     assert!(h.memory.available_bytes.unwrap() <= total);
     assert!(h.rates().is_empty());
 }
+
+#[tokio::test]
+async fn system_lists_interfaces_dns_and_time() {
+    let r = Routerd::start("system", "");
+    let info = r.client().system_info().await.unwrap();
+    let now = dialgate_routerd::time::Timestamp::now();
+    assert!(now.ms_since(info.time) < 60_000, "{} vs {now}", info.time);
+    assert!(info.boot_uptime_secs.is_some_and(|s| s > 0));
+    assert!(info.kernel.is_some());
+    let lo = info
+        .interfaces
+        .iter()
+        .find(|i| i.name == "lo")
+        .expect("loopback");
+    assert!(lo.addresses.iter().any(|a| a == "127.0.0.1/8"), "{lo:?}");
+    assert!(lo.counters.rx_bytes.is_some());
+    assert_eq!(lo.role, None);
+    // Whatever this machine's resolver is, what is listed parses as an address.
+    for d in &info.dns {
+        let bare = d.split('%').next().unwrap();
+        assert!(bare.parse::<std::net::IpAddr>().is_ok(), "{d}");
+    }
+}
+
+#[tokio::test]
+async fn reboot_runs_the_configured_command() {
+    let marker = std::env::temp_dir().join(format!("dg-reboot-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let r = Routerd::start(
+        "reboot",
+        &format!(
+            "reboot_command = [\"/bin/sh\", \"-c\", \"echo rebooted > {}\"]",
+            marker.display()
+        ),
+    );
+    let started = r.client().reboot().await.unwrap();
+    assert_eq!(started.command[0], "/bin/sh");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "rebooted\n",
+        "the command ran before the answer"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    // A failing command is an error with its output; an empty one refuses.
+    let r = Routerd::start(
+        "reboot-fails",
+        "reboot_command = [\"/bin/sh\", \"-c\", \"echo no permission >&2; exit 3\"]",
+    );
+    let err = r.client().reboot().await.unwrap_err().to_string();
+    assert!(
+        err.contains("no permission") && err.contains("500"),
+        "{err}"
+    );
+    let r = Routerd::start("reboot-off", "reboot_command = []");
+    let err = r.client().reboot().await.unwrap_err().to_string();
+    assert!(err.contains("disabled") && err.contains("409"), "{err}");
+}

@@ -8,6 +8,7 @@ pub mod logs;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
+pub mod system;
 pub mod users;
 
 use axum::http::Method;

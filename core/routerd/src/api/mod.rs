@@ -9,6 +9,7 @@
 //! - [`client`]: the client `routerctl` uses.
 //! - [`stats`]: the throughput history ring and the `/proc` readers behind
 //!   `GET /v1/stats/history`.
+//! - [`system`]: the box's interfaces, DNS servers and time; reboot.
 //! - [`logs`]: the in-memory ring of recent log lines ([`logs::LogRing`]) and its `tracing`
 //!   layer; sessions log in a span with a `session` field so `/v1/logs?session=ID` filters.
 //!
@@ -32,6 +33,8 @@
 //! | `GET /v1/config/history`            |                  | [`History`]             |
 //! | `GET /v1/logs?session=ID&limit=N`   |                  | `[`[`LogLine`]`]`       |
 //! | `GET /v1/stats/history`             |                  | [`stats::StatsHistory`] |
+//! | `GET /v1/system`                    |                  | [`system::SystemInfo`]  |
+//! | `POST /v1/system/reboot`            |                  | 202 [`system::RebootStarted`] |
 //! | `GET /metrics`                      |                  | Prometheus text         |
 
 pub mod client;
@@ -41,6 +44,7 @@ pub mod logs;
 pub mod metrics;
 pub mod server;
 pub mod stats;
+pub mod system;
 
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,

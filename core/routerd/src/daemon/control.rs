@@ -12,6 +12,7 @@ use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
 use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
+use crate::api::system::{RebootStarted, SystemInfo, SystemReader};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
@@ -21,6 +22,9 @@ use crate::api::{
 };
 use crate::config::Document;
 use crate::store::Applied;
+
+/// How long `system.reboot_command` may run before the API answers with an error.
+pub const REBOOT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// [`Control`] for a running [`Daemon`].
 #[derive(Debug, Clone)]
@@ -547,6 +551,68 @@ impl Control for DaemonControl {
                     })
                     .collect(),
             })
+        })
+    }
+
+    fn system_info(&self) -> BoxFuture<'_, ApiResult<SystemInfo>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let tun = match &self.daemon.router.dataplane {
+                Some(dp) => dp.tun_name().to_owned(),
+                None => config.tun.name.clone(),
+            };
+            let lan = config.lan.as_ref().map(|l| l.interface.clone());
+            let mut info = tokio::task::spawn_blocking(|| SystemReader::default().read())
+                .await
+                .map_err(|e| ApiError::internal(format!("reading the system: {e}")))?;
+            for i in &mut info.interfaces {
+                if i.name == tun {
+                    i.role = Some("tun".to_owned());
+                } else if lan.as_deref() == Some(i.name.as_str()) {
+                    i.role = Some("lan".to_owned());
+                }
+            }
+            Ok(info)
+        })
+    }
+
+    fn reboot(&self) -> BoxFuture<'_, ApiResult<RebootStarted>> {
+        Box::pin(async move {
+            let command = self.daemon.running_config().await.system.reboot_command;
+            let Some((program, args)) = command.split_first() else {
+                return Err(ApiError::conflict(
+                    "rebooting through the API is disabled (system.reboot_command is empty)",
+                ));
+            };
+            tracing::warn!(?command, "reboot requested through the management API");
+            let child = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            let out = tokio::time::timeout(REBOOT_COMMAND_TIMEOUT, child.wait_with_output())
+                .await
+                .map_err(|_| {
+                    ApiError::internal(format!(
+                        "{program} did not finish within {REBOOT_COMMAND_TIMEOUT:?}"
+                    ))
+                })?
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            if !out.status.success() {
+                let stderr: String = String::from_utf8_lossy(&out.stderr)
+                    .chars()
+                    .take(512)
+                    .collect();
+                return Err(ApiError::internal(format!(
+                    "{program} failed ({}): {}",
+                    out.status,
+                    stderr.trim()
+                )));
+            }
+            Ok(RebootStarted { command })
         })
     }
 
