@@ -544,3 +544,70 @@ async fn dashboard_graph_and_host_figures() {
     h.screenshot("rebooting").await;
     h.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_width_layout_of_every_page() {
+    if !browser_available() {
+        return;
+    }
+    let mut h = Harness::start("phone", Options::default()).await;
+    h.browser.set_window_size(390, 844).await.unwrap();
+    set_up_admin(&mut h).await;
+    let inner = h
+        .browser
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        inner.as_u64().is_some_and(|w| (300..=400).contains(&w)),
+        "a phone-width viewport: {inner}"
+    );
+    // The menu is folded: links hidden until "Menu" is tapped.
+    let nav_visible =
+        "return document.querySelector('nav a[href=\"/users\"]').offsetParent !== null;";
+    let shown = h.browser.execute(nav_visible, vec![]).await.unwrap();
+    assert_eq!(shown, false, "the menu starts folded");
+    h.tap("label[for=nav-toggle]").await;
+    let shown = h.browser.execute(nav_visible, vec![]).await.unwrap();
+    assert_eq!(shown, true, "Menu opens it");
+    h.screenshot("phone-menu").await;
+    h.click("nav a[href='/users']").await;
+    assert_eq!(h.path().await, "/users");
+
+    let mut pages: Vec<&str> = dialgate_webui::html::NAV.iter().map(|(p, _)| *p).collect();
+    pages.push("/system/reboot");
+    for path in pages {
+        h.goto(path).await;
+        assert_eq!(h.path().await, path);
+        let widths = h
+            .browser
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{path} is wider than the phone's screen: {scroll} > {inner}"
+        );
+        h.screenshot(&format!("phone{}", path.replace('/', "-")))
+            .await;
+    }
+    // Logged out: the login page too.
+    h.goto("/dashboard").await;
+    h.tap("label[for=nav-toggle]").await;
+    log_out(&h).await;
+    let widths = h
+        .browser
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(widths, true, "the login page fits");
+    h.screenshot("phone-login").await;
+    h.close().await;
+}
