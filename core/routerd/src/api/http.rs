@@ -46,8 +46,8 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone)]
-struct ApiState {
-    control: Arc<dyn Control>,
+pub(super) struct ApiState {
+    pub(super) control: Arc<dyn Control>,
 }
 
 impl IntoResponse for ApiError {
@@ -367,6 +367,9 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/config/rollback/{version}", post(rollback))
         .route("/v1/config/history", get(history))
         .route("/v1/logs", get(logs))
+        .route("/v1/stats/history", get(super::stats::history))
+        .route("/v1/system", get(super::system::info))
+        .route("/v1/system/reboot", post(super::system::reboot))
         .route("/metrics", get(metrics_text));
     finish(routes, control)
 }
