@@ -3,12 +3,14 @@
 pub mod config;
 pub mod dashboard;
 pub mod diff;
+pub mod graph;
 pub mod import;
 pub mod login;
 pub mod logs;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
+pub mod system;
 pub mod users;
 
 use axum::http::Method;

@@ -375,6 +375,9 @@ pub fn router(control: Arc<dyn Control>) -> Router {
             get(super::users_attrs::config_version),
         )
         .route("/v1/logs", get(logs))
+        .route("/v1/stats/history", get(super::stats::history))
+        .route("/v1/system", get(super::system::info))
+        .route("/v1/system/reboot", post(super::system::reboot))
         .route("/metrics", get(metrics_text));
     finish(routes, control)
 }

@@ -7,6 +7,9 @@
 //! - [`server`]: the unix socket ([`server::bind_unix`], mode 0660) and serving;
 //!   [`ManagementServer`] runs both listeners of a `[management]` section.
 //! - [`client`]: the client `routerctl` uses.
+//! - [`stats`]: the throughput history ring and the `/proc` readers behind
+//!   `GET /v1/stats/history`.
+//! - [`system`]: the box's interfaces, DNS servers and time; reboot.
 //! - [`logs`]: the in-memory ring of recent log lines ([`logs::LogRing`]) and its `tracing`
 //!   layer; sessions log in a span with a `session` field so `/v1/logs?session=ID` filters.
 //!
@@ -29,6 +32,9 @@
 //! | `POST /v1/config/rollback/{version}`|                  | [`ApplyResult`]         |
 //! | `GET /v1/config/history`            |                  | [`History`]             |
 //! | `GET /v1/logs?session=ID&limit=N`   |                  | `[`[`LogLine`]`]`       |
+//! | `GET /v1/stats/history`             |                  | [`stats::StatsHistory`] |
+//! | `GET /v1/system`                    |                  | [`system::SystemInfo`]  |
+//! | `POST /v1/system/reboot`            |                  | 202 [`system::RebootStarted`] |
 //! | `GET /metrics`                      |                  | Prometheus text         |
 
 pub mod client;
@@ -37,6 +43,8 @@ pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod server;
+pub mod stats;
+pub mod system;
 pub mod users_attrs;
 
 pub use control::{
