@@ -4,6 +4,7 @@ pub mod config;
 pub mod dashboard;
 pub mod login;
 pub mod logs;
+pub mod plugin_forms;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
