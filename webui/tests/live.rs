@@ -74,7 +74,10 @@ async fn a_live_session_appears_and_is_kicked() {
     if !browser_available() {
         return;
     }
-    cargo_build(&["dialgate-plugin-serial"], &[]);
+    cargo_build(
+        &["dialgate-plugin-serial", "dialgate-test-plugin-bad-schema"],
+        &[],
+    );
     let cable = PtyCable::new();
     let extra = format!(
         r#"
@@ -93,6 +96,10 @@ local_address = "192.0.2.1"
 [[plugin]]
 name = "serial"
 file = "{serial}"
+
+[[plugin]]
+name = "bad-schema"
+file = "{bad}"
 
 [[link]]
 name = "srv"
@@ -115,6 +122,7 @@ device = "{b}"
 role = "dial"
 "#,
         serial = library("dialgate_plugin_serial").display(),
+        bad = library("dialgate_test_plugin_bad_schema").display(),
         a = cable.a().display(),
         b = cable.b().display(),
     );
@@ -305,15 +313,27 @@ role = "dial"
     assert!(ids.iter().all(|i| *i == srv_id.to_string()), "{ids:?}");
     h.screenshot("logs").await;
 
-    // The serial plugin's page (plugin ABI 1.3 form): the navigation shows it, for the one
-    // loaded plugin that has a form.
+    // The serial plugin's page (plugin ABI 1.3 form): the navigation shows a page for each
+    // loaded plugin that gives a form (serial, and bad-schema whose form is malformed).
     h.goto("/dashboard").await;
     let plugin_links = h
         .browser
         .find_all(Locator::Css("nav a[href^='/plugin/']"))
         .await
         .unwrap();
-    assert_eq!(plugin_links.len(), 1);
+    assert_eq!(plugin_links.len(), 2, "serial and bad-schema");
+    // A plugin whose form is malformed gets a page that says why.
+    h.click("nav a[href='/plugin/bad-schema']").await;
+    let why = h
+        .browser
+        .find(Locator::Id("form-error"))
+        .await
+        .expect("the form's error on the page")
+        .text()
+        .await
+        .unwrap();
+    assert!(why.contains("schema.properties.port.type"), "{why}");
+    h.screenshot("plugin-malformed").await;
     h.click("nav a[href='/plugin/serial']").await;
     let text = h.text().await;
     assert!(
