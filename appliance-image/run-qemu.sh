@@ -152,8 +152,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# One monitor command; its answer is read for WAIT seconds (QEMU keeps the connection open).
 monitor() {
-  printf '%s\n' "$1" | socat -t 2 - "UNIX-CONNECT:$rundir/monitor.sock" 2>/dev/null | tr -d '\r'
+  printf '%s\n' "$1" | socat -t "${2:-0.3}" - "UNIX-CONNECT:$rundir/monitor.sock" 2>/dev/null | tr -d '\r'
 }
 "${qemu[@]}" <&0 &
 pid=$!
@@ -169,8 +170,13 @@ guest_name() {
     card*) echo "ttyS$((card_first + ${1#card}))" ;;
   esac
 }
-ptys=$(monitor "info chardev" | sed -n 's/^\(com2\|card[0-9]\): filename=pty:\(.*\)$/\1 \2/p' \
-  | while read -r label pty; do echo "$(guest_name "$label") $pty"; done | sort -V)
+npty=4
+[ "$arch" = x86_64 ] && npty=5
+for wait in 0.3 0.3 1 2 2; do
+  ptys=$(monitor "info chardev" "$wait" | sed -n 's/^\(com2\|card[0-9]\): filename=pty:\(.*\)$/\1 \2/p' \
+    | while read -r label pty; do echo "$(guest_name "$label") $pty"; done | sort -V)
+  [ "$(echo "$ptys" | grep -c .)" -lt "$npty" ] || break
+done
 if [ -n "$pty_file" ]; then echo "$ptys" >"$pty_file"; fi
 
 if [ -n "$tapname" ]; then

@@ -373,6 +373,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/logout", post(pages::login::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/dashboard/events", get(pages::dashboard::events))
         .route("/sessions", get(pages::sessions::list))
         .route("/sessions/events", get(pages::sessions::events))
         .route("/sessions/{id}", get(pages::sessions::detail))
@@ -393,6 +394,11 @@ pub fn router(app: Shared) -> Router {
         .route("/config/rollback/{version}", post(pages::config::rollback))
         .route("/logs", get(pages::logs::show))
         .route("/logs/events", get(pages::logs::events))
+        .route("/system", get(pages::system::show))
+        .route(
+            "/system/reboot",
+            get(pages::system::confirm).post(pages::system::reboot),
+        )
         .route("/backup", get(pages::config::backup))
         .route("/backup/download", get(pages::config::download))
         .route(

@@ -32,6 +32,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config", "Config history"),
     ("/logs", "Logs"),
     ("/backup", "Backup"),
+    ("/system", "System"),
 ];
 
 /// What the layout needs to know about the visitor.
@@ -51,7 +52,11 @@ pub struct Chrome<'a> {
 pub fn page(title: &str, chrome: &Chrome<'_>, body: &str) -> String {
     let mut nav = String::new();
     if let Some(csrf) = chrome.csrf {
-        nav.push_str("<nav aria-label=\"Main\"><ul>");
+        // Narrow screens: the menu folds behind a checkbox (no script needed; see app.css).
+        nav.push_str(
+            "<input type=\"checkbox\" id=\"nav-toggle\" class=\"nav-toggle\" aria-controls=\"main-nav\">\
+<label for=\"nav-toggle\" class=\"nav-toggle-label\">Menu</label><nav aria-label=\"Main\" id=\"main-nav\"><ul>",
+        );
         for (path, label) in NAV {
             let current = if *path == chrome.active {
                 " aria-current=\"page\""

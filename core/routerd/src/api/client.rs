@@ -199,6 +199,22 @@ impl Client {
             .await?
             .body)
     }
+
+    /// `GET /v1/stats/history`: the last hour of traffic, sessions and CPU, memory now.
+    pub async fn stats_history(&self) -> Result<super::stats::StatsHistory, ClientError> {
+        self.get("/v1/stats/history").await
+    }
+
+    /// `GET /v1/system`: interfaces, DNS servers, time.
+    pub async fn system_info(&self) -> Result<super::system::SystemInfo, ClientError> {
+        self.get("/v1/system").await
+    }
+
+    /// `POST /v1/system/reboot`: runs routerd's `system.reboot_command`.
+    pub async fn reboot(&self) -> Result<super::system::RebootStarted, ClientError> {
+        self.call(Method::POST, "/v1/system/reboot", None::<&()>)
+            .await
+    }
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).

@@ -110,6 +110,24 @@ pub trait Control: Send + Sync + 'static {
     fn session_pcap(&self, id: SessionId) -> BoxFuture<'_, ApiResult<Vec<u8>>> {
         Box::pin(async move { Err(ApiError::not_found(format!("no capture of session {id}"))) })
     }
+
+    /// The last hour of traffic, sessions and CPU, and memory now (`GET /v1/stats/history`,
+    /// see [`super::stats`]). By default [`ApiError::NotFound`]: a daemon that samples nothing.
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<super::stats::StatsHistory>> {
+        Box::pin(async { Err(ApiError::not_found("this daemon keeps no statistics")) })
+    }
+
+    /// The box: interfaces with routerd's roles, DNS servers, time (`GET /v1/system`, see
+    /// [`super::system`]). By default [`ApiError::NotFound`].
+    fn system_info(&self) -> BoxFuture<'_, ApiResult<super::system::SystemInfo>> {
+        Box::pin(async { Err(ApiError::not_found("no system information here")) })
+    }
+
+    /// Reboots the box with `system.reboot_command` (`POST /v1/system/reboot`): answers once
+    /// the command ran successfully. By default [`ApiError::NotFound`].
+    fn reboot(&self) -> BoxFuture<'_, ApiResult<super::system::RebootStarted>> {
+        Box::pin(async { Err(ApiError::not_found("this daemon cannot reboot the box")) })
+    }
 }
 
 /// Why a management request failed. Each variant maps to one HTTP status.

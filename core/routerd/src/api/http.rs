@@ -372,6 +372,9 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/config/rollback/{version}", post(rollback))
         .route("/v1/config/history", get(history))
         .route("/v1/logs", get(logs))
+        .route("/v1/stats/history", get(super::stats::history))
+        .route("/v1/system", get(super::system::info))
+        .route("/v1/system/reboot", post(super::system::reboot))
         .route("/metrics", get(metrics_text));
     finish(routes, control)
 }

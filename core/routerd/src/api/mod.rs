@@ -9,6 +9,9 @@
 //! - [`client`]: the client `routerctl` uses.
 //! - [`plugin_schema`]: a plugin's configuration form (plugin ABI 1.3) and the check of
 //!   `[link.config]` against it.
+//! - [`stats`]: the throughput history ring and the `/proc` readers behind
+//!   `GET /v1/stats/history`.
+//! - [`system`]: the box's interfaces, DNS servers and time; reboot.
 //! - [`logs`]: the in-memory ring of recent log lines ([`logs::LogRing`]) and its `tracing`
 //!   layer; sessions log in a span with a `session` field so `/v1/logs?session=ID` filters.
 //!
@@ -33,6 +36,9 @@
 //! | `POST /v1/config/rollback/{version}`|                  | [`ApplyResult`]         |
 //! | `GET /v1/config/history`            |                  | [`History`]             |
 //! | `GET /v1/logs?session=ID&limit=N`   |                  | `[`[`LogLine`]`]`       |
+//! | `GET /v1/stats/history`             |                  | [`stats::StatsHistory`] |
+//! | `GET /v1/system`                    |                  | [`system::SystemInfo`]  |
+//! | `POST /v1/system/reboot`            |                  | 202 [`system::RebootStarted`] |
 //! | `GET /metrics`                      |                  | Prometheus text         |
 
 pub mod capture;
@@ -43,6 +49,8 @@ pub mod logs;
 pub mod metrics;
 pub mod plugin_schema;
 pub mod server;
+pub mod stats;
+pub mod system;
 
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,

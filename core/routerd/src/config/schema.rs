@@ -138,6 +138,9 @@ pub struct SystemConfig {
     pub state_dir: PathBuf,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// The command (program and arguments) `POST /v1/system/reboot` runs; default
+    /// `["reboot"]`. An empty list disables rebooting through the API.
+    pub reboot_command: Vec<String>,
     /// How many configuration versions the store keeps (1 to 1000).
     pub config_history: u32,
     /// Keep only `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_NET_BIND_SERVICE` once started
@@ -152,6 +155,7 @@ impl Default for SystemConfig {
             plugin_dir: PathBuf::from("/usr/lib/dialgate/plugins"),
             state_dir: PathBuf::from("/var/lib/dialgate"),
             log_level: LogLevel::Info,
+            reboot_command: vec!["reboot".to_owned()],
             config_history: 10,
             drop_capabilities: true,
         }

@@ -12,6 +12,8 @@ use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
 use crate::api::plugin_schema::{PluginSchema, link_config_issues};
+use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
+use crate::api::system::{RebootStarted, SystemInfo, SystemReader};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
     Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
@@ -22,17 +24,49 @@ use crate::api::{
 use crate::config::Document;
 use crate::store::Applied;
 
+/// How long `system.reboot_command` may run before the API answers with an error.
+pub const REBOOT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// [`Control`] for a running [`Daemon`].
 #[derive(Debug, Clone)]
 pub struct DaemonControl {
     daemon: Arc<Daemon>,
     logs: LogRing,
+    stats: Arc<std::sync::Mutex<StatsRing>>,
 }
 
 impl DaemonControl {
     /// Serves `daemon`; `logs` is the ring the process's `tracing` layer records into.
     pub fn new(daemon: Arc<Daemon>, logs: LogRing) -> Self {
-        DaemonControl { daemon, logs }
+        DaemonControl {
+            daemon,
+            logs,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Takes one sample of traffic, sessions and CPU into the history ring.
+    pub async fn sample(&self, host: &mut HostReader) {
+        let Ok(m) = self.metrics().await else { return };
+        let (cpu_percent, _) = host.cpu();
+        lock(&self.stats).push(StatsPoint {
+            time: crate::time::Timestamp::now(),
+            bytes_in: m.traffic.bytes_in,
+            bytes_out: m.traffic.bytes_out,
+            sessions: m.sessions.total,
+            cpu_percent,
+        });
+    }
+
+    /// Samples now and then every [`SAMPLE_INTERVAL`], for ever.
+    pub async fn run_sampler(self) {
+        let mut host = HostReader::default();
+        let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sample(&mut host).await;
+        }
     }
 }
 
@@ -601,6 +635,85 @@ impl Control for DaemonControl {
             })
         })
     }
+
+    fn system_info(&self) -> BoxFuture<'_, ApiResult<SystemInfo>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let tun = match &self.daemon.router.dataplane {
+                Some(dp) => dp.tun_name().to_owned(),
+                None => config.tun.name.clone(),
+            };
+            let lan = config.lan.as_ref().map(|l| l.interface.clone());
+            let mut info = tokio::task::spawn_blocking(|| SystemReader::default().read())
+                .await
+                .map_err(|e| ApiError::internal(format!("reading the system: {e}")))?;
+            for i in &mut info.interfaces {
+                if i.name == tun {
+                    i.role = Some("tun".to_owned());
+                } else if lan.as_deref() == Some(i.name.as_str()) {
+                    i.role = Some("lan".to_owned());
+                }
+            }
+            Ok(info)
+        })
+    }
+
+    fn reboot(&self) -> BoxFuture<'_, ApiResult<RebootStarted>> {
+        Box::pin(async move {
+            let command = self.daemon.running_config().await.system.reboot_command;
+            let Some((program, args)) = command.split_first() else {
+                return Err(ApiError::conflict(
+                    "rebooting through the API is disabled (system.reboot_command is empty)",
+                ));
+            };
+            tracing::warn!(?command, "reboot requested through the management API");
+            let child = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            let out = tokio::time::timeout(REBOOT_COMMAND_TIMEOUT, child.wait_with_output())
+                .await
+                .map_err(|_| {
+                    ApiError::internal(format!(
+                        "{program} did not finish within {REBOOT_COMMAND_TIMEOUT:?}"
+                    ))
+                })?
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            if !out.status.success() {
+                let stderr: String = String::from_utf8_lossy(&out.stderr)
+                    .chars()
+                    .take(512)
+                    .collect();
+                return Err(ApiError::internal(format!(
+                    "{program} failed ({}): {}",
+                    out.status,
+                    stderr.trim()
+                )));
+            }
+            Ok(RebootStarted { command })
+        })
+    }
+
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<StatsHistory>> {
+        Box::pin(async move {
+            let points = lock(&self.stats).points();
+            let host = HostReader::default();
+            let cpus = std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|t| crate::api::stats::CpuTimes::parse(&t))
+                .map(|c| c.cpus);
+            Ok(StatsHistory {
+                interval_secs: SAMPLE_INTERVAL.as_secs(),
+                points,
+                memory: host.memory(),
+                cpus,
+            })
+        })
+    }
 }
 
 /// The management API's listeners; dropping it (or [`ApiServer::shutdown`]) stops them.
@@ -608,6 +721,7 @@ impl Control for DaemonControl {
 pub struct ApiServer {
     stop: Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    sampler: tokio::task::JoinHandle<()>,
     socket: std::path::PathBuf,
 }
 
@@ -621,7 +735,8 @@ impl ApiServer {
         management: &crate::config::ManagementConfig,
     ) -> Result<ApiServer, String> {
         use std::os::unix::fs::DirBuilderExt;
-        let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon, logs));
+        let daemon_control = DaemonControl::new(daemon, logs);
+        let control: Arc<dyn Control> = Arc::new(daemon_control.clone());
         let stop = Arc::new(tokio::sync::Notify::new());
         let socket = management.socket.clone();
         if let Some(dir) = socket.parent() {
@@ -654,15 +769,18 @@ impl ApiServer {
             }));
         }
         tracing::info!(socket = %socket.display(), "management API listening");
+        let sampler = tokio::spawn(daemon_control.run_sampler());
         Ok(ApiServer {
             stop,
             tasks,
+            sampler,
             socket,
         })
     }
 
     /// Stops serving and removes the socket file.
     pub async fn shutdown(mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
@@ -673,6 +791,7 @@ impl ApiServer {
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in &self.tasks {
             t.abort();
