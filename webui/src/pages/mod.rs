@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod graph;
 pub mod login;
 pub mod logs;
+pub mod plugin_forms;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
