@@ -44,6 +44,8 @@ pub struct Chrome<'a> {
     pub active: &'a str,
     /// A one-line notice shown above the content (after a redirect).
     pub flash: Option<&'a str>,
+    /// The plugin pages, (path, label), shown after "Plugins" (plugin ABI 1.3 forms).
+    pub plugins: &'a [(String, String)],
 }
 
 /// A whole page.
@@ -62,6 +64,21 @@ pub fn page(title: &str, chrome: &Chrome<'_>, body: &str) -> String {
                 ""
             };
             let _ = write!(nav, "<li><a href=\"{path}\"{current}>{label}</a></li>");
+            if *path == "/plugins" {
+                for (p, l) in chrome.plugins {
+                    let current = if *p == chrome.active {
+                        " aria-current=\"page\""
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        nav,
+                        "<li><a href=\"{}\"{current}>{}</a></li>",
+                        esc(p),
+                        esc(l)
+                    );
+                }
+            }
         }
         let _ = write!(
             nav,

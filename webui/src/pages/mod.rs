@@ -7,6 +7,7 @@ pub mod graph;
 pub mod import;
 pub mod login;
 pub mod logs;
+pub mod plugin_forms;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;

@@ -133,6 +133,21 @@ pub trait Control: Send + Sync + 'static {
         })
     }
 
+    /// A plugin's configuration form (plugin ABI 1.3, [`super::plugin_schema`]);
+    /// [`ApiError::NotFound`] when no plugin has that name. By default: not found.
+    fn plugin_schema(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, ApiResult<super::plugin_schema::PluginSchema>> {
+        Box::pin(async move { Err(ApiError::not_found(format!("no plugin {name:?}"))) })
+    }
+
+    /// A session's capture ring as a pcap file ([`super::capture`]); [`ApiError::NotFound`]
+    /// when there is no such session or it captures nothing. By default: not found.
+    fn session_pcap(&self, id: SessionId) -> BoxFuture<'_, ApiResult<Vec<u8>>> {
+        Box::pin(async move { Err(ApiError::not_found(format!("no capture of session {id}"))) })
+    }
+
     /// The last hour of traffic, sessions and CPU, and memory now (`GET /v1/stats/history`,
     /// see [`super::stats`]). By default [`ApiError::NotFound`]: a daemon that samples nothing.
     fn stats_history(&self) -> BoxFuture<'_, ApiResult<super::stats::StatsHistory>> {
@@ -444,6 +459,10 @@ pub struct SessionInfo {
     pub uptime_secs: u64,
     /// Its phase.
     pub state: SessionState,
+    /// Frames in its capture ring (`GET /v1/sessions/{id}/pcap`); `None` when capture was
+    /// off when it started (`[limits] capture_packets`).
+    #[serde(default)]
+    pub captured: Option<u64>,
 }
 
 /// A local user (never a hash or secret).
@@ -552,6 +571,10 @@ pub struct PluginInfo {
     /// Seconds until the next automatic restart, when one is due.
     #[serde(default)]
     pub next_restart_secs: Option<u64>,
+    /// The title of its configuration page, when it gives a configuration form (plugin ABI
+    /// 1.3; its name when the form is malformed, so the page can show why).
+    #[serde(default)]
+    pub form_title: Option<String>,
 }
 
 /// `POST /v1/plugins/{name}/restart` answer.

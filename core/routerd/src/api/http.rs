@@ -130,7 +130,7 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {}", rejection.body_text()))
 }
 
-fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
+pub(super) fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "session id must be a decimal number, got {:?}",
@@ -159,11 +159,11 @@ pub(super) fn check_user_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// At most 64 characters of untrusted input, for messages.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-fn json<T: Serialize>(value: T) -> Response {
+pub(super) fn json<T: Serialize>(value: T) -> Response {
     axum::Json(value).into_response()
 }
 
@@ -357,6 +357,7 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{id}", get(session).delete(kill_session))
+        .route("/v1/sessions/{id}/pcap", get(super::capture::handler))
         .route("/v1/users", get(users))
         .route("/v1/users/{name}/password", put(set_password))
         .route("/v1/users/{name}", delete(remove_user))
@@ -366,6 +367,10 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         )
         .route("/v1/plugins", get(plugins))
         .route("/v1/plugins/{name}/restart", post(restart_plugin))
+        .route(
+            "/v1/plugins/{name}/schema",
+            get(super::plugin_schema::handler),
+        )
         .route("/v1/config", get(config).post(apply_config))
         .route("/v1/config/check", post(check_config))
         .route("/v1/config/rollback/{version}", post(rollback))

@@ -636,6 +636,11 @@ pub struct LimitsConfig {
     pub auth_failure_window_secs: u32,
     /// How long calls from a locked-out source are refused, in seconds (1 to 86400).
     pub auth_lockout_secs: u32,
+    /// Frames each new session keeps in its capture ring, for `GET /v1/sessions/{id}/pcap`
+    /// (0 to 4096; 0, the default, turns capture off).
+    pub capture_packets: u32,
+    /// Octets kept of each captured frame (64 to 65535, default 256).
+    pub capture_snaplen: u32,
 }
 
 impl Default for LimitsConfig {
@@ -646,6 +651,8 @@ impl Default for LimitsConfig {
             auth_failures_per_source: 5,
             auth_failure_window_secs: 60,
             auth_lockout_secs: 300,
+            capture_packets: 0,
+            capture_snaplen: 256,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
+use crate::api::plugin_schema::{PluginSchema, link_config_issues};
 use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
 use crate::api::system::{RebootStarted, SystemInfo, SystemReader};
 use crate::api::{
@@ -129,6 +130,7 @@ fn session_info(s: &SessionShared) -> SessionInfo {
         started: s.started,
         uptime_secs: s.started_at.elapsed().as_secs(),
         state,
+        captured: s.capture.as_ref().map(|c| c.len() as u64),
     }
 }
 
@@ -259,6 +261,14 @@ impl DaemonControl {
                     last_error: last_error.map(|(_, e)| e),
                     next_restart_secs: next_restart
                         .map(|t| t.saturating_duration_since(now).as_secs()),
+                    form_title: match slot.map(|s| &s.loaded) {
+                        Some(Ok(l)) => match &l.info().form {
+                            Some(Ok(form)) if !form.title.is_empty() => Some(form.title.clone()),
+                            Some(_) => Some(p.name.clone()),
+                            None => None,
+                        },
+                        _ => None,
+                    },
                 },
                 t,
                 panics,
@@ -480,7 +490,79 @@ impl Control for DaemonControl {
     fn check_config(&self, toml: String) -> BoxFuture<'_, ApiResult<CheckReport>> {
         Box::pin(async move {
             let current = self.daemon.store_view().current;
-            Ok(check_document(&toml, Some(&current)))
+            let mut report = check_document(&toml, Some(&current));
+            if report.valid
+                && let Ok(doc) = Document::parse(crate::api::API_DOCUMENT_NAME, toml)
+            {
+                // Each link's settings against its plugin's form (plugin ABI 1.3), with the
+                // plugins loaded now.
+                let slots = self.daemon.plugin_slots().await;
+                let issues = link_config_issues(doc.config(), |name| {
+                    let slot = slots.iter().find(|s| s.config.name == name)?;
+                    match &slot.loaded.as_ref().ok()?.info().form {
+                        Some(Ok(form)) => Some(form),
+                        _ => None,
+                    }
+                });
+                if !issues.is_empty() {
+                    report.valid = false;
+                    report.changes.clear();
+                    report.errors = issues;
+                }
+            }
+            Ok(report)
+        })
+    }
+
+    fn session_pcap(&self, id: u64) -> BoxFuture<'_, ApiResult<Vec<u8>>> {
+        Box::pin(async move {
+            let s = lock(&self.daemon.router.sessions)
+                .values()
+                .find(|s| s.id == id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+            let capture = s.capture.as_ref().ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "session {id} captures nothing: it started with [limits] capture_packets = 0"
+                ))
+            })?;
+            Ok(capture.pcap(s.started, s.started_at))
+        })
+    }
+
+    fn plugin_schema(&self, name: String) -> BoxFuture<'_, ApiResult<PluginSchema>> {
+        Box::pin(async move {
+            let slots = self.daemon.plugin_slots().await;
+            let Some(slot) = slots.iter().find(|s| s.config.name == name) else {
+                return Err(ApiError::not_found(format!(
+                    "no plugin {name:?} is configured"
+                )));
+            };
+            Ok(match &slot.loaded {
+                Ok(l) => {
+                    let info = l.info();
+                    let (form, error) = match &info.form {
+                        Some(Ok(f)) => (Some(f.clone()), None),
+                        Some(Err(e)) => (
+                            None,
+                            Some(format!("its configuration form is malformed: {e}")),
+                        ),
+                        None => (None, None),
+                    };
+                    PluginSchema {
+                        plugin: name,
+                        abi_version: Some(info.abi_version.to_string()),
+                        form,
+                        error,
+                    }
+                }
+                Err(e) => PluginSchema {
+                    plugin: name,
+                    abi_version: None,
+                    form: None,
+                    error: Some(format!("not loaded: {e}")),
+                },
+            })
         })
     }
 
