@@ -32,6 +32,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config", "Config history"),
     ("/logs", "Logs"),
     ("/backup", "Backup"),
+    ("/upgrade", "Upgrade"),
 ];
 
 /// What the layout needs to know about the visitor.

@@ -7,6 +7,7 @@ pub mod logs;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
+pub mod upgrade;
 pub mod users;
 
 use axum::http::Method;

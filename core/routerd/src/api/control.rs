@@ -95,6 +95,18 @@ pub trait Control: Send + Sync + 'static {
 
     /// The counters behind `GET /metrics`.
     fn metrics(&self) -> BoxFuture<'_, ApiResult<MetricsSnapshot>>;
+
+    /// Where image upgrades are staged (`system.upgrade_dir`, see [`super::upgrade`]);
+    /// `None` (the default) when this implementation takes none.
+    fn upgrade_dir(&self) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        Box::pin(async { None })
+    }
+
+    /// The box's hardware profile labelled with what exists and which link uses which port
+    /// (see [`crate::hardware`]); [`ApiError::NotFound`] (the default) without a daemon.
+    fn hardware(&self) -> BoxFuture<'_, ApiResult<crate::hardware::HardwareInfo>> {
+        Box::pin(async { Err(ApiError::not_found("no hardware profile here")) })
+    }
 }
 
 /// Why a management request failed. Each variant maps to one HTTP status.

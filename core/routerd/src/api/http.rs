@@ -29,6 +29,7 @@ use super::control::{
     ApiError, ApplyRequest, CheckRequest, Control, LogQuery, SessionId, SetPasswordRequest,
 };
 use super::metrics;
+use super::{hardware, upgrade};
 
 /// The largest request body accepted (a configuration document is far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -46,8 +47,8 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 #[derive(Clone)]
-struct ApiState {
-    control: Arc<dyn Control>,
+pub(super) struct ApiState {
+    pub(super) control: Arc<dyn Control>,
 }
 
 impl IntoResponse for ApiError {
@@ -367,6 +368,13 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/config/rollback/{version}", post(rollback))
         .route("/v1/config/history", get(history))
         .route("/v1/logs", get(logs))
+        .route("/v1/system/hardware", get(hardware::hardware))
+        .route(
+            "/v1/system/upgrade",
+            get(upgrade::status)
+                .post(upgrade::stage)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/metrics", get(metrics_text));
     finish(routes, control)
 }

@@ -30,13 +30,17 @@
 //! | `GET /v1/config/history`            |                  | [`History`]             |
 //! | `GET /v1/logs?session=ID&limit=N`   |                  | `[`[`LogLine`]`]`       |
 //! | `GET /metrics`                      |                  | Prometheus text         |
+//! | `GET /v1/system/hardware`           |                  | [`crate::hardware::HardwareInfo`] |
+//! | `GET`, `POST /v1/system/upgrade`    | see [`upgrade`]  |                         |
 
 pub mod client;
 pub mod control;
+mod hardware;
 pub mod http;
 pub mod logs;
 pub mod metrics;
 pub mod server;
+pub mod upgrade;
 
 pub use control::{
     API_DOCUMENT_NAME, ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport,

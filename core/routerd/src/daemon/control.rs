@@ -12,11 +12,11 @@ use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
 use crate::api::{
-    ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
-    Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
-    PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginRestart, PluginState,
-    PluginSummary, SessionCounts, SessionInfo, SessionRole, SessionState, Status, Traffic,
-    UserEntry, UserSet, check_document, describe_diff,
+    ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigIssue,
+    ConfigShow, Control, Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing,
+    MetricsSnapshot, PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginRestart,
+    PluginState, PluginSummary, SessionCounts, SessionInfo, SessionRole, SessionState, Status,
+    Traffic, UserEntry, UserSet, check_document, describe_diff,
 };
 use crate::config::Document;
 use crate::store::Applied;
@@ -403,13 +403,28 @@ impl Control for DaemonControl {
     fn check_config(&self, toml: String) -> BoxFuture<'_, ApiResult<CheckReport>> {
         Box::pin(async move {
             let current = self.daemon.store_view().current;
-            Ok(check_document(&toml, Some(&current)))
+            let mut report = check_document(&toml, Some(&current));
+            if report.valid
+                && let Ok(doc) = Document::parse(crate::api::API_DOCUMENT_NAME, toml)
+            {
+                let issues = hardware_issues(doc.config());
+                if !issues.is_empty() {
+                    report.valid = false;
+                    report.errors = issues;
+                    report.changes.clear();
+                }
+            }
+            Ok(report)
         })
     }
 
     fn apply_config(&self, request: ApplyRequest) -> BoxFuture<'_, ApiResult<ApplyResult>> {
         Box::pin(async move {
             let doc = Document::parse(crate::api::API_DOCUMENT_NAME, request.toml)?;
+            let issues = hardware_issues(doc.config());
+            if !issues.is_empty() {
+                return Err(ApiError::InvalidConfig(issues));
+            }
             let reason = request
                 .reason
                 .unwrap_or_else(|| "applied through the management API".into());
@@ -519,6 +534,39 @@ impl Control for DaemonControl {
             })
         })
     }
+
+    fn upgrade_dir(&self) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        Box::pin(async move { Some(self.daemon.running_config().await.system.upgrade_dir()) })
+    }
+
+    fn hardware(&self) -> BoxFuture<'_, ApiResult<crate::hardware::HardwareInfo>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let path = config.system.hw_profile();
+            tokio::task::spawn_blocking(move || crate::hardware::HardwareInfo::read(&path, &config))
+                .await
+                .map_err(|_| ApiError::internal("reading the hardware profile stopped"))
+        })
+    }
+}
+
+/// The problems the box's hardware profile (`system.hw_profile`, when the file exists) finds
+/// in `config`'s serial links, as configuration issues. An unreadable profile is no issue of
+/// the configuration (`GET /v1/system/hardware` reports it).
+fn hardware_issues(config: &crate::config::Config) -> Vec<ConfigIssue> {
+    let Ok(Some(profile)) = crate::hardware::read_profile(&config.system.hw_profile()) else {
+        return Vec::new();
+    };
+    crate::hardware::check_links(&profile, config)
+        .into_iter()
+        .map(|p| ConfigIssue {
+            file: crate::api::API_DOCUMENT_NAME.to_owned(),
+            line: None,
+            column: None,
+            field: p.field,
+            message: p.message,
+        })
+        .collect()
 }
 
 /// The management API's listeners; dropping it (or [`ApiServer::shutdown`]) stops them.
