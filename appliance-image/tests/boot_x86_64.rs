@@ -33,11 +33,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Appliance, SECOND, image, repo};
+use common::{Appliance, SECOND, image};
 
 use dialgate_routerd::api::{Encryption, SessionInfo, SessionState};
-use dialgate_test_support::require_root;
 use dialgate_test_support::vm::Netns;
+use dialgate_test_support::{cargo_build, profile_dir, require_root};
 
 /// Boot to routerd under TCG: ~15-25 s on an idle 2-core machine, far more under load.
 const BOOT_LIMIT: Duration = Duration::from_secs(240);
@@ -45,33 +45,16 @@ const BOX_LAN: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
 
-/// The directory of this test executable's profile (`target/<profile>`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
 /// Builds routerd, routerctl and the pptp plugin into this build's profile, for the client.
 fn build_client() {
-    let dir = profile_dir();
-    let profile = match dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-        None => panic!("odd profile directory {}", dir.display()),
-    };
-    for args in [
-        &["-p", "dialgate-plugin-pptp", "-p", "dialgate-plugin-serial"][..],
-        &["-p", "dialgate-routerd", "--bins"][..],
-    ] {
-        let status = Command::new(env!("CARGO"))
-            .current_dir(repo())
-            .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
-            .arg(dir.parent().unwrap())
-            .args(args)
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "cargo build {args:?}: {status}");
-    }
+    cargo_build(
+        &[
+            "dialgate-plugin-pptp",
+            "dialgate-plugin-serial",
+            "dialgate-routerd",
+        ],
+        &[],
+    );
 }
 
 /// The box's PPTP server configuration (applied with routerctl on the console).

@@ -806,3 +806,218 @@ fn two_pptp_links_in_one_routerd_ignore_each_others_gre_rfc2637_4_1() {
         assert!(status.success(), "{status}\n{}", logs());
     }
 }
+
+/// A PPTP server routerd answering on `server` only, with its own TUN device and pool.
+fn one_address_server(dir: &Path, plugin: &Path, n: u32, server: &str) -> String {
+    let net = 77 + n;
+    format!(
+        r#"
+[system]
+hostname = "srv{n}"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{state}/routerd.sock"
+
+[tun]
+name = "dgsrv{n}"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+
+[[pool]]
+name = "p{n}"
+ranges = ["10.{net}.0.10-10.{net}.0.20"]
+local_address = "10.{net}.0.1"
+
+[[link]]
+name = "in{n}"
+plugin = "pptp"
+role = "answer"
+pool = "p{n}"
+[link.config]
+listen = ["{server}:1723"]
+"#,
+        state = dir.display(),
+        plugin = plugin.display(),
+    )
+}
+
+/// Two routerd processes on one host, each answering PPTP on its own address: each binds its
+/// raw GRE socket to its address, so neither sees the other's GRE (before, every datagram of
+/// one reached the other, which counted it as GRE for an unknown call). RFC 2637 §4.1: GRE
+/// runs between the two addresses of the control connection.
+#[test]
+fn two_routerds_on_one_host_see_only_their_own_gre_rfc2637_4_1() {
+    if !dialgate_test_support::require_root("network namespaces, TUN and raw GRE sockets") {
+        return;
+    }
+    const SERVER2: &str = "192.0.2.4";
+    cargo_build(&["dialgate-plugin-pptp"], &[]);
+    let pptp = library("dialgate_plugin_pptp");
+    let dir = TempDir::new("pptp-2routerds");
+    let mut lab = Lab::new("p3", &["srv", "cli"]);
+    let tag = std::process::id() % 100_000;
+    let (v_s, v_c) = (format!("d3s{tag}"), format!("d3c{tag}"));
+    lab.veth(
+        ("srv", &v_s, &format!("{SERVER}/24")),
+        ("cli", &v_c, "192.0.2.2/24"),
+    );
+    let srv_ns = lab.ns("srv").to_owned();
+    let cli_ns = lab.ns("cli").to_owned();
+    ip(&[
+        "-n",
+        &srv_ns,
+        "addr",
+        "add",
+        &format!("{SERVER2}/24"),
+        "dev",
+        &v_s,
+    ]);
+    for local in ["10.78.0.1/32", "10.79.0.1/32"] {
+        ip(&["-n", &srv_ns, "addr", "add", local, "dev", "lo"]);
+    }
+    let dirs: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|d| {
+            let p = dir.path().join(d);
+            std::fs::create_dir_all(&p).unwrap();
+            p
+        })
+        .collect();
+    let (a_dir, b_dir, c_dir) = (&dirs[0], &dirs[1], &dirs[2]);
+    std::fs::write(
+        a_dir.join("routerd.toml"),
+        one_address_server(a_dir, &pptp, 1, SERVER),
+    )
+    .unwrap();
+    std::fs::write(
+        b_dir.join("routerd.toml"),
+        one_address_server(b_dir, &pptp, 2, SERVER2),
+    )
+    .unwrap();
+    // The client: one routerd dialing both servers.
+    let mut client = format!(
+        r#"
+[system]
+hostname = "cli"
+state_dir = "{state}"
+plugin_dir = "{state}"
+
+[management]
+socket = "{state}/routerd.sock"
+
+[[plugin]]
+name = "pptp"
+file = "{plugin}"
+"#,
+        state = c_dir.display(),
+        plugin = pptp.display(),
+    );
+    for (n, (server, user)) in [(SERVER, "alice"), (SERVER2, "bob")]
+        .into_iter()
+        .enumerate()
+    {
+        client += &format!(
+            r#"
+[[link]]
+name = "out{i}"
+plugin = "pptp"
+role = "dial"
+credentials = {{ user = "{user}", password = "correct horse battery" }}
+[link.config]
+target = "{server}:1723"
+"#,
+            i = n + 1
+        );
+    }
+    std::fs::write(c_dir.join("routerd.toml"), client).unwrap();
+    for (d, user) in [(a_dir, "alice"), (b_dir, "bob")] {
+        let mut users = UserStore::open(&d.join("users.toml")).unwrap();
+        users.set_password(user, "correct horse battery").unwrap();
+    }
+    let log = |d: &Path| std::fs::read_to_string(d.join("log")).unwrap_or_default();
+    let logs = || {
+        format!(
+            "--- routerd A:\n{}\n--- routerd B:\n{}\n--- client:\n{}",
+            log(a_dir),
+            log(b_dir),
+            log(c_dir)
+        )
+    };
+    lab.start_routerd("srv", &a_dir.join("routerd.toml"), &a_dir.join("log"));
+    lab.start_routerd("srv", &b_dir.join("routerd.toml"), &b_dir.join("log"));
+    let bound = wait_until(Duration::from_secs(20), || {
+        (log(a_dir).contains(&format!("GRE socket bound to {SERVER}"))
+            && log(b_dir).contains(&format!("GRE socket bound to {SERVER2}")))
+        .then_some(())
+    });
+    assert!(bound.is_some(), "both servers bound their GRE\n{}", logs());
+    lab.start_routerd("cli", &c_dir.join("routerd.toml"), &c_dir.join("log"));
+
+    let (a_socket, b_socket, c_socket) = (
+        a_dir.join("routerd.sock"),
+        b_dir.join("routerd.sock"),
+        c_dir.join("routerd.sock"),
+    );
+    let up = |socket: &Path, link: &str| {
+        sessions(socket)
+            .into_iter()
+            .find(|x| x.link == link && x.state == SessionState::Up && x.ipv4.is_some())
+    };
+    let (out1, out2) = wait_until(Duration::from_secs(60), || {
+        up(&a_socket, "in1")?;
+        up(&b_socket, "in2")?;
+        Some((up(&c_socket, "out1")?, up(&c_socket, "out2")?))
+    })
+    .unwrap_or_else(|| panic!("a session up on each server\n{}", logs()));
+    let pings = 10;
+    for (session, server) in [(&out1, "10.78.0.1"), (&out2, "10.79.0.1")] {
+        assert_eq!(
+            ping_in(
+                &cli_ns,
+                session.ipv4.unwrap(),
+                server.parse().unwrap(),
+                pings
+            ),
+            pings,
+            "echo replies from {server} over {}\n{}",
+            session.link,
+            logs()
+        );
+    }
+    // The counters are published every few seconds: wait until they include the pings.
+    let servers = [(&a_socket, "in1"), (&b_socket, "in2")];
+    let published = wait_until(Duration::from_secs(15), || {
+        servers
+            .iter()
+            .all(|(socket, link)| {
+                plugin_counters(socket, link)
+                    .get("gre_rx")
+                    .is_some_and(|&n| n >= u64::from(pings))
+            })
+            .then_some(())
+    });
+    assert!(
+        published.is_some(),
+        "GRE counted on both servers\n{}",
+        logs()
+    );
+    for (socket, link) in servers {
+        let c = plugin_counters(socket, link);
+        for other in ["gre_unknown_call", "gre_spoofed_source", "gre_other_link"] {
+            assert_eq!(
+                c.get(other),
+                Some(&0),
+                "{link} saw the other routerd's GRE ({other}): {c:?}\n{}",
+                logs()
+            );
+        }
+    }
+    for mut p in lab.processes.drain(..) {
+        let status = p.terminate(Duration::from_secs(15)).expect("routerd exits");
+        assert!(status.success(), "{status}\n{}", logs());
+    }
+}

@@ -1417,10 +1417,14 @@ impl Plugin for Pptp {
         self.publish_counters();
         self.host
             .set_timer(STATS_TIMER, now.saturating_add(STATS_INTERVAL));
+        let bind = gre_bind_address(&self.config.mode);
         let gre = self
             .host
-            .open_raw_ip(gre_wire::IP_PROTOCOL, None)
+            .open_raw_ip(gre_wire::IP_PROTOCOL, bind.map(IpAddress::from))
             .map_err(|e| PluginError::failed(format_args!("opening the raw GRE socket: {e}")))?;
+        if let Some(ip) = bind {
+            self.log(LogLevel::Info, format_args!("GRE socket bound to {ip}"));
+        }
         self.gre = Some(gre);
         if let Mode::Answer { listen } = &self.config.mode {
             for addr in listen.clone() {
@@ -1734,3 +1738,18 @@ impl Plugin for Pptp {
 }
 
 dialgate_plugin_sdk::export_plugin!(Pptp);
+
+/// The local address the raw GRE socket is bound to: the one address an answering link
+/// listens on, when it listens on exactly one specific IPv4 address. The kernel then hands the
+/// socket only GRE sent to that address, so another PPTP server on the same host (another
+/// routerd, on another address) does not see this link's GRE, nor this one its. Listening on
+/// `0.0.0.0` or on several addresses, and dialing, leave the socket unbound (GRE arrives for
+/// every address, and the shared Call ID registry tells the links of one routerd apart).
+fn gre_bind_address(mode: &Mode) -> Option<std::net::IpAddr> {
+    let Mode::Answer { listen } = mode else {
+        return None;
+    };
+    let first = listen.first()?.ip();
+    let one = listen.iter().all(|a| a.ip() == first);
+    (one && first.is_ipv4() && !first.is_unspecified()).then_some(first)
+}

@@ -311,3 +311,36 @@ fn gre_of_another_pptp_link_is_ignored_not_counted_as_hostile_rfc2637_4_1() {
     assert_eq!(c.gre_other_link, 1, "{c}");
     assert_eq!(c.gre_unknown_call + c.gre_spoofed_source, 4, "{c}");
 }
+
+/// The raw GRE socket is bound only where that cannot lose GRE: one specific IPv4 listen
+/// address (RFC 2637 §4.1: GRE runs between the control connection's two addresses).
+#[test]
+fn gre_socket_is_bound_to_the_one_specific_listen_address_rfc2637_4_1() {
+    use super::config::Mode;
+    let answer = |addrs: &[&str]| Mode::Answer {
+        listen: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+    };
+    let bound = |m: &Mode| super::gre_bind_address(m).map(|ip| ip.to_string());
+    assert_eq!(
+        bound(&answer(&["192.0.2.1:1723"])).as_deref(),
+        Some("192.0.2.1")
+    );
+    // Two ports on one address: still one address.
+    assert_eq!(
+        bound(&answer(&["192.0.2.1:1723", "192.0.2.1:1724"])).as_deref(),
+        Some("192.0.2.1")
+    );
+    assert_eq!(bound(&answer(&["0.0.0.0:1723"])), None);
+    assert_eq!(
+        bound(&answer(&["192.0.2.1:1723", "198.51.100.1:1723"])),
+        None
+    );
+    assert_eq!(bound(&answer(&["[2001:db8::1]:1723"])), None);
+    assert_eq!(
+        bound(&Mode::Dial {
+            target: "192.0.2.1:1723".parse().unwrap(),
+            call_type: super::config::CallType::Outgoing,
+        }),
+        None
+    );
+}

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{LAN_HOST, Lab, SRV_ADDR, cargo_build, profile_dir};
-use dialgate_test_support::require_root;
+use common::{LAN_HOST, Lab, SRV_ADDR};
+use dialgate_test_support::{cargo_build, profile_dir, require_root};
 
 const PASSWORD: &str = "load generator secret";
 
@@ -86,7 +86,7 @@ fn fifty_loadgen_sessions_come_up_through_routerd_pass_traffic_and_close() {
     if !require_root("network namespaces, TUN and raw GRE sockets") {
         return;
     }
-    cargo_build(&["dialgate-routerd", "dialgate-plugin-pptp"]);
+    cargo_build(&["dialgate-routerd", "dialgate-plugin-pptp"], &[]);
     let mut lab = Lab::new("rd", 10);
     let dir = lab.dir.clone();
     std::fs::write(dir.join("routerd.toml"), config(&dir)).expect("writing the config");

@@ -17,6 +17,9 @@
 //! [`ref_ppp_frames`] and friends combine both steps and panic with the file name on any
 //! error: a test that cannot read its vectors fails loudly.
 //!
+//! [`process`] builds workspace crates from a test, and holds temporary directories, child
+//! processes killed on drop and [`PtyCable`], a null-modem cable made of two ptys.
+//!
 //! [`require_root`] fails a root-only test run without root, unless the environment opts
 //! out with `DIALGATE_SKIP_ROOT_TESTS=1`.
 #![deny(unsafe_code)]
@@ -26,11 +29,13 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 pub mod pcap;
+pub mod process;
 pub mod root;
 pub mod vm;
 pub mod walk;
 
 pub use dialgate_wire::ppp::{Header, Protocol};
+pub use process::{Child, PtyCable, TempDir, cargo_build, library, profile_dir};
 pub use root::{SKIP_ROOT_TESTS_ENV, require_root};
 pub use walk::{GrePacket, TcpSegment};
 

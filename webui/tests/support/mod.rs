@@ -16,11 +16,13 @@ use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+
+// Each test binary uses a different part of the shared helpers.
+#[allow(unused_imports)]
+pub use dialgate_test_support::{Child, PtyCable, TempDir, cargo_build, library, profile_dir};
 
 /// Set to `1` to skip the browser tests when Chromium cannot run here.
 pub const SKIP_ENV: &str = "DIALGATE_SKIP_BROWSER_TESTS";
@@ -49,87 +51,11 @@ pub fn browser_available() -> bool {
     );
 }
 
-/// `target/<profile>` of this test executable.
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
 /// Where screenshots go: `target/webui-screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
     let dir = profile_dir().parent().unwrap().join("webui-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Builds workspace `packages` (and `bins`) into this test's target directory and profile.
-pub fn cargo_build(packages: &[&str], bins: &[&str]) {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _g = LOCK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let profile_dir = profile_dir();
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev".to_owned(),
-        Some(other) => other.to_owned(),
-        None => panic!("odd profile dir"),
-    };
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
-        .args(["build", "--quiet", "--profile", &profile, "--target-dir"])
-        .arg(profile_dir.parent().unwrap());
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
-    for b in bins {
-        cmd.args(["--bin", b]);
-    }
-    let status = cmd.status().expect("cargo build");
-    assert!(status.success(), "cargo build {packages:?}: {status}");
-}
-
-/// A directory removed on drop (world-traversable, so the unprivileged web UI can reach
-/// its state directory and routerd's socket directory inside it).
-#[derive(Debug)]
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "dialgate-webui-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A child process killed and reaped on drop.
-#[derive(Debug)]
-pub struct Child(pub Option<std::process::Child>);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 fn is_root() -> bool {
@@ -470,111 +396,4 @@ fn parse_listening(line: &str) -> Option<(SocketAddr, SocketAddr)> {
         }
     }
     Some((https?, http?))
-}
-
-/// The shared library of package `lib_name` (underscored crate name) in the profile dir.
-pub fn library(lib_name: &str) -> PathBuf {
-    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
-    profile_dir().join(format!("{DLL_PREFIX}{lib_name}{DLL_SUFFIX}"))
-}
-
-/// Two pty pairs whose masters are joined by a thread copying bytes both ways: a null-modem
-/// cable between the two slave devices ([`PtyCable::a`], [`PtyCable::b`]), for two serial
-/// links of one routerd.
-#[derive(Debug)]
-pub struct PtyCable {
-    a: PathBuf,
-    b: PathBuf,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-    _slaves: [std::os::fd::OwnedFd; 2],
-}
-
-impl PtyCable {
-    pub fn new() -> PtyCable {
-        use nix::pty::openpty;
-        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-        use std::os::fd::AsFd;
-        let one = openpty(None, None).unwrap();
-        let two = openpty(None, None).unwrap();
-        for fd in [&one.master, &one.slave, &two.master, &two.slave] {
-            nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-            )
-            .unwrap();
-            let mut t = tcgetattr(fd).unwrap();
-            cfmakeraw(&mut t);
-            tcsetattr(fd, SetArg::TCSANOW, &t).unwrap();
-        }
-        let a = nix::unistd::ttyname(one.slave.as_fd()).unwrap();
-        let b = nix::unistd::ttyname(two.slave.as_fd()).unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let (ma, mb) = (one.master, two.master);
-        let thread = std::thread::spawn(move || pump(&ma, &mb, &flag));
-        PtyCable {
-            a,
-            b,
-            stop,
-            thread: Some(thread),
-            _slaves: [one.slave, two.slave],
-        }
-    }
-
-    pub fn a(&self) -> &Path {
-        &self.a
-    }
-
-    pub fn b(&self) -> &Path {
-        &self.b
-    }
-}
-
-impl Drop for PtyCable {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn pump(a: &std::os::fd::OwnedFd, b: &std::os::fd::OwnedFd, stop: &std::sync::atomic::AtomicBool) {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
-    let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::Relaxed) {
-        let mut fds = [
-            PollFd::new(a.as_fd(), PollFlags::POLLIN),
-            PollFd::new(b.as_fd(), PollFlags::POLLIN),
-        ];
-        if poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0) == 0 {
-            continue;
-        }
-        let ready: Vec<bool> = fds
-            .iter()
-            .map(|f| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
-            .collect();
-        for (i, (from, to)) in [(a, b), (b, a)].into_iter().enumerate() {
-            if !ready[i] {
-                continue;
-            }
-            match nix::unistd::read(from.as_fd(), &mut buf) {
-                Ok(n) if n > 0 => {
-                    let mut rest = &buf[..n];
-                    while !rest.is_empty() {
-                        match nix::unistd::write(to.as_fd(), rest) {
-                            Ok(w) => rest = &rest[w..],
-                            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {
-                                std::thread::sleep(Duration::from_millis(1));
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-                _ => std::thread::sleep(Duration::from_millis(5)),
-            }
-        }
-    }
 }

@@ -34,6 +34,9 @@ use super::tty::{self, TtyConfig};
 /// Depth of an actor's queue.
 pub const QUEUE: usize = 1024;
 
+/// How long a stopping instance waits for the runtime to drop its closed handles' tasks.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A relayed call between two actors.
 #[derive(Debug)]
 pub enum RelayMsg {
@@ -597,6 +600,8 @@ pub struct Actor {
     shared: Arc<InstanceShared>,
     rx: mpsc::Receiver<ActorMsg>,
     failed: bool,
+    /// The error the plugin returned from its last failed call.
+    last_error: Option<String>,
     /// Handles with a full write queue ([`IoTable::congestion`]).
     congested: Arc<AtomicUsize>,
 }
@@ -614,6 +619,7 @@ impl Actor {
             shared,
             rx,
             failed: false,
+            last_error: None,
             congested,
         }
     }
@@ -637,6 +643,7 @@ impl Actor {
             Err(CallError::Plugin(e)) => {
                 let (plugin, link) = self.shared.log_prefix();
                 tracing::debug!(plugin, link, "{what}: {e}");
+                self.last_error = Some(e.to_string());
                 None
             }
             Err(CallError::Panicked { message }) => {
@@ -869,7 +876,16 @@ impl Actor {
         let plugin = self.env().spec.plugin.clone();
         let started = self.call("start", |i, now| i.start(now));
         if started.is_none() && !self.failed {
-            *lock(&self.shared.state) = InstanceState::StartFailed("start failed".into());
+            let why = self
+                .last_error
+                .take()
+                .unwrap_or_else(|| "start failed".into());
+            tracing::warn!(
+                plugin,
+                link = spec_name,
+                "plugin instance did not start: {why}"
+            );
+            *lock(&self.shared.state) = InstanceState::StartFailed(why);
         } else if !self.failed {
             *lock(&self.shared.state) = InstanceState::Running;
             tracing::info!(plugin, link = spec_name, "plugin instance started");
@@ -920,9 +936,22 @@ impl Actor {
             lock(&self.shared.core).end_all(&self.shared.env, clock::now(), &reason, true);
             self.flush();
             self.call("stop", |i, now| i.stop(now));
-            *lock(&self.shared.state) = InstanceState::Stopped;
+            let mut state = lock(&self.shared.state);
+            // A failed start stays visible as such (the daemon reports its reason).
+            if !matches!(*state, InstanceState::StartFailed(_)) {
+                *state = InstanceState::Stopped;
+            }
         }
-        lock(&self.shared.io).clear();
+        let closing = {
+            let mut io = lock(&self.shared.io);
+            io.clear();
+            io.take_closing()
+        };
+        // The stop is answered only once the sockets are closed: a restarted instance binds
+        // the same listen address right after.
+        for task in closing {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, task).await;
+        }
         lock(&self.shared.core).timers.clear();
         self.shared
             .env

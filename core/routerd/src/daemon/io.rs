@@ -105,6 +105,9 @@ impl Drop for IoHandle {
 pub struct IoTable {
     handles: HashMap<HandleId, IoHandle>,
     congested: Arc<AtomicUsize>,
+    /// Tasks of closed handles, aborted but perhaps not yet dropped: a socket a task owns
+    /// (a listener's) is closed only once the runtime drops the task.
+    closing: Vec<JoinHandle<()>>,
 }
 
 impl IoTable {
@@ -130,12 +133,39 @@ impl IoTable {
 
     /// Forgets (and closes) a handle.
     pub fn remove(&mut self, handle: HandleId) -> bool {
-        self.handles.remove(&handle).is_some()
+        match self.handles.remove(&handle) {
+            Some(h) => {
+                self.retire(h);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Closes everything.
     pub fn clear(&mut self) {
-        self.handles.clear();
+        let handles: Vec<IoHandle> = self.handles.drain().map(|(_, h)| h).collect();
+        for h in handles {
+            self.retire(h);
+        }
+    }
+
+    /// Aborts a closed handle's tasks and keeps them until they are gone (see
+    /// [`take_closing`](Self::take_closing)); finished ones are forgotten, so the list
+    /// holds only tasks the runtime has not dropped yet.
+    fn retire(&mut self, mut h: IoHandle) {
+        self.closing.retain(|t| !t.is_finished());
+        for t in h.tasks.drain(..) {
+            t.abort();
+            self.closing.push(t);
+        }
+    }
+
+    /// The aborted tasks of closed handles not yet dropped by the runtime. Awaiting them
+    /// (after [`clear`](Self::clear)) makes sure every socket the instance had is closed, so
+    /// that its successor can bind the same address at once.
+    pub fn take_closing(&mut self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.closing)
     }
 
     /// Registers a handle.
@@ -896,6 +926,28 @@ pub async fn accept_loop<R: Registrar>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Closing a listener's handle and awaiting [`IoTable::take_closing`] releases its
+    /// address: a restarted instance binds it right away (before, the address stayed taken
+    /// until the runtime got round to dropping the aborted accept task, and a busy daemon
+    /// refused the restart of a changed PPTP link).
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_closed_listener_frees_its_address_once_its_tasks_are_awaited() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+        tokio::task::yield_now().await;
+        let mut table = IoTable::default();
+        table.insert(HandleId(1), IoKind::Listener, vec![task]);
+        assert!(table.remove(HandleId(1)));
+        let closing = table.take_closing();
+        assert_eq!(closing.len(), 1, "the accept task is kept until it is gone");
+        for t in closing {
+            assert!(t.await.unwrap_err().is_cancelled());
+        }
+        std::net::TcpListener::bind(addr).expect("the address is free again");
+        assert!(table.take_closing().is_empty());
+    }
 
     /// A tty whose peer never reads: the write queue fills, a write answers Busy, and the
     /// instance counts the handle as congested until it drains or closes.

@@ -196,33 +196,3 @@ impl Drop for Lab {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
-
-/// The profile directory this test executable was built in (`target/<profile>`).
-pub fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>/deps/<test>")
-        .to_path_buf()
-}
-
-/// Build `packages` into this build's target directory and profile.
-pub fn cargo_build(packages: &[&str]) {
-    let profile_dir = profile_dir();
-    let target_dir = profile_dir.parent().expect("the target directory");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => panic!("odd profile directory {}", profile_dir.display()),
-    };
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut cmd = Command::new(env!("CARGO"));
-    cmd.current_dir(&workspace)
-        .args(["build", "--quiet", "--profile", profile, "--target-dir"])
-        .arg(target_dir);
-    for p in packages {
-        cmd.args(["-p", p]);
-    }
-    let status = cmd.status().expect("running cargo build");
-    assert!(status.success(), "cargo build {packages:?} failed");
-}
