@@ -290,6 +290,8 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     assert!(metrics.contains("dialgate_uptime_seconds"), "{metrics}");
     // Hardening: the metrics listener is on loopback, not on the LAN or WAN side.
     box_.ok("netstat -ltn | grep -q '127.0.0.1:9633 ' && ! netstat -ltn | grep -q '0.0.0.0:9633 '");
+    // The web UI's user reaches routerd's socket through the setgid socket directory.
+    box_.ok("test \"$(stat -c %G /run/dialgate/routerd.sock)\" = dialgate");
     box_.ok("test -f /var/lib/dialgate/.initialised");
     box_.ok("grep -q ' /var/lib/dialgate ext4 ' /proc/mounts");
 
@@ -601,7 +603,7 @@ fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
     let users = box_.ok("routerctl users");
     assert!(users.contains("bob"), "{users}");
     let entries = box_.ok(
-        "mount -t vfat -o ro /dev/vda1 /boot/efi && ls /boot/efi/loader/entries; umount /boot/efi",
+        "mount -t vfat -o ro,iocharset=iso8859-1,codepage=437 /dev/vda1 /boot/efi && ls /boot/efi/loader/entries; umount /boot/efi",
     );
     assert!(entries.contains("dialgate-2-b.conf"), "{entries}");
 
