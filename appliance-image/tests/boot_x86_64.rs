@@ -664,24 +664,6 @@ fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
     let who = box_.ok("id -u");
     assert!(who.contains('0'), "{who}");
 
-    // Recovery: the boot menu's recovery entry (chosen here through systemd-boot's one-shot
-    // EFI variable, as a key press at the box would) boots the good slot with an open console.
-    let mut oneshot = vec![7u8, 0, 0, 0];
-    for unit in "recovery.conf\0".encode_utf16() {
-        oneshot.extend_from_slice(&unit.to_le_bytes());
-    }
-    box_.write_file("/tmp/oneshot", std::str::from_utf8(&oneshot).unwrap());
-    box_.ok(
-        "cat /tmp/oneshot >/sys/firmware/efi/efivars/LoaderEntryOneShot-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f",
-    );
-    let from = box_.console_len();
-    box_.stdin.write_all(b"reboot\n").unwrap();
-    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 60 * SECOND);
-    box_.wait_for("@@DIALGATE recovery console", rebooting, BOOT_LIMIT);
-    box_.wait_for("@@DIALGATE routerd up", rebooting, BOOT_LIMIT);
-    let cmdline = box_.ok("cat /proc/cmdline");
-    assert!(cmdline.contains("dg.recovery"), "{cmdline}");
-    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
     box_.ok("rm /var/lib/dialgate/webui/admin.argon2");
     let _ = std::fs::remove_dir_all(&work);
 }
