@@ -49,7 +49,10 @@ done
 
 # Partition sizes (MiB). The root slots hold the squashfs of one release each; the config
 # partition holds routerd's state directory (configuration store, users, accounting log).
+# The ESP holds each slot's kernel and initramfs: Debian's arm64 kernel is an uncompressed
+# Image (~33 MiB; systemd-boot cannot decompress), so the aarch64 ESP is larger.
 esp_mb=64
+[ "$arch" = aarch64 ] && esp_mb=128
 slot_mb=256
 cfg_mb=64
 
@@ -68,8 +71,8 @@ cross=0
 if [ "$arch" != "$host_arch" ]; then
   cross=1
   cross_prefix=${DIALGATE_CROSS_PREFIX:-$arch-linux-gnu-}
-  # The Debian cross compiler is installed only when no other linker was named.
-  if [ -z "${DIALGATE_CROSS_LINKER:-}" ]; then
+  # The Debian cross compiler is installed only when no other toolchain was named.
+  if [ -z "${DIALGATE_CROSS_LINKER:-}" ] && [ -z "${DIALGATE_CROSS_PREFIX:-}" ]; then
     tools+=("${cross_prefix}gcc:gcc-$arch-linux-gnu")
     files+=("/usr/$arch-linux-gnu/lib/crti.o:libc6-dev-$debarch-cross")
   fi
@@ -112,11 +115,17 @@ if [ "$cross" = 1 ]; then
   # The cross linker and its sysroot come from the environment, so a buildroot SDK can stand
   # in for Debian's cross gcc: DIALGATE_CROSS_LINKER=/opt/sdk/bin/aarch64-buildroot-linux-gnu-gcc
   # (its own sysroot is built in; DIALGATE_CROSS_SYSROOT adds --sysroot).
+  # The same compiler builds the C and assembly parts of crates (ring), through the cc crate's
+  # CC_<target>/AR_<target>/CFLAGS_<target>.
   linker=${DIALGATE_CROSS_LINKER:-${cross_prefix}gcc}
   triple_env=$(echo "$rust_target" | tr 'a-z-' 'A-Z_')
+  triple_cc=${rust_target//-/_}
   export "CARGO_TARGET_${triple_env}_LINKER=$linker"
+  export "CC_${triple_cc}=${DIALGATE_CROSS_CC:-$linker}"
+  export "AR_${triple_cc}=${DIALGATE_CROSS_AR:-${cross_prefix}ar}"
   if [ -n "${DIALGATE_CROSS_SYSROOT:-}" ]; then
     export "CARGO_TARGET_${triple_env}_RUSTFLAGS=-C link-arg=--sysroot=$DIALGATE_CROSS_SYSROOT"
+    export "CFLAGS_${triple_cc}=--sysroot=$DIALGATE_CROSS_SYSROOT"
   fi
   strip_cmd=${DIALGATE_CROSS_STRIP:-${cross_prefix}strip}
 else
@@ -191,7 +200,17 @@ initrd_fs_modules=(squashfs crc32c_generic crc32c_intel ext4 softdog)
 mkdir -p "$rootfs"/{bin,sbin,usr/bin,usr/sbin,usr/lib/dialgate/plugins,etc/dialgate,proc,sys,dev,tmp,run,var,root,mnt,boot/efi}
 cp "$sysroot/bin/busybox" "$rootfs/bin/busybox"
 if [ "$cross" = 1 ]; then
-  applets=$(busybox --list 2>/dev/null || /bin/busybox --list) # the host's (same Debian release)
+  # The target's busybox cannot run here: the applet list comes from the same package of the
+  # host's architecture (same version, same configuration), unpacked next to the cache.
+  host_debs=$repo/target/appliance/debs-$(dpkg --print-architecture)-host
+  bb_version=$(dpkg-deb -f "$(compgen -G "$debs/busybox-static_*_$debarch.deb" | sort | tail -n1)" Version)
+  if ! compgen -G "$host_debs/busybox-static_*${bb_version#*:}_*.deb" >/dev/null; then
+    mkdir -p "$host_debs"
+    (cd "$host_debs" && apt-get download -q -o APT::Sandbox::User=root "busybox-static=$bb_version" >/dev/null) \
+      || die "apt-get download busybox-static=$bb_version (host architecture) failed"
+  fi
+  dpkg-deb -x "$(compgen -G "$host_debs/busybox-static_*${bb_version#*:}_*.deb" | head -n1)" "$work/host-busybox"
+  applets=$("$work/host-busybox/bin/busybox" --list)
 else
   applets=$("$rootfs/bin/busybox" --list)
 fi
@@ -216,6 +235,18 @@ if [ "$webui" = 1 ] && [ -f "$bin/dialgate-webui" ]; then
   elf_files+=(/usr/bin/dialgate-webui)
 fi
 deb_copy_libs "$rootfs" "$sysroot" "${elf_files[@]}"
+# Our binaries are for the target, glibc-dynamic (plugins are dlopened), and the programs ask
+# for the loader the image carries.
+case "$arch" in x86_64) machine="Advanced Micro Devices X86-64" ;; aarch64) machine=AArch64 ;; esac
+for f in "${elf_files[@]}"; do
+  readelf -h "$rootfs$f" | grep -q "Machine: *$machine\$" || die "$f is not a $machine ELF file"
+  readelf -d "$rootfs$f" | grep -q '(NEEDED).*\[libc\.so\.6\]' || die "$f does not link glibc dynamically"
+  case "$f" in
+    *.so) ;;
+    *) readelf -l "$rootfs$f" | grep -qF "[Requesting program interpreter: $deb_ldso]" \
+      || die "$f does not use the loader $deb_ldso" ;;
+  esac
+done
 deb_copy_modules "$kroot" "$kver" "$rootfs" "${all_modules[@]}" >"$work/modules.log"
 sed 's/^/    /' "$work/modules.log"
 printf '%s\n' "${all_modules[@]}" >"$rootfs/etc/dialgate/modules"
@@ -363,7 +394,9 @@ mv "$out/dialgate-$arch.upgrade.tmp" "$out/dialgate-$arch.upgrade"
 
 step "config partition (ext4)"
 mkdir -p "$work/cfg"
-mkfs.ext4 -q -F -L dialgate-cfg -E root_owner=0:0 -d "$work/cfg" "$work/cfg.img" "${cfg_mb}M" >/dev/null
+# Inode tables and journal written now: no lazy initialisation writing in the background
+# during the first boot.
+mkfs.ext4 -q -F -L dialgate-cfg -E root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0 -d "$work/cfg" "$work/cfg.img" "${cfg_mb}M" >/dev/null
 
 step "GPT disk image"
 mkdir -p "$out"

@@ -41,6 +41,12 @@ step "appliance image (appliance-image/build.sh x86_64 --no-xz)"
 # target/appliance). The tests fail if it is missing.
 appliance-image/build.sh x86_64 --no-xz
 
+step "appliance image (appliance-image/build.sh aarch64 --no-xz)"
+# The aarch64 image for appliance-image/tests/boot_aarch64.rs: a release build cross-linked
+# with Debian's gcc-aarch64-linux-gnu (installed with the rustup target when missing) into
+# target/cross, Debian's arm64 kernel, busybox and glibc (cached under target/appliance).
+appliance-image/build.sh aarch64 --no-xz
+
 step "toolchain components"
 if command -v rustup >/dev/null; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true

@@ -44,7 +44,15 @@ pub struct AppState {
     sessions: Mutex<Sessions>,
     limiter: Mutex<LoginLimiter>,
     setup: Mutex<()>,
+    plugin_nav: Mutex<Option<(Instant, PluginPages)>>,
 }
+
+/// The plugin pages in the navigation: (path, label), one per loaded plugin with a
+/// configuration form.
+pub type PluginPages = Arc<Vec<(String, String)>>;
+
+/// How long the list of plugin pages is reused before routerd is asked again.
+const PLUGIN_NAV_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -60,7 +68,38 @@ impl AppState {
             sessions: Mutex::new(Sessions::default()),
             limiter: Mutex::new(LoginLimiter::new(policy)),
             setup: Mutex::new(()),
+            plugin_nav: Mutex::new(None),
         }
+    }
+
+    /// The plugin pages for the navigation: loaded plugins that give a configuration form
+    /// (plugin ABI 1.3), asked of routerd at most every few seconds; none when routerd does
+    /// not answer.
+    pub async fn plugin_pages(&self) -> PluginPages {
+        let now = Instant::now();
+        if let Some((at, pages)) = lock(&self.plugin_nav).as_ref()
+            && now.saturating_duration_since(*at) < PLUGIN_NAV_TTL
+        {
+            return pages.clone();
+        }
+        let pages: Vec<(String, String)> = match self
+            .client
+            .get::<Vec<dialgate_routerd::api::PluginInfo>>("/v1/plugins")
+            .await
+        {
+            Ok(plugins) => plugins
+                .into_iter()
+                .filter(|p| p.abi_version.is_some())
+                .filter_map(|p| {
+                    let title = p.form_title?;
+                    Some((pages::plugin_forms::page_path(&p.name), title))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let pages = Arc::new(pages);
+        *lock(&self.plugin_nav) = Some((now, pages.clone()));
+        pages
     }
 
     /// The session table.
@@ -93,6 +132,8 @@ pub struct Visitor {
     pub authenticated: bool,
     /// The client's address.
     pub ip: IpAddr,
+    /// The plugin pages of the navigation.
+    pub plugin_pages: PluginPages,
 }
 
 impl Visitor {
@@ -102,6 +143,7 @@ impl Visitor {
             csrf: self.authenticated.then_some(self.csrf.as_str()),
             active,
             flash,
+            plugins: &self.plugin_pages,
         }
     }
 }
@@ -159,13 +201,14 @@ async fn session_layer(State(app): State<Shared>, mut req: Request, next: Next) 
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
     let existing =
         cookie_value(req.headers()).and_then(|id| app.sessions().touch(&id, now).map(|s| (id, s)));
-    let (visitor, new_cookie) = match existing {
+    let (mut visitor, new_cookie) = match existing {
         Some((id, s)) => (
             Visitor {
                 id,
                 csrf: s.csrf,
                 authenticated: s.authenticated,
                 ip,
+                plugin_pages: PluginPages::default(),
             },
             false,
         ),
@@ -179,12 +222,16 @@ async fn session_layer(State(app): State<Shared>, mut req: Request, next: Next) 
                     csrf,
                     authenticated: false,
                     ip,
+                    plugin_pages: PluginPages::default(),
                 },
                 true,
             )
         }
     };
 
+    if visitor.authenticated {
+        visitor.plugin_pages = app.plugin_pages().await;
+    }
     let path = req.uri().path().to_owned();
     if req.method() == Method::POST {
         // A new session has no form yet: nothing it posts can carry its token.
@@ -326,20 +373,32 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/logout", post(pages::login::logout))
         .route("/dashboard", get(pages::dashboard::show))
+        .route("/dashboard/events", get(pages::dashboard::events))
         .route("/sessions", get(pages::sessions::list))
         .route("/sessions/events", get(pages::sessions::events))
         .route("/sessions/{id}", get(pages::sessions::detail))
         .route("/sessions/{id}/kick", post(pages::sessions::kick))
+        .route("/sessions/{id}/pcap", get(pages::sessions::pcap))
         .route("/users", get(pages::users::list).post(pages::users::add))
         .route("/users/{name}/password", post(pages::users::set_password))
         .route("/users/{name}/delete", post(pages::users::delete))
         .route("/pptp", get(pages::pptp::show).post(pages::pptp::save))
         .route("/plugins", get(pages::plugins::list))
         .route("/plugins/{name}/restart", post(pages::plugins::restart))
+        .route("/plugin/{name}", get(pages::plugin_forms::links))
+        .route(
+            "/plugin/{name}/{link}",
+            get(pages::plugin_forms::edit).post(pages::plugin_forms::save),
+        )
         .route("/config", get(pages::config::history))
         .route("/config/rollback/{version}", post(pages::config::rollback))
         .route("/logs", get(pages::logs::show))
         .route("/logs/events", get(pages::logs::events))
+        .route("/system", get(pages::system::show))
+        .route(
+            "/system/reboot",
+            get(pages::system::confirm).post(pages::system::reboot),
+        )
         .route("/backup", get(pages::config::backup))
         .route("/backup/download", get(pages::config::download))
         .route(

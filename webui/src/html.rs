@@ -32,6 +32,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/config", "Config history"),
     ("/logs", "Logs"),
     ("/backup", "Backup"),
+    ("/system", "System"),
     ("/upgrade", "Upgrade"),
 ];
 
@@ -44,13 +45,19 @@ pub struct Chrome<'a> {
     pub active: &'a str,
     /// A one-line notice shown above the content (after a redirect).
     pub flash: Option<&'a str>,
+    /// The plugin pages, (path, label), shown after "Plugins" (plugin ABI 1.3 forms).
+    pub plugins: &'a [(String, String)],
 }
 
 /// A whole page.
 pub fn page(title: &str, chrome: &Chrome<'_>, body: &str) -> String {
     let mut nav = String::new();
     if let Some(csrf) = chrome.csrf {
-        nav.push_str("<nav aria-label=\"Main\"><ul>");
+        // Narrow screens: the menu folds behind a checkbox (no script needed; see app.css).
+        nav.push_str(
+            "<input type=\"checkbox\" id=\"nav-toggle\" class=\"nav-toggle\" aria-controls=\"main-nav\">\
+<label for=\"nav-toggle\" class=\"nav-toggle-label\">Menu</label><nav aria-label=\"Main\" id=\"main-nav\"><ul>",
+        );
         for (path, label) in NAV {
             let current = if *path == chrome.active {
                 " aria-current=\"page\""
@@ -58,6 +65,21 @@ pub fn page(title: &str, chrome: &Chrome<'_>, body: &str) -> String {
                 ""
             };
             let _ = write!(nav, "<li><a href=\"{path}\"{current}>{label}</a></li>");
+            if *path == "/plugins" {
+                for (p, l) in chrome.plugins {
+                    let current = if *p == chrome.active {
+                        " aria-current=\"page\""
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        nav,
+                        "<li><a href=\"{}\"{current}>{}</a></li>",
+                        esc(p),
+                        esc(l)
+                    );
+                }
+            }
         }
         let _ = write!(
             nav,

@@ -404,3 +404,210 @@ async fn users_pptp_settings_history_and_backup() {
     );
     h.close().await;
 }
+
+/// The value of `js` (an expression) once it is truthy, polled for up to `secs` seconds
+/// without reloading the page.
+async fn wait_for_js(h: &Harness, js: &str, secs: u64) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let v = h
+            .browser
+            .execute(&format!("return {js};"), vec![])
+            .await
+            .unwrap();
+        if !(v.is_null() || v == false || v == 0 || v == "") {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{js} stayed falsy for {secs} s; page:\n{}",
+            h.text().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_graph_and_host_figures() {
+    if !browser_available() {
+        return;
+    }
+    let mut h = Harness::start("dash", Options::default()).await;
+    set_up_admin(&mut h).await;
+    // routerd's first sample is taken at start: no rate yet, but CPU count and memory.
+    h.goto("/dashboard").await;
+    let text = h.text().await;
+    assert!(text.contains("Throughput, last hour"), "{text}");
+    assert!(text.contains("Memory:"), "{text}");
+    assert!(text.contains("routerd:"), "{text}");
+    // The second sample (10 s after routerd started) arrives over SSE: the graph appears
+    // without a reload, with one point per line.
+    let points = wait_for_js(
+        &h,
+        "document.querySelector('#traffic svg#throughput')?.dataset.points",
+        30,
+    )
+    .await;
+    let points: u32 = points.as_str().unwrap().parse().unwrap();
+    assert!(points >= 1, "{points}");
+    let lines = h
+        .browser
+        .execute(
+            "return Array.from(document.querySelectorAll('#throughput polyline'))
+               .map(p => p.points.numberOfItems);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        lines,
+        serde_json::json!([points, points]),
+        "received and sent lines"
+    );
+    // The CPU figure exists from the second sample on.
+    let cpu = wait_for_js(&h, "document.getElementById('cpu-percent')?.textContent", 5).await;
+    assert!(cpu.as_str().unwrap().ends_with('%'), "{cpu}");
+    h.screenshot("dashboard-graph").await;
+
+    // System: this machine's interfaces (loopback with its address), DNS and time.
+    h.goto("/system").await;
+    let text = h.text().await;
+    assert!(text.contains("Network interfaces"), "{text}");
+    let lo = h
+        .browser
+        .find(Locator::Css("tr[data-interface='lo']"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(lo.contains("127.0.0.1/8"), "{lo}");
+    assert!(text.contains("DNS servers"), "{text}");
+    let time = h
+        .browser
+        .find(Locator::Id("system-time"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(time.ends_with('Z') && time.starts_with("20"), "{time}");
+    // The test's routerd has no hardware profile installed.
+    assert!(text.contains("Hardware profile"), "{text}");
+    h.screenshot("system").await;
+
+    // Reboot: a harmless command in routerd's configuration; the page asks first, Cancel
+    // does nothing, confirming runs it.
+    let marker = h.dir.path().join("rebooted");
+    let api = Client::new(&h.socket);
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    let toml = cfg.toml.replacen(
+        "[system]\n",
+        &format!(
+            "[system]\nreboot_command = [\"/bin/sh\", \"-c\", \"echo yes > {}\"]\n",
+            marker.display()
+        ),
+        1,
+    );
+    let _: dialgate_routerd::api::ApplyResult = api
+        .call(
+            axum::http::Method::POST,
+            "/v1/config",
+            Some(&dialgate_routerd::api::ApplyRequest {
+                toml,
+                reason: Some("test reboot command".into()),
+                base_version: None,
+            }),
+        )
+        .await
+        .unwrap();
+    h.goto("/system").await;
+    h.click("a[href='/system/reboot']").await;
+    assert_eq!(h.path().await, "/system/reboot");
+    assert!(h.text().await.contains("Reboot the box now?"));
+    h.screenshot("reboot-confirm").await;
+    h.click("#reboot-form a").await;
+    assert_eq!(h.path().await, "/system");
+    assert!(!marker.exists(), "cancel does not reboot");
+    h.click("a[href='/system/reboot']").await;
+    h.click("#reboot-form button[type=submit]").await;
+    let status = h
+        .browser
+        .find(Locator::Id("rebooting"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("rebooting"), "{status}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "yes\n");
+    h.screenshot("rebooting").await;
+    h.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phone_width_layout_of_every_page() {
+    if !browser_available() {
+        return;
+    }
+    let mut h = Harness::start("phone", Options::default()).await;
+    h.browser.set_window_size(390, 844).await.unwrap();
+    set_up_admin(&mut h).await;
+    let inner = h
+        .browser
+        .execute("return window.innerWidth;", vec![])
+        .await
+        .unwrap();
+    assert!(
+        inner.as_u64().is_some_and(|w| (300..=400).contains(&w)),
+        "a phone-width viewport: {inner}"
+    );
+    // The menu is folded: links hidden until "Menu" is tapped.
+    let nav_visible =
+        "return document.querySelector('nav a[href=\"/users\"]').offsetParent !== null;";
+    let shown = h.browser.execute(nav_visible, vec![]).await.unwrap();
+    assert_eq!(shown, false, "the menu starts folded");
+    h.tap("label[for=nav-toggle]").await;
+    let shown = h.browser.execute(nav_visible, vec![]).await.unwrap();
+    assert_eq!(shown, true, "Menu opens it");
+    h.screenshot("phone-menu").await;
+    h.click("nav a[href='/users']").await;
+    assert_eq!(h.path().await, "/users");
+
+    let mut pages: Vec<&str> = dialgate_webui::html::NAV.iter().map(|(p, _)| *p).collect();
+    pages.push("/system/reboot");
+    for path in pages {
+        h.goto(path).await;
+        assert_eq!(h.path().await, path);
+        let widths = h
+            .browser
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+        assert!(
+            scroll <= inner,
+            "{path} is wider than the phone's screen: {scroll} > {inner}"
+        );
+        h.screenshot(&format!("phone{}", path.replace('/', "-")))
+            .await;
+    }
+    // Logged out: the login page too.
+    h.goto("/dashboard").await;
+    h.tap("label[for=nav-toggle]").await;
+    log_out(&h).await;
+    let widths = h
+        .browser
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(widths, true, "the login page fits");
+    h.screenshot("phone-login").await;
+    h.close().await;
+}

@@ -1,8 +1,10 @@
 //! A live session in the browser: two serial links of one routerd joined by a pty cable
 //! (no root needed: routerd runs without a data plane). The sessions page is open when the
 //! dialing link is enabled, and the session appears without a reload (SSE); search, the
-//! detail page, then kicking it from the page. Also keyboard navigation (Tab reaches every
-//! control of a form, in order) and the phone-width layout.
+//! detail page and its capture (a pcap tshark reads), then kicking it from the page; the
+//! serial plugin's page drawn from its configuration form (plugin ABI 1.3): a field error
+//! from routerd's check, the weak-setting acknowledgement, an applied change. Also keyboard
+//! navigation (Tab reaches every control of a form, in order) and the phone-width layout.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,12 +74,19 @@ async fn a_live_session_appears_and_is_kicked() {
     if !browser_available() {
         return;
     }
-    cargo_build(&["dialgate-plugin-serial"], &[]);
+    cargo_build(
+        &["dialgate-plugin-serial", "dialgate-test-plugin-bad-schema"],
+        &[],
+    );
     let cable = PtyCable::new();
     let extra = format!(
         r#"
 [ppp]
 echo_interval_secs = 0
+
+[limits]
+capture_packets = 64
+capture_snaplen = 1600
 
 [[pool]]
 name = "office"
@@ -87,6 +96,10 @@ local_address = "192.0.2.1"
 [[plugin]]
 name = "serial"
 file = "{serial}"
+
+[[plugin]]
+name = "bad-schema"
+file = "{bad}"
 
 [[link]]
 name = "srv"
@@ -109,6 +122,7 @@ device = "{b}"
 role = "dial"
 "#,
         serial = library("dialgate_plugin_serial").display(),
+        bad = library("dialgate_test_plugin_bad_schema").display(),
         a = cable.a().display(),
         b = cable.b().display(),
     );
@@ -185,6 +199,52 @@ role = "dial"
     );
     h.screenshot("session-detail").await;
 
+    // Its capture: the detail page links a pcap file, which tshark reads (LCP, IPCP).
+    let href = h
+        .browser
+        .find(Locator::Id("pcap-link"))
+        .await
+        .expect("a capture link on the detail page")
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(href, format!("/sessions/{srv_id}/pcap"));
+    let fetched = h
+        .browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then(r => r.arrayBuffer())
+               .then(b => done(Array.from(new Uint8Array(b))));",
+            vec![serde_json::json!(href)],
+        )
+        .await
+        .unwrap();
+    let pcap: Vec<u8> = fetched
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| u8::try_from(v.as_u64().unwrap()).unwrap())
+        .collect();
+    let file = std::env::temp_dir().join(format!("dg-webui-{}-session.pcap", std::process::id()));
+    std::fs::write(&file, &pcap).unwrap();
+    let dissected = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&file)
+        .args(["-T", "fields", "-e", "frame.protocols"])
+        .output()
+        .expect("tshark (tests/apt-packages.txt)");
+    let _ = std::fs::remove_file(&file);
+    let protocols = String::from_utf8_lossy(&dissected.stdout);
+    assert!(
+        dissected.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dissected.stderr)
+    );
+    for p in [":lcp", ":ipcp"] {
+        assert!(protocols.contains(p), "{p} in the capture:\n{protocols}");
+    }
+
     // Kick it from the detail page.
     h.click("main form[action$='/kick'] button").await;
     assert_eq!(h.path().await, "/sessions");
@@ -253,11 +313,97 @@ role = "dial"
     assert!(ids.iter().all(|i| *i == srv_id.to_string()), "{ids:?}");
     h.screenshot("logs").await;
 
+    // The serial plugin's page (plugin ABI 1.3 form): the navigation shows a page for each
+    // loaded plugin that gives a form (serial, and bad-schema whose form is malformed).
+    h.goto("/dashboard").await;
+    let plugin_links = h
+        .browser
+        .find_all(Locator::Css("nav a[href^='/plugin/']"))
+        .await
+        .unwrap();
+    assert_eq!(plugin_links.len(), 2, "serial and bad-schema");
+    // A plugin whose form is malformed gets a page that says why.
+    h.click("nav a[href='/plugin/bad-schema']").await;
+    let why = h
+        .browser
+        .find(Locator::Id("form-error"))
+        .await
+        .expect("the form's error on the page")
+        .text()
+        .await
+        .unwrap();
+    assert!(why.contains("schema.properties.port.type"), "{why}");
+    h.screenshot("plugin-malformed").await;
+    h.click("nav a[href='/plugin/serial']").await;
+    let text = h.text().await;
+    assert!(
+        text.contains("Serial ports and modems") && text.contains("srv") && text.contains("cli"),
+        "{text}"
+    );
+    h.screenshot("plugin-serial").await;
+    h.click("tr[data-link='cli'] a").await;
+    assert_eq!(h.path().await, "/plugin/serial/cli");
+    h.screenshot("plugin-serial-link").await;
+    // The port's local lines are weak (a modem's hang-up goes unnoticed): already in force,
+    // so the acknowledgement starts ticked. An MRU below the schema's minimum comes back
+    // from routerd's check on its field.
+    h.fill("plugin-c.ports.0.mru", "10").await;
+    h.click("#plugin-form button[type=submit]").await;
+    let err = h
+        .browser
+        .find(Locator::Id("plugin-c.ports.0.mru-error"))
+        .await
+        .expect("an error on the MRU field")
+        .text()
+        .await
+        .unwrap();
+    assert!(err.contains("minimum 64"), "{err}");
+    h.screenshot("plugin-serial-error").await;
+    // Without the acknowledgement, the weak setting is refused.
+    h.fill("plugin-c.ports.0.mru", "1600").await;
+    h.tap("[id='plugin-weak_confirm']").await;
+    h.click("#plugin-form button[type=submit]").await;
+    assert!(
+        h.browser
+            .find(Locator::Id("plugin-weak_confirm-error"))
+            .await
+            .is_ok(),
+        "{}",
+        h.text().await
+    );
+    // Modem lines are not weak: applied.
+    h.browser
+        .find(Locator::Css(
+            "[id='plugin-c.ports.0.lines'] option[value='modem']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    h.fill("plugin-c.ports.0.mru", "1600").await;
+    h.click("#plugin-form button[type=submit]").await;
+    assert_eq!(h.path().await, "/plugin/serial/cli");
+    assert!(
+        h.text().await.contains("Applied as configuration version"),
+        "{}",
+        h.text().await
+    );
+    let cfg: ConfigShow = api.get("/v1/config").await.unwrap();
+    assert!(cfg.toml.contains("mru = 1600"), "{}", cfg.toml);
+    assert!(cfg.toml.contains("lines = \"modem\""), "{}", cfg.toml);
+
     // Dashboard counts it; phone width stays usable (no horizontal scrolling of the page).
     h.goto("/dashboard").await;
     h.screenshot("dashboard-session").await;
     h.browser.set_window_size(390, 844).await.unwrap();
-    for path in ["/dashboard", "/sessions", "/users", "/pptp"] {
+    for path in [
+        "/dashboard",
+        "/sessions",
+        "/users",
+        "/pptp",
+        "/plugin/serial/cli",
+    ] {
         h.goto(path).await;
         let overflow = h
             .browser

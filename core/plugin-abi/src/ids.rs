@@ -16,7 +16,7 @@ pub struct AbiVersion {
 }
 
 /// The ABI version this crate defines (kept equal to the crate's version by a test).
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 3 };
 
 impl AbiVersion {
     /// Parses `"major.minor[.patch[-pre]]"`, as found in a library's abi_stable header.

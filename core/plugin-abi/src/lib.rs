@@ -55,6 +55,14 @@
 //! - Structs passed by value and enums are frozen: extend by adding a new method that takes a
 //!   new type. Open code spaces ([`PluginKind`], [`PppProtocol`]) are newtypes over integers.
 //!
+//! What each minor version added:
+//! - 1.1: [`Host::set_counter`].
+//! - 1.2: [`PluginObject::hangup_with_cause`], [`Host::set_link_congested`],
+//!   [`Host::set_link_mru`].
+//! - 1.3: [`PluginModule::config_ui`]: the UI hints that, with `config_schema`, make the
+//!   plugin's configuration form (a page per plugin in the web UI, and routerd's check of
+//!   `[link.config]`). The host parses both with `dialgate-plugin-form`, as untrusted input.
+//!
 //! `tests/plugins/frozen-v1` is built against a byte-for-byte snapshot of this crate at 1.0.0;
 //! the host's tests load it, so a non-additive change fails CI.
 

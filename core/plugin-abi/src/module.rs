@@ -20,7 +20,7 @@ pub const MODULE_NAME: &str = "dialgate-plugin";
 /// The root module of a plugin library: what it is, and how to create instances.
 ///
 /// A prefix type: fields after `new` (the last one of 1.0) may be added in minor versions; the
-/// host reads them as `Option`s through [`PluginModuleRef`].
+/// host reads them as `Option`s through [`PluginModuleRef`]. Added so far: `config_ui` (1.3).
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModuleRef)))]
@@ -35,12 +35,23 @@ pub struct PluginModule {
     pub kind: PluginKind,
     /// One line for `routerctl plugins`.
     pub description: RStr<'static>,
-    /// A JSON Schema (draft 2020-12) of the instance configuration, so the web UI can draw its
-    /// form. The configuration itself travels as TOML; the schema describes its tables.
+    /// A JSON Schema (draft 2020-12) of the instance configuration (a link's `[link.config]`
+    /// table), so the web UI can draw its form. The configuration itself travels as TOML; the
+    /// schema describes its tables. Used together with [`config_ui`](Self::config_ui) (1.3).
     pub config_schema: RStr<'static>,
     /// Create an instance from its configuration (a TOML document) and the host's callbacks.
     #[sabi(last_prefix_field)]
     pub new: extern "C" fn(config_toml: RStr<'_>, host: HostBox) -> RResult<PluginBox, PluginError>,
+    /// ABI 1.3: the UI hints of the configuration form, a JSON object (the page's title,
+    /// field order, labels, help, and the *weak* values that need an acknowledged warning;
+    /// the format is `dialgate_plugin_form::parse`'s). With it, [`config_schema`] and these
+    /// hints are the plugin's form: the web UI draws a page for the plugin's links from them
+    /// and routerd checks `[link.config]` against them. Empty: the plugin has no form. A
+    /// plugin built for 1.0 to 1.2 does not have this field (the host reads `None`), and has no
+    /// form either: its `config_schema` was never used to draw one.
+    ///
+    /// [`config_schema`]: Self::config_schema
+    pub config_ui: RStr<'static>,
 }
 
 impl RootModule for PluginModuleRef {

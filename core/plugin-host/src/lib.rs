@@ -54,6 +54,7 @@ use dialgate_plugin_abi::{
 };
 
 pub use dialgate_plugin_abi as abi;
+pub use dialgate_plugin_form::{ConfigForm, FormError};
 pub use host::{HostServices, host_box};
 
 /// Why a plugin library was refused. Every variant names the file.
@@ -229,6 +230,10 @@ pub struct PluginInfo {
     pub description: String,
     /// The JSON Schema of its configuration.
     pub config_schema: String,
+    /// ABI 1.3: its configuration form (schema and UI hints), parsed: `None` when the plugin
+    /// has none (built for 1.0 to 1.2, or empty `config_ui`), an error when what it gave is
+    /// malformed (the plugin still loads and runs; only its form is missing).
+    pub form: Option<Result<ConfigForm, FormError>>,
 }
 
 /// A checked plugin library, ready to create instances.
@@ -349,11 +354,25 @@ pub fn load(path: impl AsRef<Path>) -> Result<LoadedPlugin, LoadError> {
         abi_version: plugin_abi,
         description: module.description().as_str().to_owned(),
         config_schema: module.config_schema().as_str().to_owned(),
+        form: read_form(module),
     };
     Ok(LoadedPlugin {
         info,
         module: ModuleRef(module),
     })
+}
+
+/// The plugin's configuration form (ABI 1.3): the schema and the UI hints are the plugin's
+/// words, so they go through the bounded parser of `dialgate-plugin-form`.
+fn read_form(module: PluginModuleRef) -> Option<Result<ConfigForm, FormError>> {
+    let ui = module.config_ui()?;
+    if ui.is_empty() {
+        return None;
+    }
+    Some(dialgate_plugin_form::parse(
+        module.config_schema().as_str(),
+        ui.as_str(),
+    ))
 }
 
 /// The root module's abi_stable name, for diagnostics.

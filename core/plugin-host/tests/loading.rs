@@ -478,3 +478,49 @@ fn hangup_causes_are_an_open_code_space() {
     assert_eq!(HangupCause::ADMIN.to_string(), "administrator");
     assert_ne!(HangupCause::IDLE, HangupCause::ADMIN);
 }
+
+/// ABI 1.3: a plugin's configuration form. The frozen 1.0 and 1.1 plugins have no
+/// `config_ui` field, so no form (their 1.0 `config_schema` alone never drew one); a 1.3
+/// plugin without hints has none either.
+#[test]
+fn plugins_before_abi_1_3_or_without_hints_report_no_form() {
+    for name in ["frozen-v1", "frozen-v1_1", "echo", "init-fails"] {
+        let plugin = load(plugin_path(name)).expect("loads");
+        assert_eq!(plugin.info().form, None, "{name}");
+    }
+    let frozen = load(plugin_path("frozen-v1")).expect("loads");
+    assert!(
+        !frozen.info().config_schema.is_empty(),
+        "1.0 had a schema field; it is not a form on its own"
+    );
+}
+
+/// ABI 1.3: a malformed form is the plugin's error, reported naming the place; the plugin
+/// still loads and works.
+#[test]
+fn a_malformed_form_is_reported_and_the_plugin_still_works() {
+    let plugin = load(plugin_path("bad-schema")).expect("a bad form does not stop loading");
+    let info = plugin.info();
+    assert_eq!(info.abi_version, ABI_VERSION);
+    let err = match &info.form {
+        Some(Err(e)) => e.clone(),
+        other => panic!("the form is an error: {other:?}"),
+    };
+    assert_eq!(err.place, "schema.properties.port.type");
+    assert!(err.message.contains("`number`"), "{err}");
+
+    let rec = Recorder::new();
+    let mut inst = plugin
+        .instantiate("", host_box(SharedRecorder(rec.clone())))
+        .expect("instance");
+    let now = Timestamp::from_nanos(9);
+    let link = inst.dial(now, "peer").expect("dial");
+    inst.send_frame(now, link, FRAME).expect("send");
+    assert_eq!(
+        rec.take(),
+        vec![
+            Event::LinkUp(link, "peer".into()),
+            Event::Frame(link, FRAME.to_vec()),
+        ]
+    );
+}

@@ -80,6 +80,9 @@ pub trait Plugin: Send + Sized + 'static {
     const DESCRIPTION: &'static str = "";
     /// The JSON Schema of the configuration (see [`dialgate_plugin_abi::PluginModule`]).
     const CONFIG_SCHEMA: &'static str = NO_CONFIG_SCHEMA;
+    /// ABI 1.3: the UI hints of the configuration form (see
+    /// [`dialgate_plugin_abi::PluginModule::config_ui`]); empty: no form.
+    const CONFIG_UI: &'static str = "";
 
     /// Create an instance from its configuration (TOML) and the host's callbacks.
     fn new(config_toml: &str, host: HostHandle) -> Result<Self, PluginError>;
@@ -585,6 +588,7 @@ pub fn root_module<P: Plugin>(version: &'static str) -> PluginModuleRef {
         description: P::DESCRIPTION.into(),
         config_schema: P::CONFIG_SCHEMA.into(),
         new: new_instance::<P>,
+        config_ui: P::CONFIG_UI.into(),
     }
     .leak_into_prefix()
 }

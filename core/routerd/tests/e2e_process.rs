@@ -160,7 +160,11 @@ role = "dial"
     let plugins: Vec<PluginInfo> = serde_json::from_str(&out).unwrap();
     assert_eq!(plugins.len(), 1);
     assert_eq!(plugins[0].state, PluginState::Running);
-    assert_eq!(plugins[0].abi_version.as_deref(), Some("1.2"));
+    assert_eq!(
+        plugins[0].abi_version,
+        Some(dialgate_plugin_host::abi::ABI_VERSION.to_string()),
+        "the plugin is built against this tree's ABI"
+    );
     assert_eq!(plugins[0].sessions, 2);
 
     // Metrics in the Prometheus format.

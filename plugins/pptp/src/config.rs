@@ -150,6 +150,23 @@ pub const SCHEMA: &str = r#"{
   }
 }"#;
 
+/// The UI hints of the configuration form (plugin ABI 1.3, format of
+/// `dialgate_plugin_form::parse`): the fields in the order an admin reads them, answering
+/// settings first. `gre_compat = "always"` is weak: without the sliding window nothing paces
+/// the sender and reordered packets reach PPP out of order (MPPE then resynchronises).
+pub const UI: &str = r#"{
+  "title": "PPTP links",
+  "order": ["listen", "max_sessions", "max_connections_per_source", "target", "call_type",
+            "host_name", "control_idle_timeout_secs", "call_setup_timeout_secs",
+            "echo_interval_secs", "receive_window", "gre_compat"],
+  "fields": {
+    "gre_compat": {
+      "weak": ["always"],
+      "warning": "Without the GRE sliding window (RFC 2637 4.2) nothing paces the sender and reordered packets are not put back in order; use it only for peers that break the window."
+    }
+  }
+}"#;
+
 /// Every key the configuration accepts (what [`SCHEMA`] lists).
 pub const KEYS: &[&str] = &[
     "listen",
@@ -590,6 +607,36 @@ mod tests {
                 "{text:?}: {e:?} does not start with {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_form_shows_every_key_and_checks_like_the_parser() {
+        let form = dialgate_plugin_form::parse(SCHEMA, UI).expect("schema and UI hints parse");
+        assert_eq!(form.title, "PPTP links");
+        let mut shown: Vec<&str> = form.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(shown.first(), Some(&"listen"));
+        shown.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(shown, keys);
+        let json = |text: &str| {
+            let t: toml::Table = text.parse().expect("TOML");
+            serde_json::to_value(t)
+                .expect("JSON")
+                .as_object()
+                .cloned()
+                .expect("a table")
+        };
+        let good = "listen = [\"0.0.0.0:1723\"]\nmax_sessions = 5\ngre_compat = \"auto\"\n";
+        assert!(parse(good).is_ok());
+        assert_eq!(form.check(&json(good)), vec![]);
+        let bad = "max_sessions = 0\ngre_compat = \"sometimes\"\n";
+        assert!(parse(bad).is_err());
+        let paths: Vec<String> = form.check(&json(bad)).into_iter().map(|i| i.path).collect();
+        assert_eq!(paths, ["max_sessions", "gre_compat"]);
+        let weak = form.weak_settings(&json("gre_compat = \"always\""));
+        assert_eq!(weak.len(), 1);
+        assert_eq!(weak[0].path, "gre_compat");
     }
 
     #[test]

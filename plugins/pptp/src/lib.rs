@@ -1378,6 +1378,7 @@ impl Plugin for Pptp {
     const KIND: PluginKind = PluginKind::LINK;
     const DESCRIPTION: &'static str = "PPTP (RFC 2637): control connections on TCP 1723, PPP over enhanced GRE; answers and places calls";
     const CONFIG_SCHEMA: &'static str = config::SCHEMA;
+    const CONFIG_UI: &'static str = config::UI;
 
     fn new(config_toml: &str, host: HostHandle) -> Result<Self, PluginError> {
         let config = Config::parse(config_toml).map_err(PluginError::invalid_config)?;

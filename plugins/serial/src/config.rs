@@ -141,6 +141,28 @@ pub const SCHEMA: &str = r#"{
   }
 }"#;
 
+/// The UI hints of the configuration form (plugin ABI 1.3, format of
+/// `dialgate_plugin_form::parse`): the page is "Serial ports and modems", a port's fields in
+/// the order an admin fills them in, and `lines = "local"` is weak: CLOCAL ignores the
+/// modem's carrier, so on a modem a caller who hangs up goes unnoticed and the next caller
+/// gets the session still logged in.
+pub const UI: &str = r#"{
+  "title": "Serial ports and modems",
+  "description": "PPP over serial lines (RFC 1662 async HDLC): modems, null-modem cables and ptys. Each link serves its ports, one call at a time each.",
+  "order": ["ports"],
+  "fields": {
+    "ports": {
+      "item_label": "Port",
+      "order": ["name", "device", "role", "lines", "speed", "flow_control", "number",
+                "dial_timeout_secs", "mru"]
+    },
+    "ports.lines": {
+      "weak": ["local"],
+      "warning": "Local lines ignore the modem's carrier (DCD). On a modem, a caller who hangs up is not noticed: the next caller inherits the session, still logged in as the previous user. Local lines are for null-modem cables and ptys only."
+    }
+  }
+}"#;
+
 /// The whole configuration of one instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -629,6 +651,54 @@ mod tests {
             assert_eq!(e.field, *field, "{text:?}: {e}");
             assert!(e.to_string().starts_with(&format!("{field}: ")), "{e}");
         }
+    }
+
+    fn json(text: &str) -> serde_json::Map<String, serde_json::Value> {
+        let t: Table = text.parse().expect("TOML");
+        serde_json::to_value(t)
+            .expect("JSON")
+            .as_object()
+            .cloned()
+            .expect("a table")
+    }
+
+    #[test]
+    fn the_form_shows_ports_with_every_key_and_checks_like_the_parser() {
+        let form = dialgate_plugin_form::parse(SCHEMA, UI).expect("schema and UI hints parse");
+        assert_eq!(form.title, "Serial ports and modems");
+        let ports = form.field("ports").expect("ports");
+        let dialgate_plugin_form::Kind::Table {
+            item_label, fields, ..
+        } = &ports.kind
+        else {
+            panic!("ports is an array of tables: {ports:?}");
+        };
+        assert_eq!(item_label, "Port");
+        let mut shown: Vec<&str> = fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(shown[..2], ["name", "device"]);
+        shown.sort_unstable();
+        let mut keys = PORT_KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(shown, keys);
+        assert_eq!(form.check(&json(MINIMAL)), vec![]);
+        // What the schema can say, it says at the same path as the parser.
+        for text in [
+            "[[ports]]\nname = \"p\"\ndevice = \"/d\"\nspeed = 11520",
+            "[[ports]]\nname = \"p\"\ndevice = \"/d\"\nmru = 10",
+            "[[ports]]\nname = \"p\"\ndevice = \"/d\"\nlines = \"dcd\"",
+            "[[ports]]\ndevice = \"/dev/ttyS0\"",
+            "[[ports]]\nname = \"p\"\ndevice = \"/d\"\nsped = 9600",
+        ] {
+            let issues = form.check(&json(text));
+            assert_eq!(issues.len(), 1, "{text}: {issues:?}");
+            assert_eq!(issues[0].path, err(text).field, "{text}");
+        }
+        // Local lines (the default) are weak; modem lines are not.
+        let weak = form.weak_settings(&json(MINIMAL));
+        assert_eq!(weak.len(), 1);
+        assert_eq!(weak[0].path, "ports[0].lines");
+        let modem = format!("{MINIMAL}lines = \"modem\"\n");
+        assert!(form.weak_settings(&json(&modem)).is_empty());
     }
 
     #[test]

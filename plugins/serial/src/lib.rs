@@ -646,6 +646,7 @@ impl Plugin for Serial {
     const DESCRIPTION: &'static str =
         "PPP over serial lines and ptys with RFC 1662 async HDLC framing";
     const CONFIG_SCHEMA: &'static str = config::SCHEMA;
+    const CONFIG_UI: &'static str = config::UI;
 
     fn new(config_toml: &str, host: HostHandle) -> Result<Self, PluginError> {
         let config = Config::parse(config_toml).map_err(PluginError::invalid_config)?;

@@ -64,6 +64,13 @@ fn the_cdylib_loads_as_a_plugin() {
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     assert!(info.description.contains("RFC 1662"));
     assert_eq!(info.config_schema, dialgate_plugin_serial::config::SCHEMA);
+    // ABI 1.3: the host read and parsed its configuration form.
+    let form = match &info.form {
+        Some(Ok(form)) => form,
+        other => panic!("the serial plugin has a form: {other:?}"),
+    };
+    assert_eq!(form.title, "Serial ports and modems");
+    assert!(form.field("ports").is_some());
 }
 
 #[test]

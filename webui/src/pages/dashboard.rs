@@ -1,14 +1,56 @@
-//! The dashboard: sessions now, authentication failures, plugin health, interfaces.
+//! The dashboard: sessions now, authentication failures, the throughput graph of the last
+//! hour with CPU and memory (live over SSE), plugin health, interfaces.
 
+use std::convert::Infallible;
 use std::fmt::Write;
+use std::time::{Duration, Instant};
 
 use axum::Extension;
 use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
+use dialgate_routerd::api::client::Client;
 use dialgate_routerd::api::{PluginInfo, PluginState, Status};
+use futures_util::Stream;
 
+use super::graph;
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, esc};
+
+/// How often the graph and host card are sent again (routerd samples every 10 s).
+pub const REFRESH: Duration = Duration::from_secs(10);
+
+/// The graph card and the host card (the contents of `#traffic`, also each SSE update).
+async fn traffic_cards(c: &Client) -> String {
+    match c.stats_history().await {
+        Ok(h) => format!(
+            "<div class=\"card wide\" id=\"throughput-card\">{}</div><div class=\"card stat\" id=\"host-card\">{}</div>",
+            graph::throughput(&h),
+            graph::host(&h)
+        ),
+        Err(e) => format!(
+            "<div class=\"card wide\"><h2>Throughput, last hour</h2><p>routerd gave no statistics: {}</p></div>",
+            esc(&e.to_string())
+        ),
+    }
+}
+
+/// `GET /dashboard/events`: the graph and host cards again every [`REFRESH`], until the
+/// browser goes away or the login ends.
+pub async fn events(
+    State(app): State<Shared>,
+    Extension(v): Extension<Visitor>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures_util::stream::unfold((app, v), |(app, v)| async move {
+        tokio::time::sleep(REFRESH).await;
+        if !app.sessions().is_authenticated(&v.id, Instant::now()) {
+            return None;
+        }
+        let html = traffic_cards(&app.client).await;
+        Some((Ok(Event::default().event("update").data(html)), (app, v)))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
 
 /// A plugin state as a badge.
 pub fn state_badge(state: PluginState) -> String {
@@ -24,10 +66,11 @@ pub fn state_badge(state: PluginState) -> String {
 /// `GET /dashboard`.
 pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -> Response {
     let c = &app.client;
-    let (status, plugins, failures) = tokio::join!(
+    let (status, plugins, failures, traffic) = tokio::join!(
         c.get::<Status>("/v1/status"),
         c.get::<Vec<PluginInfo>>("/v1/plugins"),
         auth_failures(c),
+        traffic_cards(c),
     );
     let status = match status {
         Ok(s) => s,
@@ -68,6 +111,10 @@ pub async fn show(State(app): State<Shared>, Extension(v): Extension<Visitor>) -
         esc(&status.version),
         html::duration(status.uptime_secs),
         status.config_version
+    );
+    let _ = write!(
+        body,
+        "<section class=\"cards\" id=\"traffic\" aria-label=\"Traffic, CPU and memory\" data-sse=\"/dashboard/events\">{traffic}</section>"
     );
 
     body.push_str("<h2>Plugins</h2>");

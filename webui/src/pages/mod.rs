@@ -2,11 +2,14 @@
 
 pub mod config;
 pub mod dashboard;
+pub mod graph;
 pub mod login;
 pub mod logs;
+pub mod plugin_forms;
 pub mod plugins;
 pub mod pptp;
 pub mod sessions;
+pub mod system;
 pub mod upgrade;
 pub mod users;
 

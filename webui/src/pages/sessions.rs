@@ -244,9 +244,24 @@ pub async fn detail(
     ] {
         let _ = write!(body, "<dt>{k}</dt><dd>{}</dd>", esc(&val));
     }
+    body.push_str("</dl>");
+    match s.captured {
+        Some(n) => {
+            let _ = write!(
+                body,
+                "<p><a href=\"/sessions/{id}/pcap\" id=\"pcap-link\" download=\"session-{id}.pcap\">\
+Download the capture (pcap, {n} frames)</a> <small>The session's last PPP frames, both directions; \
+passwords and CHAP responses are blanked.</small></p>"
+            );
+        }
+        None => body.push_str(
+            "<p><small>No capture: this session started while capture was off \
+([limits] capture_packets).</small></p>",
+        ),
+    }
     let _ = write!(
         body,
-        "</dl><form method=\"post\" action=\"/sessions/{id}/kick\">{}<button type=\"submit\" class=\"danger\">Kick this session</button></form>\
+        "<form method=\"post\" action=\"/sessions/{id}/kick\">{}<button type=\"submit\" class=\"danger\">Kick this session</button></form>\
 <h2>Log</h2>",
         csrf_field(&v.csrf)
     );
@@ -275,6 +290,44 @@ pub async fn detail(
         &body,
     ))
     .into_response()
+}
+
+/// `GET /sessions/{id}/pcap`: the session's capture as a pcap download (routerd's
+/// `GET /v1/sessions/{id}/pcap`, passed through).
+pub async fn pcap(
+    State(app): State<Shared>,
+    Extension(v): Extension<Visitor>,
+    Path(id): Path<u64>,
+) -> Response {
+    match app.client.session_pcap(id).await {
+        Ok(bytes) => (
+            [
+                (
+                    axum::http::header::CONTENT_TYPE,
+                    dialgate_routerd::api::capture::PCAP_CONTENT_TYPE.to_owned(),
+                ),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"session-{id}.pcap\""),
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(ClientError::Api { status: 404, body }) => (
+            StatusCode::NOT_FOUND,
+            Html(html::page(
+                "No capture",
+                &v.chrome("/sessions", None),
+                &format!(
+                    "<p>{} <a href=\"/sessions\">All sessions</a></p>",
+                    esc(&body.error)
+                ),
+            )),
+        )
+            .into_response(),
+        Err(e) => routerd_error(&v, "/sessions", &e),
+    }
 }
 
 /// `POST /sessions/{id}/kick`: ends the session (teardown reason "admin").

@@ -21,6 +21,7 @@ pub const TEST_PLUGINS: &[&str] = &[
     "dialgate-test-plugin-wrong-major",
     "dialgate-test-plugin-bad-layout",
     "dialgate-test-plugin-init-fails",
+    "dialgate-test-plugin-bad-schema",
     "dialgate-test-plugin-panics",
     "dialgate-test-plugin-frozen-v1",
     "dialgate-test-plugin-frozen-v1_1",

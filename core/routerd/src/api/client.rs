@@ -191,6 +191,39 @@ impl Client {
             body,
         })
     }
+
+    /// `GET /v1/plugins/{name}/schema`: a plugin's configuration form (plugin ABI 1.3).
+    pub async fn plugin_schema(
+        &self,
+        name: &str,
+    ) -> Result<super::plugin_schema::PluginSchema, ClientError> {
+        self.get(&format!("/v1/plugins/{}/schema", encode_segment(name)))
+            .await
+    }
+
+    /// `GET /v1/sessions/{id}/pcap`: the session's capture ring as a pcap file.
+    pub async fn session_pcap(&self, id: u64) -> Result<Bytes, ClientError> {
+        Ok(self
+            .success(Method::GET, &format!("/v1/sessions/{id}/pcap"), None)
+            .await?
+            .body)
+    }
+
+    /// `GET /v1/stats/history`: the last hour of traffic, sessions and CPU, memory now.
+    pub async fn stats_history(&self) -> Result<super::stats::StatsHistory, ClientError> {
+        self.get("/v1/stats/history").await
+    }
+
+    /// `GET /v1/system`: interfaces, DNS servers, time.
+    pub async fn system_info(&self) -> Result<super::system::SystemInfo, ClientError> {
+        self.get("/v1/system").await
+    }
+
+    /// `POST /v1/system/reboot`: runs routerd's `system.reboot_command`.
+    pub async fn reboot(&self) -> Result<super::system::RebootStarted, ClientError> {
+        self.call(Method::POST, "/v1/system/reboot", None::<&()>)
+            .await
+    }
 }
 
 impl Client {

@@ -107,6 +107,39 @@ pub trait Control: Send + Sync + 'static {
     fn hardware(&self) -> BoxFuture<'_, ApiResult<crate::hardware::HardwareInfo>> {
         Box::pin(async { Err(ApiError::not_found("no hardware profile here")) })
     }
+
+    /// A plugin's configuration form (plugin ABI 1.3, [`super::plugin_schema`]);
+    /// [`ApiError::NotFound`] when no plugin has that name. By default: not found.
+    fn plugin_schema(
+        &self,
+        name: String,
+    ) -> BoxFuture<'_, ApiResult<super::plugin_schema::PluginSchema>> {
+        Box::pin(async move { Err(ApiError::not_found(format!("no plugin {name:?}"))) })
+    }
+
+    /// A session's capture ring as a pcap file ([`super::capture`]); [`ApiError::NotFound`]
+    /// when there is no such session or it captures nothing. By default: not found.
+    fn session_pcap(&self, id: SessionId) -> BoxFuture<'_, ApiResult<Vec<u8>>> {
+        Box::pin(async move { Err(ApiError::not_found(format!("no capture of session {id}"))) })
+    }
+
+    /// The last hour of traffic, sessions and CPU, and memory now (`GET /v1/stats/history`,
+    /// see [`super::stats`]). By default [`ApiError::NotFound`]: a daemon that samples nothing.
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<super::stats::StatsHistory>> {
+        Box::pin(async { Err(ApiError::not_found("this daemon keeps no statistics")) })
+    }
+
+    /// The box: interfaces with routerd's roles, DNS servers, time (`GET /v1/system`, see
+    /// [`super::system`]). By default [`ApiError::NotFound`].
+    fn system_info(&self) -> BoxFuture<'_, ApiResult<super::system::SystemInfo>> {
+        Box::pin(async { Err(ApiError::not_found("no system information here")) })
+    }
+
+    /// Reboots the box with `system.reboot_command` (`POST /v1/system/reboot`): answers once
+    /// the command ran successfully. By default [`ApiError::NotFound`].
+    fn reboot(&self) -> BoxFuture<'_, ApiResult<super::system::RebootStarted>> {
+        Box::pin(async { Err(ApiError::not_found("this daemon cannot reboot the box")) })
+    }
 }
 
 /// Why a management request failed. Each variant maps to one HTTP status.
@@ -396,6 +429,10 @@ pub struct SessionInfo {
     pub uptime_secs: u64,
     /// Its phase.
     pub state: SessionState,
+    /// Frames in its capture ring (`GET /v1/sessions/{id}/pcap`); `None` when capture was
+    /// off when it started (`[limits] capture_packets`).
+    #[serde(default)]
+    pub captured: Option<u64>,
 }
 
 /// A local user (never a hash or secret).
@@ -501,6 +538,10 @@ pub struct PluginInfo {
     /// Seconds until the next automatic restart, when one is due.
     #[serde(default)]
     pub next_restart_secs: Option<u64>,
+    /// The title of its configuration page, when it gives a configuration form (plugin ABI
+    /// 1.3; its name when the form is malformed, so the page can show why).
+    #[serde(default)]
+    pub form_title: Option<String>,
 }
 
 /// `POST /v1/plugins/{name}/restart` answer.

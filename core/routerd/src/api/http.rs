@@ -114,7 +114,7 @@ fn query_rejection(rejection: &QueryRejection) -> ApiError {
 }
 
 /// Path parameters as strings; rejections become [`ApiError`]s.
-struct ApiPath<T>(T);
+pub(super) struct ApiPath<T>(pub(super) T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
@@ -131,7 +131,7 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
     ApiError::bad_request(format!("bad path: {}", rejection.body_text()))
 }
 
-fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
+pub(super) fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| {
         ApiError::bad_request(format!(
             "session id must be a decimal number, got {:?}",
@@ -160,11 +160,11 @@ fn check_user_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// At most 64 characters of untrusted input, for messages.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-fn json<T: Serialize>(value: T) -> Response {
+pub(super) fn json<T: Serialize>(value: T) -> Response {
     axum::Json(value).into_response()
 }
 
@@ -358,11 +358,16 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{id}", get(session).delete(kill_session))
+        .route("/v1/sessions/{id}/pcap", get(super::capture::handler))
         .route("/v1/users", get(users))
         .route("/v1/users/{name}/password", put(set_password))
         .route("/v1/users/{name}", delete(remove_user))
         .route("/v1/plugins", get(plugins))
         .route("/v1/plugins/{name}/restart", post(restart_plugin))
+        .route(
+            "/v1/plugins/{name}/schema",
+            get(super::plugin_schema::handler),
+        )
         .route("/v1/config", get(config).post(apply_config))
         .route("/v1/config/check", post(check_config))
         .route("/v1/config/rollback/{version}", post(rollback))
@@ -375,6 +380,9 @@ pub fn router(control: Arc<dyn Control>) -> Router {
                 .post(upgrade::stage)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route("/v1/stats/history", get(super::stats::history))
+        .route("/v1/system", get(super::system::info))
+        .route("/v1/system/reboot", post(super::system::reboot))
         .route("/metrics", get(metrics_text));
     finish(routes, control)
 }

@@ -138,6 +138,9 @@ pub struct SystemConfig {
     pub state_dir: PathBuf,
     /// Log verbosity.
     pub log_level: LogLevel,
+    /// The command (program and arguments) `POST /v1/system/reboot` runs; default
+    /// `["reboot"]`. An empty list disables rebooting through the API.
+    pub reboot_command: Vec<String>,
     /// How many configuration versions the store keeps (1 to 1000).
     pub config_history: u32,
     /// Keep only `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_NET_BIND_SERVICE` once started
@@ -184,6 +187,7 @@ impl Default for SystemConfig {
             plugin_dir: PathBuf::from("/usr/lib/dialgate/plugins"),
             state_dir: PathBuf::from("/var/lib/dialgate"),
             log_level: LogLevel::Info,
+            reboot_command: vec!["reboot".to_owned()],
             config_history: 10,
             drop_capabilities: true,
             upgrade_dir: None,
@@ -666,6 +670,11 @@ pub struct LimitsConfig {
     pub auth_failure_window_secs: u32,
     /// How long calls from a locked-out source are refused, in seconds (1 to 86400).
     pub auth_lockout_secs: u32,
+    /// Frames each new session keeps in its capture ring, for `GET /v1/sessions/{id}/pcap`
+    /// (0 to 4096; 0, the default, turns capture off).
+    pub capture_packets: u32,
+    /// Octets kept of each captured frame (64 to 65535, default 256).
+    pub capture_snaplen: u32,
 }
 
 impl Default for LimitsConfig {
@@ -676,6 +685,8 @@ impl Default for LimitsConfig {
             auth_failures_per_source: 5,
             auth_failure_window_secs: 60,
             auth_lockout_secs: 300,
+            capture_packets: 0,
+            capture_snaplen: 256,
         }
     }
 }

@@ -754,6 +754,23 @@ impl Validator<'_> {
                 ),
             );
         }
+        if l.capture_packets > crate::daemon::capture::MAX_PACKETS {
+            self.err(
+                at("limits", "capture_packets"),
+                format!(
+                    "must be 0 (capture off) to {}, not {}",
+                    crate::daemon::capture::MAX_PACKETS,
+                    l.capture_packets
+                ),
+            );
+        }
+        let (lo, hi) = crate::daemon::capture::SNAPLEN_RANGE;
+        if !(lo..=hi).contains(&l.capture_snaplen) {
+            self.err(
+                at("limits", "capture_snaplen"),
+                format!("must be {lo} to {hi}, not {}", l.capture_snaplen),
+            );
+        }
         if l.auth_failures_per_source > 1000 {
             self.err(
                 at("limits", "auth_failures_per_source"),

@@ -684,13 +684,17 @@ impl Actor {
         for _ in 0..100_000 {
             let item = {
                 let mut core = lock(&self.shared.core);
-                match core.outbox.pop_front() {
+                let item = match core.outbox.pop_front() {
                     Some(item) => Some(item),
                     None => {
                         core.process(&self.shared.env, clock::now());
                         core.outbox.pop_front()
                     }
+                };
+                if let Some(Out::Frame { link, buf }) = &item {
+                    core.capture_out(clock::now(), *link, buf);
                 }
+                item
             };
             let Some(item) = item else {
                 return;

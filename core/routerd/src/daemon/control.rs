@@ -11,6 +11,9 @@ use std::sync::atomic::Ordering;
 use super::actor::InstanceState;
 use super::router::{SessionMode, SessionShared, lock};
 use super::{ApplyRefused, Daemon, RestartError};
+use crate::api::plugin_schema::{PluginSchema, link_config_issues};
+use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
+use crate::api::system::{RebootStarted, SystemInfo, SystemReader};
 use crate::api::{
     ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigIssue,
     ConfigShow, Control, Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing,
@@ -21,17 +24,49 @@ use crate::api::{
 use crate::config::Document;
 use crate::store::Applied;
 
+/// How long `system.reboot_command` may run before the API answers with an error.
+pub const REBOOT_COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// [`Control`] for a running [`Daemon`].
 #[derive(Debug, Clone)]
 pub struct DaemonControl {
     daemon: Arc<Daemon>,
     logs: LogRing,
+    stats: Arc<std::sync::Mutex<StatsRing>>,
 }
 
 impl DaemonControl {
     /// Serves `daemon`; `logs` is the ring the process's `tracing` layer records into.
     pub fn new(daemon: Arc<Daemon>, logs: LogRing) -> Self {
-        DaemonControl { daemon, logs }
+        DaemonControl {
+            daemon,
+            logs,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Takes one sample of traffic, sessions and CPU into the history ring.
+    pub async fn sample(&self, host: &mut HostReader) {
+        let Ok(m) = self.metrics().await else { return };
+        let (cpu_percent, _) = host.cpu();
+        lock(&self.stats).push(StatsPoint {
+            time: crate::time::Timestamp::now(),
+            bytes_in: m.traffic.bytes_in,
+            bytes_out: m.traffic.bytes_out,
+            sessions: m.sessions.total,
+            cpu_percent,
+        });
+    }
+
+    /// Samples now and then every [`SAMPLE_INTERVAL`], for ever.
+    pub async fn run_sampler(self) {
+        let mut host = HostReader::default();
+        let mut tick = tokio::time::interval(SAMPLE_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            self.sample(&mut host).await;
+        }
     }
 }
 
@@ -94,6 +129,7 @@ fn session_info(s: &SessionShared) -> SessionInfo {
         started: s.started,
         uptime_secs: s.started_at.elapsed().as_secs(),
         state,
+        captured: s.capture.as_ref().map(|c| c.len() as u64),
     }
 }
 
@@ -224,6 +260,14 @@ impl DaemonControl {
                     last_error: last_error.map(|(_, e)| e),
                     next_restart_secs: next_restart
                         .map(|t| t.saturating_duration_since(now).as_secs()),
+                    form_title: match slot.map(|s| &s.loaded) {
+                        Some(Ok(l)) => match &l.info().form {
+                            Some(Ok(form)) if !form.title.is_empty() => Some(form.title.clone()),
+                            Some(_) => Some(p.name.clone()),
+                            None => None,
+                        },
+                        _ => None,
+                    },
                 },
                 t,
                 panics,
@@ -407,14 +451,76 @@ impl Control for DaemonControl {
             if report.valid
                 && let Ok(doc) = Document::parse(crate::api::API_DOCUMENT_NAME, toml)
             {
-                let issues = hardware_issues(doc.config());
+                // Each link's settings against its plugin's form (plugin ABI 1.3), with the
+                // plugins loaded now.
+                let slots = self.daemon.plugin_slots().await;
+                let mut issues = link_config_issues(doc.config(), |name| {
+                    let slot = slots.iter().find(|s| s.config.name == name)?;
+                    match &slot.loaded.as_ref().ok()?.info().form {
+                        Some(Ok(form)) => Some(form),
+                        _ => None,
+                    }
+                });
+                issues.extend(hardware_issues(doc.config()));
                 if !issues.is_empty() {
                     report.valid = false;
-                    report.errors = issues;
                     report.changes.clear();
+                    report.errors = issues;
                 }
             }
             Ok(report)
+        })
+    }
+
+    fn session_pcap(&self, id: u64) -> BoxFuture<'_, ApiResult<Vec<u8>>> {
+        Box::pin(async move {
+            let s = lock(&self.daemon.router.sessions)
+                .values()
+                .find(|s| s.id == id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+            let capture = s.capture.as_ref().ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "session {id} captures nothing: it started with [limits] capture_packets = 0"
+                ))
+            })?;
+            Ok(capture.pcap(s.started, s.started_at))
+        })
+    }
+
+    fn plugin_schema(&self, name: String) -> BoxFuture<'_, ApiResult<PluginSchema>> {
+        Box::pin(async move {
+            let slots = self.daemon.plugin_slots().await;
+            let Some(slot) = slots.iter().find(|s| s.config.name == name) else {
+                return Err(ApiError::not_found(format!(
+                    "no plugin {name:?} is configured"
+                )));
+            };
+            Ok(match &slot.loaded {
+                Ok(l) => {
+                    let info = l.info();
+                    let (form, error) = match &info.form {
+                        Some(Ok(f)) => (Some(f.clone()), None),
+                        Some(Err(e)) => (
+                            None,
+                            Some(format!("its configuration form is malformed: {e}")),
+                        ),
+                        None => (None, None),
+                    };
+                    PluginSchema {
+                        plugin: name,
+                        abi_version: Some(info.abi_version.to_string()),
+                        form,
+                        error,
+                    }
+                }
+                Err(e) => PluginSchema {
+                    plugin: name,
+                    abi_version: None,
+                    form: None,
+                    error: Some(format!("not loaded: {e}")),
+                },
+            })
         })
     }
 
@@ -535,6 +641,85 @@ impl Control for DaemonControl {
         })
     }
 
+    fn system_info(&self) -> BoxFuture<'_, ApiResult<SystemInfo>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let tun = match &self.daemon.router.dataplane {
+                Some(dp) => dp.tun_name().to_owned(),
+                None => config.tun.name.clone(),
+            };
+            let lan = config.lan.as_ref().map(|l| l.interface.clone());
+            let mut info = tokio::task::spawn_blocking(|| SystemReader::default().read())
+                .await
+                .map_err(|e| ApiError::internal(format!("reading the system: {e}")))?;
+            for i in &mut info.interfaces {
+                if i.name == tun {
+                    i.role = Some("tun".to_owned());
+                } else if lan.as_deref() == Some(i.name.as_str()) {
+                    i.role = Some("lan".to_owned());
+                }
+            }
+            Ok(info)
+        })
+    }
+
+    fn reboot(&self) -> BoxFuture<'_, ApiResult<RebootStarted>> {
+        Box::pin(async move {
+            let command = self.daemon.running_config().await.system.reboot_command;
+            let Some((program, args)) = command.split_first() else {
+                return Err(ApiError::conflict(
+                    "rebooting through the API is disabled (system.reboot_command is empty)",
+                ));
+            };
+            tracing::warn!(?command, "reboot requested through the management API");
+            let child = tokio::process::Command::new(program)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            let out = tokio::time::timeout(REBOOT_COMMAND_TIMEOUT, child.wait_with_output())
+                .await
+                .map_err(|_| {
+                    ApiError::internal(format!(
+                        "{program} did not finish within {REBOOT_COMMAND_TIMEOUT:?}"
+                    ))
+                })?
+                .map_err(|e| ApiError::internal(format!("{program}: {e}")))?;
+            if !out.status.success() {
+                let stderr: String = String::from_utf8_lossy(&out.stderr)
+                    .chars()
+                    .take(512)
+                    .collect();
+                return Err(ApiError::internal(format!(
+                    "{program} failed ({}): {}",
+                    out.status,
+                    stderr.trim()
+                )));
+            }
+            Ok(RebootStarted { command })
+        })
+    }
+
+    fn stats_history(&self) -> BoxFuture<'_, ApiResult<StatsHistory>> {
+        Box::pin(async move {
+            let points = lock(&self.stats).points();
+            let host = HostReader::default();
+            let cpus = std::fs::read_to_string("/proc/stat")
+                .ok()
+                .and_then(|t| crate::api::stats::CpuTimes::parse(&t))
+                .map(|c| c.cpus);
+            Ok(StatsHistory {
+                interval_secs: SAMPLE_INTERVAL.as_secs(),
+                points,
+                memory: host.memory(),
+                cpus,
+            })
+        })
+    }
+
     fn upgrade_dir(&self) -> BoxFuture<'_, Option<std::path::PathBuf>> {
         Box::pin(async move { Some(self.daemon.running_config().await.system.upgrade_dir()) })
     }
@@ -574,6 +759,7 @@ fn hardware_issues(config: &crate::config::Config) -> Vec<ConfigIssue> {
 pub struct ApiServer {
     stop: Arc<tokio::sync::Notify>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    sampler: tokio::task::JoinHandle<()>,
     socket: std::path::PathBuf,
 }
 
@@ -587,7 +773,8 @@ impl ApiServer {
         management: &crate::config::ManagementConfig,
     ) -> Result<ApiServer, String> {
         use std::os::unix::fs::DirBuilderExt;
-        let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon, logs));
+        let daemon_control = DaemonControl::new(daemon, logs);
+        let control: Arc<dyn Control> = Arc::new(daemon_control.clone());
         let stop = Arc::new(tokio::sync::Notify::new());
         let socket = management.socket.clone();
         if let Some(dir) = socket.parent() {
@@ -620,15 +807,18 @@ impl ApiServer {
             }));
         }
         tracing::info!(socket = %socket.display(), "management API listening");
+        let sampler = tokio::spawn(daemon_control.run_sampler());
         Ok(ApiServer {
             stop,
             tasks,
+            sampler,
             socket,
         })
     }
 
     /// Stops serving and removes the socket file.
     pub async fn shutdown(mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in self.tasks.drain(..) {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), t).await;
@@ -639,6 +829,7 @@ impl ApiServer {
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
+        self.sampler.abort();
         self.stop.notify_waiters();
         for t in &self.tasks {
             t.abort();

@@ -24,6 +24,7 @@ pub mod actor;
 pub mod auth_guard;
 pub mod buffers;
 pub mod caps;
+pub mod capture;
 pub mod clock;
 pub mod control;
 pub mod dataplane;

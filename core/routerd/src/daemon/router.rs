@@ -155,6 +155,9 @@ pub struct SessionShared {
     pub meta: Mutex<SessionMeta>,
     /// Its counters.
     pub counters: SessionCounters,
+    /// Its capture ring, when `[limits] capture_packets` was on when it started.
+    /// Boxed: a session without capture pays one pointer.
+    pub capture: Option<Box<super::capture::Capture>>,
 }
 
 /// A serializable view of a session.

@@ -25,6 +25,7 @@ use tokio::sync::mpsc;
 
 use super::actor::{ActorMsg, RelayMsg};
 use super::auth_guard::{AuthNote, PER_USER_LIMIT, Refusal, source_ip};
+use super::capture::{self, Capture};
 use super::dataplane::{FromSession, SessionRoute, SessionSide};
 use super::lan::{LanMsg, LanSend, negotiated_toml};
 use super::reservation::Reservation;
@@ -310,6 +311,8 @@ pub struct Core {
     redial_backoff: Duration,
     /// Dial-out links: a call placed and not up yet.
     pub dial_pending: Option<LinkId>,
+    /// Sessions with a capture ring: while none has one, outgoing frames are not looked up.
+    captures: usize,
 }
 
 fn mppe_name(len: MppeKeyLength) -> &'static str {
@@ -417,6 +420,21 @@ impl Core {
             redial_at: dials.then_some(now),
             redial_backoff: MIN_REDIAL_BACKOFF,
             ..Core::default()
+        }
+    }
+
+    /// Records a frame about to go to the plugin on `link` in its session's capture ring,
+    /// if it has one (nothing is looked up while no session captures).
+    pub fn capture_out(&self, now: Instant, link: LinkId, frame: &[u8]) {
+        if self.captures == 0 {
+            return;
+        }
+        if let Some(capture) = self
+            .sessions
+            .get(&link)
+            .and_then(|s| s.shared.capture.as_ref())
+        {
+            capture.record(now, capture::Direction::Out, frame);
         }
     }
 
@@ -566,7 +584,11 @@ impl Core {
             started_at: now,
             meta: std::sync::Mutex::new(meta),
             counters: Default::default(),
+            capture: Capture::new(limits.capture_packets, limits.capture_snaplen).map(Box::new),
         });
+        if shared.capture.is_some() {
+            self.captures += 1;
+        }
         let kind = match (spec.mode, &spec.engine) {
             (LinkMode::Terminate, Some(template)) => {
                 let mut setup = template.engine_config(router, source);
@@ -731,6 +753,9 @@ impl Core {
             ..
         } = self;
         let s = sessions.get_mut(&link).ok_or(HostError::Closed)?;
+        if let Some(capture) = &s.shared.capture {
+            capture.record(now, capture::Direction::In, frame);
+        }
         let c = &s.shared.counters;
         match &mut s.kind {
             Kind::Relay(peer) => {
@@ -1482,6 +1507,9 @@ impl Core {
         let Some(mut s) = self.sessions.remove(&link) else {
             return;
         };
+        if s.shared.capture.is_some() {
+            self.captures = self.captures.saturating_sub(1);
+        }
         if let Some(at) = s.deadline.take() {
             self.deadlines.remove(&(at, link));
         }

@@ -61,6 +61,7 @@ fn session(id: SessionId, user: &str, link: &str, role: SessionRole) -> SessionI
         started: Timestamp::from_unix_ms(1_700_000_000_000),
         uptime_secs: 60 * id,
         state: SessionState::Up,
+        captured: None,
     }
 }
 
@@ -100,6 +101,7 @@ impl FakeControl {
                 restarts: 1,
                 last_error: Some("link serial0: plugin serial failed in on_data: boom".to_owned()),
                 next_restart_secs: None,
+                form_title: None,
             },
             PluginInfo {
                 name: "broken".to_owned(),
@@ -113,6 +115,7 @@ impl FakeControl {
                 restarts: 0,
                 last_error: None,
                 next_restart_secs: None,
+                form_title: None,
             },
         ];
         let info = VersionInfo {
