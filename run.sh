@@ -1,8 +1,22 @@
 #!/usr/bin/env bash
-# The main job: builds routerd, routerctl and the link plugins (release), then runs routerd
-# on its embedded default configuration (`routerd --print-default-config` shows it) until
-# Ctrl-C, which stops it cleanly (every session ends with a reason and an accounting record,
-# kernel settings are put back).
+# The main job, two ways:
+#
+#   ./run.sh [--keep] [run-qemu.sh options]
+#       The appliance: builds the x86_64 disk image (appliance-image/build.sh: release build,
+#       Debian kernel and busybox, our binaries) and boots it in QEMU (appliance-image/
+#       run-qemu.sh, TCG), where routerd runs on its embedded default configuration and the
+#       web UI is forwarded to https://127.0.0.1:8443/. First boot: open the web UI and set
+#       the admin password. The box's disk is a copy of the built image
+#       (target/appliance/run/dialgate-x86_64.img), made afresh each run; --keep boots the
+#       box of the last run again, with its configuration. As root the box also gets its WAN
+#       tap in a network namespace (PPTP from the host); without root it runs with --no-tap.
+#       The console is this terminal (Ctrl-A X quits QEMU).
+#
+#   ./run.sh --host
+#       routerd on this machine: builds routerd, routerctl and the link plugins (release),
+#       then runs routerd on its embedded default configuration (`routerd
+#       --print-default-config` shows it) until Ctrl-C, which stops it cleanly (every session
+#       ends with a reason and an accounting record, kernel settings are put back).
 #
 # The default configuration is safe to start anywhere: it serves the management API on a
 # local unix socket and Prometheus metrics on 127.0.0.1:9633, brings up the TUN device
@@ -10,18 +24,42 @@
 # setting. Once a configuration is applied (routerctl config apply), routerd starts with that
 # one next time (kept with its history in the state directory).
 #
-# routerd needs root (TUN device, routes, sysctls); the build runs as you, routerd through
-# sudo when you are not root.
+# In --host mode routerd needs root (TUN device, routes, sysctls); the build runs as you,
+# routerd through sudo when you are not root.
 #
-#   ./run.sh                                  state in /var/lib/dialgate
-#   DIALGATE_STATE_DIR=/tmp/dg ./run.sh       elsewhere
-#   DIALGATE_SOCKET=/tmp/dg/routerd.sock ./run.sh
+#   ./run.sh --host                                  state in /var/lib/dialgate
+#   DIALGATE_STATE_DIR=/tmp/dg ./run.sh --host       elsewhere
+#   DIALGATE_SOCKET=/tmp/dg/routerd.sock ./run.sh --host
 set -euo pipefail
 cd "$(dirname "$0")"
 repo=$(pwd)
 bin="$repo/target/release"
 state_dir=${DIALGATE_STATE_DIR:-/var/lib/dialgate}
 socket=${DIALGATE_SOCKET:-/run/dialgate/routerd.sock}
+
+if [ "${1:-}" != "--host" ] && [ "${1:-}" != "--built" ]; then
+    # The appliance in QEMU.
+    keep=0
+    if [ "${1:-}" = "--keep" ]; then
+        keep=1
+        shift
+    fi
+    echo "==> building the x86_64 appliance image (appliance-image/build.sh x86_64)"
+    appliance-image/build.sh x86_64 --no-xz
+    built="$repo/target/appliance/x86_64/dialgate-x86_64.img"
+    box="$repo/target/appliance/run/dialgate-x86_64.img"
+    mkdir -p "$(dirname "$box")"
+    if [ "$keep" = 1 ] && [ -f "$box" ]; then
+        echo "==> the box of the last run, with its configuration: $box"
+    else
+        echo "==> a fresh box: $box (./run.sh --keep boots it again next time)"
+        cp --sparse=always "$built" "$box"
+    fi
+    extra=()
+    [ "$(id -u)" = 0 ] || extra+=(--no-tap)
+    echo "==> booting it in QEMU: the web UI's address and the first-boot step follow"
+    exec appliance-image/run-qemu.sh "${extra[@]}" "$@" "$box"
+fi
 
 if [ "${1:-}" != "--built" ]; then
     if ! command -v cargo >/dev/null; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boots a dialgate appliance image in QEMU (TCG unless --kvm), as a box on two networks:
-#   lan0  QEMU user-mode network; the web UI (443, 80) and routerd's metrics (9633) are
-#         forwarded to the host's 127.0.0.1 (ports below)
+#   lan0  QEMU user-mode network; the web UI (443, 80) is forwarded to the host's 127.0.0.1
+#         (ports below); routerd's metrics stay on the box's loopback
 #   wan0  a tap inside a network namespace this script creates (10.77.10.1/24 on the host
 #         side, the box is 10.77.10.2): PPTP clients there reach the box with TCP 1723 + GRE,
 #         which user-mode networking cannot carry. Needs root (namespace, tap).
@@ -17,7 +17,7 @@
 #     --no-tap             no wan0 tap and no namespace (no root needed)
 #     --console stdio|mon  console on stdin/stdout: plain (scripts) or with QEMU's monitor
 #                          multiplexed (default; Ctrl-A X quits, Ctrl-A C the monitor)
-#     --https-port N --http-port N --metrics-port N   host ports (default 8443, 8080, 9633)
+#     --https-port N --http-port N   host ports (default 8443, 8080)
 #     --mem MB --smp N     guest memory (default 512) and CPUs (default 1)
 #     --pty-file FILE      also write "guest-device host-pty" lines to FILE
 # The architecture follows the image's name (dialgate-<arch>.img).
@@ -27,7 +27,7 @@ die() { echo "run-qemu.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 bios=0 kvm=0 snapshot=0 netns= tap=1 console=mon
-https_port=8443 http_port=8080 metrics_port=9633 mem=512 smp=1 pty_file= image=
+https_port=8443 http_port=8080 mem=512 smp=1 pty_file= image=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bios) bios=1 ;;
@@ -38,7 +38,6 @@ while [ $# -gt 0 ]; do
     --console) console=${2:?}; shift ;;
     --https-port) https_port=${2:?}; shift ;;
     --http-port) http_port=${2:?}; shift ;;
-    --metrics-port) metrics_port=${2:?}; shift ;;
     --mem) mem=${2:?}; shift ;;
     --smp) smp=${2:?}; shift ;;
     --pty-file) pty_file=${2:?}; shift ;;
@@ -98,7 +97,7 @@ snap=
 [ "$snapshot" = 1 ] && snap=,snapshot=on
 qemu+=(-drive "if=none,id=disk0,format=raw,file=$image$snap" -device virtio-blk-pci,drive=disk0,bootindex=0
   -device virtio-rng-pci
-  -netdev "user,id=lan,hostfwd=tcp:127.0.0.1:$https_port-:443,hostfwd=tcp:127.0.0.1:$http_port-:80,hostfwd=tcp:127.0.0.1:$metrics_port-:9633"
+  -netdev "user,id=lan,hostfwd=tcp:127.0.0.1:$https_port-:443,hostfwd=tcp:127.0.0.1:$http_port-:80"
   -device virtio-net-pci,netdev=lan,addr=03.0,mac=52:54:00:d1:a1:10,romfile=)
 
 # The wan0 tap: QEMU opens it here (the user-mode forwards must bind the host's loopback, so
@@ -183,7 +182,6 @@ fi
   echo "run-qemu.sh: $arch $([ "$bios" = 1 ] && echo BIOS || echo UEFI), $([ "$kvm" = 1 ] && echo KVM || echo TCG), image $image$([ "$snapshot" = 1 ] && echo " (snapshot)")"
   echo "  web UI     https://127.0.0.1:$https_port/  (http://127.0.0.1:$http_port/ redirects)"
   echo "             first boot: open it and set the admin password"
-  echo "  metrics    http://127.0.0.1:$metrics_port/metrics"
   if [ -n "$tapname" ]; then
     echo "  wan0       ip netns exec $netns ...   (host side 10.77.10.1/24, box 10.77.10.2)"
   fi

@@ -1,10 +1,14 @@
 //! Boots the x86_64 appliance image (`appliance-image/build.sh x86_64`, under `target/`) in
 //! QEMU with TCG through `appliance-image/run-qemu.sh`, as a user would, and checks the box:
 //!
-//! - UEFI (OVMF): routerd's metrics and the web UI (HTTPS) answer on the forwarded ports; a
+//! - UEFI (OVMF): routerd's metrics answer on the console (loopback only: nothing listens on
+//!   the box's LAN address) and the web UI (HTTPS) on the forwarded port; a
 //!   PPTP server configuration and a user are set through routerctl on the console; a routerd
 //!   PPTP client in the runner's namespace dials the box over the tap (TCP 1723 + GRE,
-//!   MS-CHAPv2 + MPPE-128) and pings the box's LAN address through the tunnel; after a reboot
+//!   MS-CHAPv2 + MPPE-128) and pings the box's LAN address through the tunnel; a routerd
+//!   serial dialler on the host end of the box's `ttyS4` (a QEMU pty: the "modem line") dials
+//!   in with MS-CHAPv2 + MPPE-128, pings the box's LAN address over the line, and the box lists
+//!   the call on its serial link; after a reboot
 //!   the configuration, the user and the web UI's certificate are still there and routerd and
 //!   the web UI answer again.
 //! - legacy BIOS (SeaBIOS + syslinux): the same image boots until routerd answers.
@@ -12,7 +16,8 @@
 //! ```text
 //!  netns dgvm-appl-*                           QEMU (TCG), disk in snapshot mode
 //!  routerd (pptp dial) on tap 10.77.10.1/24 <--> wan0 10.77.10.2  routerd (pptp answer)
-//!                                                lan0 10.0.2.15 (user-mode net; 9633 -> host)
+//!                                                lan0 10.0.2.15 (user-mode net; 443 -> host)
+//!  routerd (serial dial) on /dev/pts/N  <-- pty -->  ttyS4 (pci-serial-4x)  routerd (serial answer)
 //! ```
 //!
 //! The image is not built here (a release build takes minutes): `tests/run-all.sh` builds it
@@ -24,7 +29,7 @@ mod common;
 
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,7 +47,14 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Builds routerd, routerctl and the pptp plugin into this build's profile, for the client.
 fn build_client() {
-    cargo_build(&["dialgate-plugin-pptp", "dialgate-routerd"], &[]);
+    cargo_build(
+        &[
+            "dialgate-plugin-pptp",
+            "dialgate-plugin-serial",
+            "dialgate-routerd",
+        ],
+        &[],
+    );
 }
 
 /// The box's PPTP server configuration (applied with routerctl on the console).
@@ -54,7 +66,7 @@ state_dir = "/var/lib/dialgate"
 
 [management]
 socket = "/run/dialgate/routerd.sock"
-metrics_listen = "0.0.0.0:9633"
+metrics_listen = "127.0.0.1:9633"
 
 [ppp]
 auth_methods = ["mschap-v2"]
@@ -73,6 +85,10 @@ local_address = "10.0.2.15"
 name = "pptp"
 file = "libdialgate_plugin_pptp.so"
 
+[[plugin]]
+name = "serial"
+file = "libdialgate_plugin_serial.so"
+
 [[link]]
 name = "pptp-in"
 plugin = "pptp"
@@ -80,10 +96,20 @@ role = "answer"
 pool = "office"
 [link.config]
 listen = ["10.77.10.2:1723"]
+
+[[link]]
+name = "modems"
+plugin = "serial"
+role = "answer"
+pool = "office"
+[[link.config.ports]]
+name = "card0"
+device = "/dev/ttyS4"
+lines = "local"
 "#;
 
-/// The client in the runner's namespace.
-const CLIENT_CONFIG: &str = r#"
+/// The PPTP client in the runner's namespace.
+const PPTP_CLIENT_CONFIG: &str = r#"
 [system]
 hostname = "branch"
 state_dir = "{dir}"
@@ -111,6 +137,38 @@ routes = ["10.0.2.15/32"]
 target = "10.77.10.2"
 "#;
 
+/// The serial dialler on the host end of the box's `ttyS4` (a pty QEMU made): the "modem
+/// line" of a dial-in user.
+const SERIAL_CLIENT_CONFIG: &str = r#"
+[system]
+hostname = "home"
+state_dir = "{dir}"
+plugin_dir = "{dir}"
+drop_capabilities = false
+
+[management]
+socket = "{dir}/routerd.sock"
+
+[ppp]
+auth_methods = ["mschap-v2"]
+allow_insecure_no_encryption = false
+
+[[plugin]]
+name = "serial"
+file = "{plugin}"
+
+[[link]]
+name = "modem"
+plugin = "serial"
+role = "dial"
+credentials = { user = "alice", password = "correct horse battery" }
+routes = ["10.0.2.15/32"]
+[[link.config.ports]]
+name = "modem"
+device = "{device}"
+role = "dial"
+"#;
+
 /// A routerd in a namespace, stopped on drop.
 struct Client {
     child: Child,
@@ -118,15 +176,20 @@ struct Client {
 }
 
 impl Client {
-    fn start(ns: &Netns) -> Client {
-        let dir =
-            std::env::temp_dir().join(format!("dialgate-appliance-cli-{}", std::process::id()));
+    /// Starts routerd in `ns` on `template` (`{dir}`: its state directory, `{plugin}`: the
+    /// path of `libdialgate_plugin_<plugin>.so`, `{device}`: `device`).
+    fn start(ns: &Netns, template: &str, plugin: &str, device: &str) -> Client {
+        let dir = std::env::temp_dir().join(format!(
+            "dialgate-appliance-{plugin}-{}",
+            std::process::id()
+        ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let plugin = profile_dir().join("libdialgate_plugin_pptp.so");
-        let config = CLIENT_CONFIG
+        let plugin = profile_dir().join(format!("libdialgate_plugin_{plugin}.so"));
+        let config = template
             .replace("{dir}", &dir.display().to_string())
-            .replace("{plugin}", &plugin.display().to_string());
+            .replace("{plugin}", &plugin.display().to_string())
+            .replace("{device}", device);
         std::fs::write(dir.join("routerd.toml"), config).unwrap();
         let log = std::fs::File::create(dir.join("log")).unwrap();
         let child = Command::new("ip")
@@ -201,9 +264,19 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     }
     build_client();
     let ns = Netns::new("appl").unwrap();
-    let mut box_ = Appliance::start(&image("x86_64"), &["--netns", ns.name()]);
+    let pty_file =
+        std::env::temp_dir().join(format!("dialgate-appliance-ptys-{}", std::process::id()));
+    let mut box_ = Appliance::start(
+        &image("x86_64"),
+        &[
+            "--netns",
+            ns.name(),
+            "--pty-file",
+            pty_file.to_str().unwrap(),
+        ],
+    );
 
-    // First boot: routerd on the image's configuration; metrics reach the host.
+    // First boot: routerd on the image's configuration.
     box_.wait_for("@@DIALGATE routerd up", 0, BOOT_LIMIT);
     eprintln!(
         "UEFI boot, QEMU start to routerd's socket: {:.1} s",
@@ -215,6 +288,10 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
         box_.started.elapsed().as_secs_f64()
     );
     assert!(metrics.contains("dialgate_uptime_seconds"), "{metrics}");
+    // Hardening: the metrics listener is on loopback, not on the LAN or WAN side.
+    box_.ok("netstat -ltn | grep -q '127.0.0.1:9633 ' && ! netstat -ltn | grep -q '0.0.0.0:9633 '");
+    // The web UI's user reaches routerd's socket through the setgid socket directory.
+    box_.ok("test \"$(stat -c %G /run/dialgate/routerd.sock)\" = dialgate");
     box_.ok("test -f /var/lib/dialgate/.initialised");
     box_.ok("grep -q ' /var/lib/dialgate ext4 ' /proc/mounts");
 
@@ -228,9 +305,27 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     assert!((200..400).contains(&status), "web UI answered {status}");
     let cert = box_.ok("sha256sum /var/lib/dialgate/webui/tls-cert.pem");
 
-    // A PPTP server and a user, through routerctl (the management API).
+    // The hardware profile at run time: the init and routerd recognise the board.
+    assert!(
+        box_.console()
+            .contains("board matches hardware profile qemu-x86_64"),
+        "no board detection on the console"
+    );
+    // A serial link that asks for modem lines on a port without them is refused.
+    box_.write_file(
+        "/tmp/modem.toml",
+        &BOX_CONFIG.replace("lines = \"local\"", "lines = \"modem\""),
+    );
+    let (code, out) = box_.sh("routerctl config check /tmp/modem.toml", 60 * SECOND);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no modem-control lines"), "{out}");
+
+    // A PPTP server, a serial link and a user, through routerctl (the management API).
     box_.write_file("/tmp/pptp.toml", BOX_CONFIG);
     box_.ok("routerctl config apply /tmp/pptp.toml");
+    let hw = box_.ok("routerctl system hardware");
+    assert!(hw.contains("detection: matches this box"), "{hw}");
+    assert!(hw.contains("modems/card0"), "{hw}");
     box_.ok(&format!(
         "echo '{PASSWORD}' | routerctl users set-password {USER}"
     ));
@@ -241,7 +336,7 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     );
 
     // A routerd PPTP client in the runner's namespace dials the box through the tap.
-    let client = Client::start(&ns);
+    let client = Client::start(&ns, PPTP_CLIENT_CONFIG, "pptp", "");
     let session = wait_until(90 * SECOND, || client.session_up()).unwrap_or_else(|| {
         let (_, boxlog) = box_.sh("tail -30 /var/log/routerd.log", 30 * SECOND);
         panic!(
@@ -271,6 +366,44 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     let sessions = box_.ok("routerctl sessions");
     assert!(sessions.contains(USER), "{sessions}");
     drop(client);
+
+    // A dial-in over the box's serial card: the host end of guest ttyS4 is a pty; routerd's
+    // serial plugin dials on it (MS-CHAPv2 + MPPE-128) and pings the box's LAN side.
+    let ptys = std::fs::read_to_string(&pty_file).unwrap();
+    let _ = std::fs::remove_file(&pty_file);
+    let pty = ptys
+        .lines()
+        .find_map(|l| l.strip_prefix("ttyS4 "))
+        .unwrap_or_else(|| panic!("no host pty for ttyS4 in {ptys:?}"))
+        .trim()
+        .to_owned();
+    let modem = Client::start(&ns, SERIAL_CLIENT_CONFIG, "serial", &pty);
+    let session = wait_until(120 * SECOND, || modem.session_up()).unwrap_or_else(|| {
+        let (_, boxlog) = box_.sh("tail -30 /var/log/routerd.log", 30 * SECOND);
+        panic!(
+            "no session over the serial line\n--- client:\n{}\n--- box:\n{boxlog}",
+            modem.log()
+        )
+    });
+    assert!(
+        matches!(session.encryption, Encryption::Mppe { bits: 128, .. }),
+        "{:?}",
+        session.encryption
+    );
+    let addr = session.ipv4.unwrap();
+    assert!(
+        (Ipv4Addr::new(10, 0, 2, 200)..=Ipv4Addr::new(10, 0, 2, 210)).contains(&addr),
+        "{addr}"
+    );
+    let replies = ns.ping(addr, BOX_LAN, 5).unwrap();
+    assert!(
+        replies >= 4,
+        "{replies}/5 echo replies from {BOX_LAN} over the serial line\n--- client:\n{}",
+        modem.log()
+    );
+    // The box sees alice's call on the serial link.
+    box_.ok("routerctl sessions | awk '$2 == \"alice\" && $3 == \"modems\" && $NF == \"up\"' | grep -q .");
+    drop(modem);
 
     // Reboot: the configuration and the user are on the config partition.
     let from = box_.console_len();
@@ -316,3 +449,224 @@ fn bios_boot_reaches_routerd() {
     // Booted by syslinux, not through UEFI.
     box_.ok("test ! -d /sys/firmware/efi");
 }
+
+/// Serves `files` (name, path) over HTTP/1.0 on the host's loopback until the test ends; the
+/// box reaches it as 10.0.2.2 through QEMU's user-mode network. Returns the port.
+fn serve_files(files: Vec<(String, PathBuf)>) -> u16 {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                    break;
+                }
+            }
+            let mut stream = stream;
+            match files.iter().find(|(name, _)| path == format!("/{name}")) {
+                Some((_, file)) => {
+                    let data = std::fs::read(file).unwrap();
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\n\r\n",
+                        data.len()
+                    );
+                    let _ = stream.write_all(&data);
+                }
+                None => {
+                    let _ =
+                        stream.write_all(b"HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                }
+            }
+        }
+    });
+    port
+}
+
+/// Runs `command` through `sh -c`; panics with its output when it fails.
+fn host_sh(command: &str) {
+    let out = Command::new("sh")
+        .args(["-c", command])
+        .stdin(Stdio::null())
+        .output()
+        .expect("running sh");
+    assert!(
+        out.status.success(),
+        "{command}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two bundles re-packed from the image's own (`dialgate-x86_64.upgrade`, next to the image):
+/// `good` (the same binaries with another build id in /etc/os-release) and `broken` (its
+/// /sbin/init exits at once, so routerd never starts; the kernel panics and reboots).
+fn upgrade_bundles(dir: &Path) -> (PathBuf, PathBuf) {
+    let img = image("x86_64");
+    let bundle = img.with_file_name("dialgate-x86_64.upgrade");
+    assert!(
+        bundle.is_file(),
+        "no upgrade bundle at {} (appliance-image/build.sh makes it)",
+        bundle.display()
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir).unwrap();
+    let d = dir.display();
+    host_sh(&format!(
+        "tar -xf '{}' -C '{d}' && unsquashfs -q -no-progress -d '{d}/root' '{d}/root.sqfs' >/dev/null",
+        bundle.display()
+    ));
+    let pack = |variant: &str, version: &str| -> PathBuf {
+        let sqfs = dir.join(format!("{variant}.sqfs"));
+        host_sh(&format!(
+            "sed -i 's/^VERSION_ID=.*/VERSION_ID={version}/' '{d}/root/etc/os-release' && \
+             rm -f '{s}' && mksquashfs '{d}/root' '{s}' -comp zstd -Xcompression-level 3 \
+             -all-root -quiet -no-progress >/dev/null",
+            s = sqfs.display()
+        ));
+        let root = std::fs::read(&sqfs).unwrap();
+        let kernel = std::fs::read(dir.join("vmlinuz")).unwrap();
+        let initrd = std::fs::read(dir.join("initrd.img")).unwrap();
+        let data = dialgate_routerd::upgrade::build_bundle(
+            "x86_64",
+            version,
+            &[
+                ("root.sqfs", &root),
+                ("vmlinuz", &kernel),
+                ("initrd.img", &initrd),
+            ],
+        );
+        let out = dir.join(format!("{variant}.upgrade"));
+        std::fs::write(&out, data).unwrap();
+        out
+    };
+    let good = pack("good", "ci-upgrade-good");
+    std::fs::write(
+        dir.join("root/sbin/init"),
+        "#!/bin/sh\necho '@@DIALGATE broken init'\nexit 1\n",
+    )
+    .unwrap();
+    let broken = pack("broken", "ci-upgrade-broken");
+    (good, broken)
+}
+
+#[test]
+fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
+    let work = std::env::temp_dir().join(format!("dialgate-upgrade-{}", std::process::id()));
+    let (good, broken) = upgrade_bundles(&work);
+    let port = serve_files(vec![
+        ("good.upgrade".to_owned(), good),
+        ("broken.upgrade".to_owned(), broken),
+    ]);
+    let mut box_ = Appliance::start(&image("x86_64"), &["--no-tap"]);
+    let up = box_.wait_for("@@DIALGATE slot a good", 0, BOOT_LIMIT);
+    // A setting made before the upgrade.
+    box_.ok("echo 'hunter22 hunter22' | routerctl users set-password bob");
+    let status = box_.ok("routerctl system upgrade-status");
+    assert!(status.contains("running: slot a"), "{status}");
+
+    // A damaged bundle is refused before anything is written.
+    box_.ok(&format!(
+        "wget -q -O /tmp/good.upgrade http://10.0.2.2:{port}/good.upgrade"
+    ));
+    box_.ok("head -c 3000000 /tmp/good.upgrade >/tmp/cut.upgrade");
+    let (code, out) = box_.sh("routerctl system upgrade /tmp/cut.upgrade", 300 * SECOND);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not a valid upgrade bundle"), "{out}");
+
+    // The good one: written to slot b, booted, marked good; the configuration is kept.
+    let from = box_.console_len().max(up);
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/good.upgrade --reboot",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ci-upgrade-good"), "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
+    eprintln!(
+        "upgrade: reboot to slot b marked good: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    let release = box_.ok("grep VERSION_ID /etc/os-release");
+    assert!(release.contains("ci-upgrade-good"), "{release}");
+    let users = box_.ok("routerctl users");
+    assert!(users.contains("bob"), "{users}");
+    let entries = box_.ok(
+        "mount -t vfat -o ro,iocharset=iso8859-1,codepage=437 /dev/vda1 /boot/efi && ls /boot/efi/loader/entries; umount /boot/efi",
+    );
+    assert!(entries.contains("dialgate-2-b.conf"), "{entries}");
+
+    // The broken one (one boot try): written to slot a; its init dies, the kernel reboots,
+    // systemd-boot's tries are used up and the box comes back on slot b, and says so.
+    box_.ok(&format!(
+        "wget -q -O /tmp/broken.upgrade http://10.0.2.2:{port}/broken.upgrade"
+    ));
+    let from = box_.console_len();
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/broken.upgrade --reboot --tries 1",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", broke, BOOT_LIMIT);
+    eprintln!(
+        "upgrade: broken slot a to fallback on slot b: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    let status = box_.ok("routerctl system upgrade-status");
+    assert!(
+        status.contains("running: slot b (ci-upgrade-good)"),
+        "{status}"
+    );
+    assert!(
+        status.contains("fell back: slot a (ci-upgrade-broken) did not come up"),
+        "{status}"
+    );
+    let users = box_.ok("routerctl users");
+    assert!(users.contains("bob"), "{users}");
+
+    // The console asks for the admin password once the web UI has one (its argon2id file),
+    // and refuses a wrong one.
+    let salt = argon2::password_hash::SaltString::encode_b64(b"dialgate-ci-salt").unwrap();
+    let hash = argon2::password_hash::PasswordHasher::hash_password(
+        &argon2::Argon2::default(),
+        CONSOLE_PASSWORD.as_bytes(),
+        &salt,
+    )
+    .unwrap()
+    .to_string();
+    box_.write_file("/var/lib/dialgate/webui/admin.argon2", &format!("{hash}\n"));
+    box_.ok("chown 101:101 /var/lib/dialgate/webui/admin.argon2 && chmod 600 /var/lib/dialgate/webui/admin.argon2");
+    let from = box_.console_len();
+    box_.stdin.write_all(b"exit\n").unwrap();
+    let asked = box_.wait_for("admin password: ", from, 60 * SECOND);
+    box_.stdin.write_all(b"not the password\n").unwrap();
+    let refused = box_.wait_for("Login incorrect", asked, 60 * SECOND);
+    box_.wait_for("admin password: ", refused, 60 * SECOND);
+    box_.stdin
+        .write_all(format!("{CONSOLE_PASSWORD}\n").as_bytes())
+        .unwrap();
+    let who = box_.ok("id -u");
+    assert!(who.contains('0'), "{who}");
+
+    box_.ok("rm /var/lib/dialgate/webui/admin.argon2");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// The admin password the console login test sets.
+const CONSOLE_PASSWORD: &str = "console horse battery";

@@ -449,6 +449,12 @@ pub fn router(app: Shared) -> Router {
             "/backup/restore",
             post(pages::config::restore).layer(DefaultBodyLimit::max(MAX_UPLOAD + 64 * 1024)),
         )
+        .route(
+            "/upgrade",
+            get(pages::upgrade::show)
+                .post(pages::upgrade::upload)
+                .layer(DefaultBodyLimit::max(pages::upgrade::MAX_UPGRADE_REQUEST)),
+        )
         .layer(middleware::from_fn_with_state(app.clone(), session_layer))
         .layer(middleware::from_fn(security_headers))
         .with_state(app)

@@ -33,6 +33,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/logs", "Logs"),
     ("/backup", "Backup"),
     ("/system", "System"),
+    ("/upgrade", "Upgrade"),
 ];
 
 /// What the layout needs to know about the visitor.

@@ -10,5 +10,25 @@ document.addEventListener("DOMContentLoaded", function () {
     source.onopen = function () { if (live) { live.textContent = "live"; } };
     source.onerror = function () { if (live) { live.textContent = "reconnecting"; } };
   });
+  // Forms with data-upload-progress="ID" show the upload's progress in <progress id=ID>.
+  document.querySelectorAll("form[data-upload-progress]").forEach(function (form) {
+    if (!window.XMLHttpRequest || !window.FormData) { return; }
+    var bar = document.getElementById(form.getAttribute("data-upload-progress"));
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      if (bar) { bar.hidden = false; bar.value = 0; }
+      xhr.upload.onprogress = function (ev) {
+        if (bar && ev.lengthComputable) { bar.value = Math.round(100 * ev.loaded / ev.total); }
+      };
+      xhr.onload = function () {
+        if (xhr.status === 200 && xhr.responseURL) { window.location.href = xhr.responseURL; return; }
+        document.open(); document.write(xhr.responseText); document.close();
+      };
+      xhr.onerror = function () { if (bar) { bar.hidden = true; } form.submit(); };
+      xhr.send(new FormData(form));
+    });
+  });
 });
 

@@ -45,7 +45,6 @@ pub struct Appliance {
     pub child: Child,
     pub stdin: ChildStdin,
     pub console: Arc<Mutex<String>>,
-    pub metrics_port: u16,
     /// The host port forwarded to the box's HTTPS (web UI).
     pub https_port: u16,
     pub started: Instant,
@@ -55,12 +54,10 @@ pub struct Appliance {
 impl Appliance {
     /// Starts `run-qemu.sh --snapshot --console stdio` with `extra` options.
     pub fn start(image: &Path, extra: &[&str]) -> Appliance {
-        let metrics_port = free_port();
         let https_port = free_port();
         let (https, http) = (https_port.to_string(), free_port().to_string());
         let mut child = Command::new(repo().join("appliance-image/run-qemu.sh"))
             .args(["--snapshot", "--console", "stdio"])
-            .args(["--metrics-port", &metrics_port.to_string()])
             .args(["--https-port", &https, "--http-port", &http])
             .args(extra)
             .arg(image)
@@ -82,7 +79,6 @@ impl Appliance {
             child,
             stdin,
             console,
-            metrics_port,
             https_port,
             started: Instant::now(),
             next_id: 0,
@@ -162,20 +158,21 @@ impl Appliance {
         self.ok(&format!("base64 -d /tmp/upload.b64 >{path}"));
     }
 
-    /// GET /metrics through the forwarded port, retried until `timeout`.
-    pub fn metrics(&self, timeout: Duration) -> String {
+    /// routerd's metrics through the management API on the console (`routerctl metrics`; the
+    /// metrics listener is on the box's loopback only), retried until `timeout`.
+    pub fn metrics(&mut self, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(body) = http_get(self.metrics_port, "/metrics") {
-                return body;
+            let (status, out) = self.sh("routerctl metrics", 60 * SECOND);
+            if status == 0 {
+                return out;
             }
             assert!(
                 Instant::now() < deadline,
-                "metrics on 127.0.0.1:{} did not answer; console:\n{}",
-                self.metrics_port,
+                "routerctl metrics failed:\n{out}\nconsole:\n{}",
                 self.console()
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }

@@ -20,6 +20,8 @@ pub mod accounting;
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod hardware;
 pub mod store;
 pub mod time;
+pub mod upgrade;
 pub mod users;

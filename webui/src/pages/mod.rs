@@ -12,6 +12,7 @@ pub mod plugins;
 pub mod pptp;
 pub mod sessions;
 pub mod system;
+pub mod upgrade;
 pub mod users;
 
 use axum::http::Method;

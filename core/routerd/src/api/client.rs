@@ -90,7 +90,8 @@ impl Client {
         path: &str,
         json_body: Option<Vec<u8>>,
     ) -> Result<Response, ClientError> {
-        tokio::time::timeout(self.timeout, self.exchange(method, path, json_body))
+        let body = json_body.map(|b| (b, "application/json"));
+        tokio::time::timeout(self.timeout, self.exchange(method, path, body))
             .await
             .map_err(|_| ClientError::Timeout(self.timeout))?
     }
@@ -99,7 +100,7 @@ impl Client {
         &self,
         method: Method,
         path: &str,
-        json_body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, &'static str)>,
     ) -> Result<Response, ClientError> {
         let stream =
             UnixStream::connect(&self.socket)
@@ -116,11 +117,15 @@ impl Client {
             .method(method)
             .uri(path)
             .header(HOST, "routerd");
-        if json_body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
-        }
+        let bytes = match body {
+            Some((bytes, content_type)) => {
+                builder = builder.header(CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
         let request = builder
-            .body(Full::new(Bytes::from(json_body.unwrap_or_default())))
+            .body(Full::new(Bytes::from(bytes)))
             .map_err(|e| ClientError::Http(e.to_string()))?;
         let answer = sender
             .send_request(request)
@@ -170,6 +175,10 @@ impl Client {
         json_body: Option<Vec<u8>>,
     ) -> Result<Response, ClientError> {
         let r = self.raw(method, path, json_body).await?;
+        Self::checked(r)
+    }
+
+    fn checked(r: Response) -> Result<Response, ClientError> {
         if (200..300).contains(&r.status) {
             return Ok(r);
         }
@@ -214,6 +223,27 @@ impl Client {
     pub async fn reboot(&self) -> Result<super::system::RebootStarted, ClientError> {
         self.call(Method::POST, "/v1/system/reboot", None::<&()>)
             .await
+    }
+}
+
+impl Client {
+    /// Sends `body` with `content_type` (e.g. an upgrade bundle as
+    /// `application/octet-stream`) and decodes a successful JSON answer.
+    pub async fn send_bytes<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &'static str,
+    ) -> Result<T, ClientError> {
+        let r = tokio::time::timeout(
+            self.timeout,
+            self.exchange(method, path, Some((body, content_type))),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout(self.timeout))??;
+        let r = Self::checked(r)?;
+        serde_json::from_slice(&r.body).map_err(|e| ClientError::Decode(e.to_string()))
     }
 }
 

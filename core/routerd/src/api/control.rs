@@ -133,6 +133,18 @@ pub trait Control: Send + Sync + 'static {
         })
     }
 
+    /// Where image upgrades are staged (`system.upgrade_dir`, see [`super::upgrade`]);
+    /// `None` (the default) when this implementation takes none.
+    fn upgrade_dir(&self) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        Box::pin(async { None })
+    }
+
+    /// The box's hardware profile labelled with what exists and which link uses which port
+    /// (see [`crate::hardware`]); [`ApiError::NotFound`] (the default) without a daemon.
+    fn hardware(&self) -> BoxFuture<'_, ApiResult<crate::hardware::HardwareInfo>> {
+        Box::pin(async { Err(ApiError::not_found("no hardware profile here")) })
+    }
+
     /// A plugin's configuration form (plugin ABI 1.3, [`super::plugin_schema`]);
     /// [`ApiError::NotFound`] when no plugin has that name. By default: not found.
     fn plugin_schema(

@@ -29,6 +29,7 @@ use super::control::{
     ApiError, ApplyRequest, CheckRequest, Control, LogQuery, SessionId, SetPasswordRequest,
 };
 use super::metrics;
+use super::{hardware, upgrade};
 
 /// The largest request body accepted (a configuration document is far smaller).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -380,6 +381,13 @@ pub fn router(control: Arc<dyn Control>) -> Router {
             get(super::users_attrs::config_version),
         )
         .route("/v1/logs", get(logs))
+        .route("/v1/system/hardware", get(hardware::hardware))
+        .route(
+            "/v1/system/upgrade",
+            get(upgrade::status)
+                .post(upgrade::stage)
+                .layer(DefaultBodyLimit::disable()),
+        )
         .route("/v1/stats/history", get(super::stats::history))
         .route("/v1/system", get(super::system::info))
         .route("/v1/system/reboot", post(super::system::reboot))

@@ -40,10 +40,13 @@
 //! | `GET /v1/system`                    |                  | [`system::SystemInfo`]  |
 //! | `POST /v1/system/reboot`            |                  | 202 [`system::RebootStarted`] |
 //! | `GET /metrics`                      |                  | Prometheus text         |
+//! | `GET /v1/system/hardware`           |                  | [`crate::hardware::HardwareInfo`] |
+//! | `GET`, `POST /v1/system/upgrade`    | see [`upgrade`]  |                         |
 
 pub mod capture;
 pub mod client;
 pub mod control;
+mod hardware;
 pub mod http;
 pub mod logs;
 pub mod metrics;
@@ -51,6 +54,7 @@ pub mod plugin_schema;
 pub mod server;
 pub mod stats;
 pub mod system;
+pub mod upgrade;
 pub mod users_attrs;
 
 pub use control::{

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use dialgate_routerd::api::client::{Client, ClientError, encode_segment};
+use dialgate_routerd::api::upgrade::{UpgradeStaged, UpgradeStatus};
 use dialgate_routerd::api::users_attrs::{NetProtocol, UserAttrs};
 use dialgate_routerd::api::{
     API_DOCUMENT_NAME, ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue,
@@ -20,6 +21,7 @@ use dialgate_routerd::api::{
     SetPasswordRequest, Status, Traffic, UserEntry, UserSet,
 };
 use dialgate_routerd::config::ManagementConfig;
+use dialgate_routerd::hardware::HardwareInfo;
 use hyper::Method;
 use serde::Serialize;
 
@@ -82,6 +84,33 @@ enum Command {
     },
     /// The Prometheus metrics, as routerd exposes them.
     Metrics,
+    /// The appliance: image upgrades into the inactive root slot.
+    System {
+        #[command(subcommand)]
+        action: SystemCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SystemCmd {
+    /// Check an upgrade bundle (`dialgate-<arch>.upgrade`, made by appliance-image/build.sh)
+    /// and write it to the inactive root slot, keeping the configuration; the box boots it
+    /// next (with --reboot: now) and falls back to this slot if it does not come up.
+    Upgrade {
+        /// The bundle.
+        file: PathBuf,
+        /// Reboot into the new slot once it is written.
+        #[arg(long)]
+        reboot: bool,
+        /// Boot tries the new slot gets before the box falls back (1 to 9).
+        #[arg(long, default_value_t = dialgate_routerd::api::upgrade::DEFAULT_TRIES)]
+        tries: u8,
+    },
+    /// The running slot and release, and where the last upgrade stands.
+    UpgradeStatus,
+    /// The box's hardware profile: interfaces with their roles, serial ports with their
+    /// modem-control lines and the links on them.
+    Hardware,
 }
 
 #[derive(Debug, Subcommand)]
@@ -847,8 +876,155 @@ async fn run(args: &Args, c: &Client) -> Outcome {
             })?
         }
         Command::Metrics => c.get_text("/metrics").await?,
+        Command::System { action } => match action {
+            SystemCmd::Upgrade {
+                file,
+                reboot,
+                tries,
+            } => {
+                let bundle = read_bundle(file)?;
+                // Receiving and checking a bundle takes a while on a small box.
+                let c = c
+                    .clone()
+                    .with_timeout(Duration::from_secs(args.timeout.max(600)));
+                let path = format!("/v1/system/upgrade?tries={tries}&reboot={reboot}");
+                render!(
+                    c.send_bytes::<UpgradeStaged>(
+                        Method::POST,
+                        &path,
+                        bundle,
+                        dialgate_routerd::api::upgrade::BUNDLE_CONTENT_TYPE
+                    )
+                    .await?,
+                    |s: &UpgradeStaged| format!(
+                        "upgrade to {} ({}, {} bytes) checked and staged; {}\n",
+                        s.version,
+                        s.arch,
+                        s.bytes,
+                        if s.reboot {
+                            "the box reboots into it once it is written"
+                        } else {
+                            "it boots at the next reboot once written (routerctl system upgrade-status)"
+                        }
+                    )
+                )?
+            }
+            SystemCmd::Hardware => render!(
+                c.get::<HardwareInfo>("/v1/system/hardware").await?,
+                show_hardware
+            )?,
+            SystemCmd::UpgradeStatus => render!(
+                c.get::<UpgradeStatus>("/v1/system/upgrade").await?,
+                show_upgrade_status
+            )?,
+        },
     };
     ok(text)
+}
+
+fn read_bundle(file: &Path) -> Result<Vec<u8>, Failure> {
+    let cannot = |e: std::io::Error| Failure::usage(format!("cannot read {}: {e}", file.display()));
+    let len = std::fs::metadata(file).map_err(cannot)?.len();
+    if len > dialgate_routerd::upgrade::MAX_BUNDLE {
+        return Err(Failure::usage(format!(
+            "{} is larger than an upgrade bundle can be ({} bytes)",
+            file.display(),
+            dialgate_routerd::upgrade::MAX_BUNDLE
+        )));
+    }
+    std::fs::read(file).map_err(cannot)
+}
+
+fn show_hardware(h: &HardwareInfo) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" }.to_owned();
+    let Some(board) = &h.board else {
+        return match &h.error {
+            Some(e) => format!("hardware profile {}: {e}\n", h.profile_path),
+            None => format!("no hardware profile ({} does not exist)\n", h.profile_path),
+        };
+    };
+    let mut out = format!(
+        "board: {board} ({})\nprofile: {}\n",
+        h.description.as_deref().unwrap_or(""),
+        h.profile_path
+    );
+    match h.board_matches {
+        Some(true) => out.push_str("detection: matches this box\n"),
+        Some(false) => {
+            let _ = writeln!(
+                out,
+                "detection: DOES NOT MATCH this box ({}; profile: {})",
+                h.board_seen.as_deref().unwrap_or("?"),
+                h.detect.as_deref().unwrap_or("?")
+            );
+        }
+        None => out.push_str("detection: any (generic profile)\n"),
+    }
+    out.push('\n');
+    let rows: Vec<Vec<String>> = h
+        .interfaces
+        .iter()
+        .map(|i| {
+            vec![
+                i.name.clone(),
+                i.role.to_uppercase(),
+                i.path.clone(),
+                i.address.clone(),
+                yes_no(i.present),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["INTERFACE", "ROLE", "PATH", "ADDRESS", "PRESENT"],
+        &rows,
+    ));
+    if !h.serial.is_empty() {
+        out.push('\n');
+        let rows: Vec<Vec<String>> = h
+            .serial
+            .iter()
+            .map(|p| {
+                vec![
+                    p.device.clone(),
+                    if p.modem_control { "modem" } else { "none" }.to_owned(),
+                    yes_no(p.present),
+                    p.link.clone().unwrap_or_else(|| "-".to_owned()),
+                    p.description.clone(),
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["SERIAL", "MODEM-LINES", "PRESENT", "LINK", "DESCRIPTION"],
+            &rows,
+        ));
+    }
+    out
+}
+
+fn show_upgrade_status(s: &UpgradeStatus) -> String {
+    if !s.available {
+        return "this system takes no image upgrades\n".to_owned();
+    }
+    let mut out = format!(
+        "running: slot {} ({})\nupgrade: {}",
+        s.slot.as_deref().unwrap_or("?"),
+        s.version.as_deref().unwrap_or("unknown release"),
+        s.state
+    );
+    if let Some(v) = &s.target_version {
+        let _ = write!(out, " {v}");
+    }
+    if let Some(slot) = &s.target_slot {
+        let _ = write!(out, " (slot {slot})");
+    }
+    out.push('\n');
+    if let Some(m) = &s.message {
+        let _ = writeln!(out, "  {m}");
+    }
+    if let Some(f) = &s.fallback {
+        let _ = writeln!(out, "fell back: {f}");
+    }
+    out
 }
 
 fn show_applied(a: &ApplyResult) -> String {

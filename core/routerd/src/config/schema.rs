@@ -146,6 +146,38 @@ pub struct SystemConfig {
     /// Keep only `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_NET_BIND_SERVICE` once started
     /// (default true; see `daemon::caps`). Read at start-up only.
     pub drop_capabilities: bool,
+    /// Where image upgrades are staged for the appliance's installer (absolute; default
+    /// [`DEFAULT_UPGRADE_DIR`]). Upgrades are offered only while the directory exists (the
+    /// appliance image's init makes it); see `api::upgrade`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade_dir: Option<PathBuf>,
+    /// The box's hardware profile (`hw-profiles/<box>.toml`, absolute; default
+    /// [`DEFAULT_HW_PROFILE`]), read when the file exists: it labels interfaces and serial
+    /// ports and checks serial links against the ports' modem-control lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hw_profile: Option<PathBuf>,
+}
+
+/// The default of `system.upgrade_dir`.
+pub const DEFAULT_UPGRADE_DIR: &str = "/run/dialgate/upgrade";
+
+/// The default of `system.hw_profile`: where the appliance image installs the profile.
+pub const DEFAULT_HW_PROFILE: &str = "/etc/dialgate/hw-profile.toml";
+
+impl SystemConfig {
+    /// `upgrade_dir`, or its default.
+    pub fn upgrade_dir(&self) -> PathBuf {
+        self.upgrade_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_UPGRADE_DIR))
+    }
+
+    /// `hw_profile`, or its default.
+    pub fn hw_profile(&self) -> PathBuf {
+        self.hw_profile
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_HW_PROFILE))
+    }
 }
 
 impl Default for SystemConfig {
@@ -158,6 +190,8 @@ impl Default for SystemConfig {
             reboot_command: vec!["reboot".to_owned()],
             config_history: 10,
             drop_capabilities: true,
+            upgrade_dir: None,
+            hw_profile: None,
         }
     }
 }

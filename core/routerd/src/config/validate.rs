@@ -188,6 +188,16 @@ impl Validator<'_> {
                 self.err(at(field), format!("must be an absolute path, not {dir:?}"));
             }
         }
+        for (field, dir) in [
+            ("upgrade_dir", &s.upgrade_dir),
+            ("hw_profile", &s.hw_profile),
+        ] {
+            if let Some(dir) = dir
+                && !dir.is_absolute()
+            {
+                self.err(at(field), format!("must be an absolute path, not {dir:?}"));
+            }
+        }
         if !(1..=1000).contains(&s.config_history) {
             self.err(
                 at("config_history"),

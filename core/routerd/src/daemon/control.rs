@@ -15,11 +15,11 @@ use crate::api::plugin_schema::{PluginSchema, link_config_issues};
 use crate::api::stats::{HostReader, SAMPLE_INTERVAL, StatsHistory, StatsPoint, StatsRing};
 use crate::api::system::{RebootStarted, SystemInfo, SystemReader};
 use crate::api::{
-    ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigShow, Control,
-    Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing, MetricsSnapshot,
-    PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginRestart, PluginState,
-    PluginSummary, SessionCounts, SessionInfo, SessionRole, SessionState, Status, Traffic,
-    UserEntry, UserSet, check_document, describe_diff,
+    ApiError, ApiResult, ApplyRequest, ApplyResult, BoxFuture, CheckReport, ConfigIssue,
+    ConfigShow, Control, Encryption, History, InterfaceStatus, LogLine, LogQuery, LogRing,
+    MetricsSnapshot, PluginCounter, PluginInfo, PluginKind, PluginMetrics, PluginRestart,
+    PluginState, PluginSummary, SessionCounts, SessionInfo, SessionRole, SessionState, Status,
+    Traffic, UserEntry, UserSet, check_document, describe_diff,
 };
 use crate::config::Document;
 use crate::store::Applied;
@@ -497,13 +497,14 @@ impl Control for DaemonControl {
                 // Each link's settings against its plugin's form (plugin ABI 1.3), with the
                 // plugins loaded now.
                 let slots = self.daemon.plugin_slots().await;
-                let issues = link_config_issues(doc.config(), |name| {
+                let mut issues = link_config_issues(doc.config(), |name| {
                     let slot = slots.iter().find(|s| s.config.name == name)?;
                     match &slot.loaded.as_ref().ok()?.info().form {
                         Some(Ok(form)) => Some(form),
                         _ => None,
                     }
                 });
+                issues.extend(hardware_issues(doc.config()));
                 if !issues.is_empty() {
                     report.valid = false;
                     report.changes.clear();
@@ -569,6 +570,10 @@ impl Control for DaemonControl {
     fn apply_config(&self, request: ApplyRequest) -> BoxFuture<'_, ApiResult<ApplyResult>> {
         Box::pin(async move {
             let doc = Document::parse(crate::api::API_DOCUMENT_NAME, request.toml)?;
+            let issues = hardware_issues(doc.config());
+            if !issues.is_empty() {
+                return Err(ApiError::InvalidConfig(issues));
+            }
             let reason = request
                 .reason
                 .unwrap_or_else(|| "applied through the management API".into());
@@ -761,6 +766,39 @@ impl Control for DaemonControl {
             })
         })
     }
+
+    fn upgrade_dir(&self) -> BoxFuture<'_, Option<std::path::PathBuf>> {
+        Box::pin(async move { Some(self.daemon.running_config().await.system.upgrade_dir()) })
+    }
+
+    fn hardware(&self) -> BoxFuture<'_, ApiResult<crate::hardware::HardwareInfo>> {
+        Box::pin(async move {
+            let config = self.daemon.running_config().await;
+            let path = config.system.hw_profile();
+            tokio::task::spawn_blocking(move || crate::hardware::HardwareInfo::read(&path, &config))
+                .await
+                .map_err(|_| ApiError::internal("reading the hardware profile stopped"))
+        })
+    }
+}
+
+/// The problems the box's hardware profile (`system.hw_profile`, when the file exists) finds
+/// in `config`'s serial links, as configuration issues. An unreadable profile is no issue of
+/// the configuration (`GET /v1/system/hardware` reports it).
+fn hardware_issues(config: &crate::config::Config) -> Vec<ConfigIssue> {
+    let Ok(Some(profile)) = crate::hardware::read_profile(&config.system.hw_profile()) else {
+        return Vec::new();
+    };
+    crate::hardware::check_links(&profile, config)
+        .into_iter()
+        .map(|p| ConfigIssue {
+            file: crate::api::API_DOCUMENT_NAME.to_owned(),
+            line: None,
+            column: None,
+            field: p.field,
+            message: p.message,
+        })
+        .collect()
 }
 
 /// The management API's listeners; dropping it (or [`ApiServer::shutdown`]) stops them.
