@@ -5,8 +5,8 @@
 #       The appliance: builds the x86_64 disk image (appliance-image/build.sh: release build,
 #       Debian kernel and busybox, our binaries) and boots it in QEMU (appliance-image/
 #       run-qemu.sh, TCG), where routerd runs on its embedded default configuration and the
-#       web UI is forwarded to https://127.0.0.1:8443/. First boot: open the web UI and set
-#       the admin password. The box's disk is a copy of the built image
+#       web UI is forwarded to https://127.0.0.1:8443/. First boot: open the web UI, enter the
+#       one-time setup code the console prints, and set the admin password. The box's disk is a copy of the built image
 #       (target/appliance/run/dialgate-x86_64.img), made afresh each run; --keep boots the
 #       box of the last run again, with its configuration. As root the box also gets its WAN
 #       tap in a network namespace (PPTP from the host); without root it runs with --no-tap.

@@ -181,7 +181,7 @@ fi
 {
   echo "run-qemu.sh: $arch $([ "$bios" = 1 ] && echo BIOS || echo UEFI), $([ "$kvm" = 1 ] && echo KVM || echo TCG), image $image$([ "$snapshot" = 1 ] && echo " (snapshot)")"
   echo "  web UI     https://127.0.0.1:$https_port/  (http://127.0.0.1:$http_port/ redirects)"
-  echo "             first boot: open it and set the admin password"
+  echo "             first boot: open it, enter the setup code the console prints, set the admin password"
   if [ -n "$tapname" ]; then
     echo "  wan0       ip netns exec $netns ...   (host side 10.77.10.1/24, box 10.77.10.2)"
   fi
