@@ -20,6 +20,7 @@ use dialgate_routerd::api::client::ClientError;
 use dialgate_routerd::api::{ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue};
 
 use crate::app::Shared;
+use crate::html::FieldErrors;
 
 /// Why a configuration change from a page did not land.
 #[derive(Debug)]
@@ -80,5 +81,51 @@ pub(crate) async fn check_and_apply(
             error: body.error,
         }),
         Err(e) => Err(ApplyFailure::Unreachable(e)),
+    }
+}
+
+/// The flash a form page shows once its change landed.
+pub(crate) fn applied_flash(r: &ApplyResult) -> String {
+    let changes = if r.changes.is_empty() {
+        "no change".to_owned()
+    } else {
+        r.changes.join("; ")
+    };
+    format!(
+        "Applied as configuration version {} ({changes}).",
+        r.version
+    )
+}
+
+/// Puts why a form's change did not land onto the form: each problem on its field (`place`),
+/// a stale base version as a reload hint, routerd's refusal (first offered to `refusal`,
+/// which may put it on a field too) as a form-wide message.
+pub(crate) fn record_failure(
+    failure: ApplyFailure,
+    errors: &mut FieldErrors,
+    mut place: impl FnMut(&mut FieldErrors, &ConfigIssue),
+    refusal: impl FnOnce(&mut FieldErrors, &str),
+) {
+    match failure {
+        ApplyFailure::Invalid(issues) => {
+            for issue in &issues {
+                place(errors, issue);
+            }
+        }
+        ApplyFailure::Refused { status: 409, .. } => errors.add(
+            "",
+            "The configuration changed meanwhile: reload the page and try again.",
+        ),
+        ApplyFailure::Refused { error, issues, .. } => {
+            for issue in &issues {
+                place(errors, issue);
+            }
+            refusal(errors, &error);
+            errors.add(
+                "",
+                format!("routerd refused the change (rolled back): {error}"),
+            );
+        }
+        ApplyFailure::Unreachable(e) => errors.add("", e.to_string()),
     }
 }

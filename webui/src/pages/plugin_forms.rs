@@ -27,7 +27,7 @@ use dialgate_routerd::api::{ConfigIssue, ConfigShow};
 use dialgate_routerd::config::{Document, LinkRole};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, TableLike, value};
 
-use super::{ApplyFailure, check_and_apply};
+use super::{applied_flash, check_and_apply, record_failure};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind as InputKind, csrf_field, esc};
 
@@ -873,46 +873,18 @@ pub async fn save(
     match check_and_apply(&app, toml, &reason, Some(show.version)).await {
         Ok(r) => {
             tracing::info!(ip = %v.ip, version = r.version, plugin, link, "plugin settings applied from the web UI");
-            let changes = if r.changes.is_empty() {
-                "no change".to_owned()
-            } else {
-                r.changes.join("; ")
-            };
-            app.sessions().set_flash(
-                &v.id,
-                format!(
-                    "Applied as configuration version {} ({changes}).",
-                    r.version
-                ),
-            );
+            app.sessions().set_flash(&v.id, applied_flash(&r));
             Redirect::to(&link_path(&plugin, &link)).into_response()
         }
-        Err(ApplyFailure::Invalid(issues)) => {
-            for issue in &issues {
-                add_issue(&mut errors, &shown, index, issue);
-            }
-            fail(&errors)
-        }
-        Err(ApplyFailure::Refused { status: 409, .. }) => {
-            errors.add(
-                "",
-                "The configuration changed meanwhile: reload the page and try again.",
+        Err(failure) => {
+            record_failure(
+                failure,
+                &mut errors,
+                |errors, issue| add_issue(errors, &shown, index, issue),
+                |errors, error| {
+                    add_refusal(errors, &shown, error);
+                },
             );
-            fail(&errors)
-        }
-        Err(ApplyFailure::Refused { error, issues, .. }) => {
-            for issue in &issues {
-                add_issue(&mut errors, &shown, index, issue);
-            }
-            add_refusal(&mut errors, &shown, &error);
-            errors.add(
-                "",
-                format!("routerd refused the change (rolled back): {error}"),
-            );
-            fail(&errors)
-        }
-        Err(ApplyFailure::Unreachable(e)) => {
-            errors.add("", e.to_string());
             fail(&errors)
         }
     }

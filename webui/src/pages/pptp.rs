@@ -19,7 +19,7 @@ use dialgate_routerd::config::{AuthMethod, Document, Ipv4Range, LinkRole};
 use serde::Deserialize;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, value};
 
-use super::{ApplyFailure, check_and_apply};
+use super::{applied_flash, check_and_apply, record_failure};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind, csrf_field};
 
@@ -841,45 +841,11 @@ pub async fn save(
     match check_and_apply(&app, toml, "web UI: PPTP settings", Some(show.version)).await {
         Ok(r) => {
             tracing::info!(ip = %v.ip, version = r.version, "PPTP settings applied from the web UI");
-            let changes = if r.changes.is_empty() {
-                "no change".to_owned()
-            } else {
-                r.changes.join("; ")
-            };
-            app.sessions().set_flash(
-                &v.id,
-                format!(
-                    "Applied as configuration version {} ({changes}).",
-                    r.version
-                ),
-            );
+            app.sessions().set_flash(&v.id, applied_flash(&r));
             Redirect::to("/pptp").into_response()
         }
-        Err(ApplyFailure::Invalid(issues)) => {
-            for issue in &issues {
-                add_issue(&mut errors, issue);
-            }
-            fail(&errors)
-        }
-        Err(ApplyFailure::Refused { status: 409, .. }) => {
-            errors.add(
-                "",
-                "The configuration changed meanwhile: reload the page and try again.",
-            );
-            fail(&errors)
-        }
-        Err(ApplyFailure::Refused { error, issues, .. }) => {
-            for issue in &issues {
-                add_issue(&mut errors, issue);
-            }
-            errors.add(
-                "",
-                format!("routerd refused the change (rolled back): {error}"),
-            );
-            fail(&errors)
-        }
-        Err(ApplyFailure::Unreachable(e)) => {
-            errors.add("", e.to_string());
+        Err(failure) => {
+            record_failure(failure, &mut errors, add_issue, |_, _| {});
             fail(&errors)
         }
     }
