@@ -22,9 +22,12 @@ document.addEventListener("DOMContentLoaded", function () {
       xhr.upload.onprogress = function (ev) {
         if (bar && ev.lengthComputable) { bar.value = Math.round(100 * ev.loaded / ev.total); }
       };
+      // The answer (after the redirect, the page with its one-time flash) replaces this one;
+      // loading the redirect's URL again would lose the flash.
       xhr.onload = function () {
-        if (xhr.status === 200 && xhr.responseURL) { window.location.href = xhr.responseURL; return; }
+        var url = xhr.status === 200 ? xhr.responseURL : "";
         document.open(); document.write(xhr.responseText); document.close();
+        if (url) { history.replaceState(null, "", url); }
       };
       xhr.onerror = function () { if (bar) { bar.hidden = true; } form.submit(); };
       xhr.send(new FormData(form));

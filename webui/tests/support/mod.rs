@@ -88,6 +88,8 @@ fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
 pub struct Options {
     /// Extra TOML appended to routerd's configuration.
     pub routerd_extra: String,
+    /// Extra keys of routerd's `[system]` table.
+    pub system_extra: String,
     /// Extra arguments for the web UI.
     pub webui_args: Vec<String>,
     /// Local users (name, password) in routerd's user store before it starts.
@@ -152,10 +154,11 @@ impl Harness {
         let socket = run.join("routerd.sock");
         let state = dir.path().join("routerd-state");
         let config = format!(
-            "[system]\nstate_dir = \"{}\"\nplugin_dir = \"{}\"\ndrop_capabilities = false\n\
+            "[system]\nstate_dir = \"{}\"\nplugin_dir = \"{}\"\ndrop_capabilities = false\n{}\n\
 [management]\nsocket = \"{}\"\n{}",
             state.display(),
             profile_dir().display(),
+            opts.system_extra,
             socket.display(),
             opts.routerd_extra
         );
