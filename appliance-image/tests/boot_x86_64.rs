@@ -11,7 +11,15 @@
 //!   the call on its serial link; after a reboot
 //!   the configuration, the user and the web UI's certificate are still there and routerd and
 //!   the web UI answer again.
-//! - legacy BIOS (SeaBIOS + syslinux): the same image boots until routerd answers.
+//! - A/B upgrades (UEFI, one box through all of it): a bad bundle refused; a re-packed release
+//!   boots in slot b with the configuration kept; a release whose init dies and one whose
+//!   routerd hangs (rebooted by the trial's soft watchdog) each use up their one boot try and
+//!   the box falls back to slot b and reports it; the console login; the boot menu's recovery
+//!   entry (follows the good slot; booted once through `LoaderEntryOneShot`, it opens the
+//!   console without the login).
+//! - legacy BIOS (SeaBIOS + syslinux): the same image boots until routerd answers; an upgrade
+//!   gets one boot (syslinux's boot-once command), comes up and becomes the default; a broken
+//!   release's one boot fails and the box falls back and reports it.
 //!
 //! ```text
 //!  netns dgvm-appl-*                           QEMU (TCG), disk in snapshot mode
@@ -434,22 +442,6 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     assert_eq!(digest(&cert), digest(&cert_after));
 }
 
-#[test]
-fn bios_boot_reaches_routerd() {
-    let mut box_ = Appliance::start(&image("x86_64"), &["--bios", "--no-tap"]);
-    box_.wait_for("@@DIALGATE routerd up", 0, BOOT_LIMIT);
-    eprintln!(
-        "BIOS boot, QEMU start to routerd's socket: {:.1} s",
-        box_.started.elapsed().as_secs_f64()
-    );
-    let metrics = box_.metrics(60 * SECOND);
-    assert!(metrics.contains("dialgate_uptime_seconds"), "{metrics}");
-    let cmdline = box_.ok("cat /proc/cmdline");
-    assert!(cmdline.contains("dg.slot=a"), "{cmdline}");
-    // Booted by syslinux, not through UEFI.
-    box_.ok("test ! -d /sys/firmware/efi");
-}
-
 /// Serves `files` (name, path) over HTTP/1.0 on the host's loopback until the test ends; the
 /// box reaches it as 10.0.2.2 through QEMU's user-mode network. Returns the port.
 fn serve_files(files: Vec<(String, PathBuf)>) -> u16 {
@@ -505,10 +497,19 @@ fn host_sh(command: &str) {
     );
 }
 
-/// Two bundles re-packed from the image's own (`dialgate-x86_64.upgrade`, next to the image):
-/// `good` (the same binaries with another build id in /etc/os-release) and `broken` (its
-/// /sbin/init exits at once, so routerd never starts; the kernel panics and reboots).
-fn upgrade_bundles(dir: &Path) -> (PathBuf, PathBuf) {
+/// Releases re-packed from the image's own bundle (`dialgate-x86_64.upgrade`, next to the
+/// image), each with its own build id in /etc/os-release.
+struct Bundles {
+    /// The same binaries.
+    good: PathBuf,
+    /// Its /sbin/init exits at once, so routerd never starts: the kernel panics and reboots.
+    broken: PathBuf,
+    /// Its routerd never answers (it blocks forever), so the slot never reports good: only the
+    /// trial boot's watchdog reboots the box.
+    hanging: PathBuf,
+}
+
+fn upgrade_bundles(dir: &Path) -> Bundles {
     let img = image("x86_64");
     let bundle = img.with_file_name("dialgate-x86_64.upgrade");
     assert!(
@@ -548,22 +549,35 @@ fn upgrade_bundles(dir: &Path) -> (PathBuf, PathBuf) {
         out
     };
     let good = pack("good", "ci-upgrade-good");
+    let init = dir.join("root/sbin/init");
+    let real_init = std::fs::read(&init).unwrap();
+    std::fs::write(&init, "#!/bin/sh\necho '@@DIALGATE broken init'\nexit 1\n").unwrap();
+    let broken = pack("broken", "ci-upgrade-broken");
+    std::fs::write(&init, real_init).unwrap();
+    // The real init, with a routerd that says so on the console and then blocks forever (the
+    // init's supervisor restarts a routerd that exits; this one never does).
     std::fs::write(
-        dir.join("root/sbin/init"),
-        "#!/bin/sh\necho '@@DIALGATE broken init'\nexit 1\n",
+        dir.join("root/usr/bin/routerd"),
+        "#!/bin/sh\necho '@@DIALGATE hanging routerd' >/dev/console\n\
+         while :; do sleep 3600; done\n",
     )
     .unwrap();
-    let broken = pack("broken", "ci-upgrade-broken");
-    (good, broken)
+    let hanging = pack("hanging", "ci-upgrade-hanging");
+    Bundles {
+        good,
+        broken,
+        hanging,
+    }
 }
 
 #[test]
-fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
+fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() {
     let work = std::env::temp_dir().join(format!("dialgate-upgrade-{}", std::process::id()));
-    let (good, broken) = upgrade_bundles(&work);
+    let bundles = upgrade_bundles(&work);
     let port = serve_files(vec![
-        ("good.upgrade".to_owned(), good),
-        ("broken.upgrade".to_owned(), broken),
+        ("good.upgrade".to_owned(), bundles.good),
+        ("broken.upgrade".to_owned(), bundles.broken),
+        ("hanging.upgrade".to_owned(), bundles.hanging),
     ]);
     let mut box_ = Appliance::start(&image("x86_64"), &["--no-tap"]);
     let up = box_.wait_for("@@DIALGATE slot a good", 0, BOOT_LIMIT);
@@ -602,9 +616,9 @@ fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
     assert!(release.contains("ci-upgrade-good"), "{release}");
     let users = box_.ok("routerctl users");
     assert!(users.contains("bob"), "{users}");
-    let entries = box_.ok(
-        "mount -t vfat -o ro,iocharset=iso8859-1,codepage=437 /dev/vda1 /boot/efi && ls /boot/efi/loader/entries; umount /boot/efi",
-    );
+    let entries = box_.ok(&format!(
+        "{MOUNT_ESP} && ls /boot/efi/loader/entries && umount /boot/efi"
+    ));
     assert!(entries.contains("dialgate-2-b.conf"), "{entries}");
 
     // The broken one (one boot try): written to slot a; its init dies, the kernel reboots,
@@ -640,6 +654,77 @@ fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
     let users = box_.ok("routerctl users");
     assert!(users.contains("bob"), "{users}");
 
+    // A hanging release (one boot try) to slot a: its routerd never answers, so nothing marks
+    // the slot good, and only the soft watchdog stage 1 armed for the trial (`dg.trial`)
+    // reboots the box; that boot used the slot's try, so the box comes back on slot b and
+    // says so. The installer gives a trial 300 s; the test shortens the new entry's to
+    // TRIAL_SECS on the ESP first.
+    box_.ok(&format!(
+        "wget -q -O /tmp/hanging.upgrade http://10.0.2.2:{port}/hanging.upgrade"
+    ));
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/hanging.upgrade --tries 1",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = box_.sh(
+        "for i in $(seq 300); do routerctl system upgrade-status | grep -q 'upgrade: installed' \
+         && break; sleep 1; done; routerctl system upgrade-status",
+        330 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("upgrade: installed ci-upgrade-hanging (slot a)"),
+        "{out}"
+    );
+    let entry = "/boot/efi/loader/entries/dialgate-3-a+1.conf";
+    let before = box_.ok(&format!("{MOUNT_ESP} && cat {entry}"));
+    assert!(before.contains("dg.slot=a dg.trial=300"), "{before}");
+    box_.ok(&format!(
+        "sed -i 's/ dg.trial=300$/ dg.trial={TRIAL_SECS}/' {entry} && umount /boot/efi"
+    ));
+    let from = box_.console_len();
+    box_.stdin.write_all(b"reboot\n").unwrap();
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 60 * SECOND);
+    let armed = box_.wait_for(
+        &format!("trial boot of slot a: the watchdog reboots in {TRIAL_SECS} s"),
+        rebooting,
+        BOOT_LIMIT,
+    );
+    let armed_at = Instant::now();
+    let hung = box_.wait_for("@@DIALGATE hanging routerd", armed, BOOT_LIMIT);
+    let fired = box_.wait_for("softdog: Initiating system reboot", hung, BOOT_LIMIT);
+    let waited = armed_at.elapsed();
+    eprintln!(
+        "upgrade: hanging slot a, watchdog armed to reboot: {:.1} s",
+        waited.as_secs_f64()
+    );
+    assert!(
+        waited >= Duration::from_secs(TRIAL_SECS - 5),
+        "the watchdog fired after {waited:?}, not {TRIAL_SECS} s"
+    );
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", fired, BOOT_LIMIT);
+    eprintln!(
+        "upgrade: watchdog reboot to fallback on slot b: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    assert!(!cmdline.contains("dg.trial"), "{cmdline}");
+    let status = box_.ok("routerctl system upgrade-status");
+    assert!(
+        status.contains("fell back: slot a (ci-upgrade-hanging) did not come up"),
+        "{status}"
+    );
+    let entries = box_.ok(&format!(
+        "{MOUNT_ESP} && ls /boot/efi/loader/entries && umount /boot/efi"
+    ));
+    assert!(
+        !entries.contains("-a+"),
+        "the spent entry is still there: {entries}"
+    );
+
     // The console asks for the admin password once the web UI has one (its argon2id file),
     // and refuses a wrong one.
     let salt = argon2::password_hash::SaltString::encode_b64(b"dialgate-ci-salt").unwrap();
@@ -664,9 +749,179 @@ fn uefi_upgrade_boots_new_slot_and_falls_back_from_a_broken_one() {
     let who = box_.ok("id -u");
     assert!(who.contains('0'), "{who}");
 
+    // The boot menu's recovery entry follows the slot that last came up (slot b, after the
+    // upgrade to it and two fallbacks to it), without the trial's watchdog.
+    let recovery = box_.ok(&format!(
+        "{MOUNT_ESP} && cat /boot/efi/loader/entries/recovery.conf && umount /boot/efi"
+    ));
+    assert!(
+        recovery.contains("title dialgate recovery console (slot b)"),
+        "{recovery}"
+    );
+    assert!(recovery.contains("linux /dialgate/b/vmlinuz"), "{recovery}");
+    let options = recovery
+        .lines()
+        .find_map(|l| l.strip_prefix("options "))
+        .unwrap_or_else(|| panic!("no options line: {recovery}"));
+    let options: Vec<&str> = options.split_whitespace().collect();
+    assert!(options.contains(&"dg.slot=b"), "{options:?}");
+    assert!(options.contains(&"dg.recovery"), "{options:?}");
+    assert!(
+        !options.iter().any(|o| o.starts_with("dg.trial")),
+        "{options:?}"
+    );
+
+    // Booting it (picked for the next boot only, through systemd-boot's LoaderEntryOneShot
+    // EFI variable, as `systemctl reboot --boot-loader-entry` does): the console opens without
+    // the login although the admin password is set, and says how to reset it.
+    select_next_boot_entry(&mut box_, "recovery.conf");
+    let from = box_.console_len();
+    box_.stdin.write_all(b"reboot\n").unwrap();
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 60 * SECOND);
+    let opened = box_.wait_for("@@DIALGATE recovery console", rebooting, BOOT_LIMIT);
+    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    assert!(cmdline.contains("dg.recovery"), "{cmdline}");
+    let console = box_.console();
+    let recovery_boot = console.get(rebooting..).unwrap_or("");
+    assert!(
+        recovery_boot.contains("rm /var/lib/dialgate/webui/admin.argon2"),
+        "{recovery_boot}"
+    );
+    // (dg-login's prompt, or its notice when no password is set: neither runs.)
+    assert!(
+        !recovery_boot.contains("dialgate console: admin password")
+            && !recovery_boot.contains("no admin password is set yet"),
+        "the recovery console ran the login:\n{recovery_boot}"
+    );
+    assert!(opened > rebooting);
+    let who = box_.ok("id -u");
+    assert!(who.contains('0'), "{who}");
+    // The configuration is untouched; the lost password is reset as the console says.
+    let users = box_.ok("routerctl users");
+    assert!(users.contains("bob"), "{users}");
     box_.ok("rm /var/lib/dialgate/webui/admin.argon2");
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// Mounts the box's ESP on /boot/efi (as dg-upgrade does).
+const MOUNT_ESP: &str = "mount -t vfat -o rw,iocharset=iso8859-1,codepage=437 /dev/vda1 /boot/efi";
+
+/// The watchdog margin the hanging release's trial boot gets in the test.
+const TRIAL_SECS: u64 = 45;
+
+/// Sets systemd-boot's `LoaderEntryOneShot` (Boot Loader Interface: a UTF-16LE entry id,
+/// NUL-terminated, vendor GUID 4a67b082-0a4c-41cf-b6c7-440b29bb8c4f) through efivarfs, so the
+/// next boot, and only that one, boots `entry`.
+fn select_next_boot_entry(box_: &mut Appliance, entry: &str) {
+    // efivarfs takes the variable's attributes (non-volatile, boot and runtime access) and its
+    // data in one write.
+    let mut var = vec![7u8, 0, 0, 0];
+    for unit in entry.encode_utf16().chain([0]) {
+        var.extend(unit.to_le_bytes());
+    }
+    box_.write_file("/tmp/oneshot", &String::from_utf8(var).unwrap());
+    box_.ok("grep -q ' /sys/firmware/efi/efivars ' /proc/mounts || \
+         mount -t efivarfs efivarfs /sys/firmware/efi/efivars");
+    box_.ok("cat /tmp/oneshot \
+         >/sys/firmware/efi/efivars/LoaderEntryOneShot-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f");
+}
+
 /// The admin password the console login test sets.
 const CONSOLE_PASSWORD: &str = "console horse battery";
+
+#[test]
+fn bios_boot_upgrade_gets_one_try_and_falls_back() {
+    let work = std::env::temp_dir().join(format!("dialgate-upgrade-bios-{}", std::process::id()));
+    let bundles = upgrade_bundles(&work);
+    let port = serve_files(vec![
+        ("good.upgrade".to_owned(), bundles.good),
+        ("broken.upgrade".to_owned(), bundles.broken),
+    ]);
+    let mut box_ = Appliance::start(&image("x86_64"), &["--bios", "--no-tap"]);
+    box_.wait_for("@@DIALGATE routerd up", 0, BOOT_LIMIT);
+    eprintln!(
+        "BIOS boot, QEMU start to routerd's socket: {:.1} s",
+        box_.started.elapsed().as_secs_f64()
+    );
+    let up = box_.wait_for("@@DIALGATE slot a good", 0, BOOT_LIMIT);
+    let metrics = box_.metrics(60 * SECOND);
+    assert!(metrics.contains("dialgate_uptime_seconds"), "{metrics}");
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=a"), "{cmdline}");
+    // Booted by syslinux, not through UEFI.
+    box_.ok("test ! -d /sys/firmware/efi");
+    // The first boot added the recovery label (typed at syslinux's boot: prompt).
+    let cfg = box_.ok(&format!(
+        "{MOUNT_ESP} && cat {SYSLINUX_CFG} && umount /boot/efi"
+    ));
+    assert!(cfg.contains("DEFAULT a\n"), "{cfg}");
+    assert!(cfg.contains("dg.slot=a dg.recovery"), "{cfg}");
+
+    // An upgrade: slot b gets one boot (syslinux's boot-once command), comes up, and becomes
+    // the default.
+    box_.ok(&format!(
+        "wget -q -O /tmp/good.upgrade http://10.0.2.2:{port}/good.upgrade"
+    ));
+    let from = box_.console_len().max(up);
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/good.upgrade --reboot",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
+    eprintln!(
+        "BIOS upgrade: reboot to slot b marked good: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b dg.trial=300"), "{cmdline}");
+    let release = box_.ok("grep VERSION_ID /etc/os-release");
+    assert!(release.contains("ci-upgrade-good"), "{release}");
+    let cfg = box_.ok(&format!(
+        "{MOUNT_ESP} && cat {SYSLINUX_CFG} && ! test -e /boot/efi/syslinux/trial && umount /boot/efi"
+    ));
+    assert!(cfg.contains("DEFAULT b\n"), "{cfg}");
+    assert!(!cfg.contains("trial"), "{cfg}");
+    assert!(cfg.contains("dg.slot=b dg.recovery"), "{cfg}");
+
+    // A broken release to slot a: its one boot panics, and syslinux's default (slot b) boots
+    // next; the box says so.
+    box_.ok(&format!(
+        "wget -q -O /tmp/broken.upgrade http://10.0.2.2:{port}/broken.upgrade"
+    ));
+    let from = box_.console_len();
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/broken.upgrade --reboot",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", broke, BOOT_LIMIT);
+    eprintln!(
+        "BIOS upgrade: broken slot a to fallback on slot b: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    assert!(!cmdline.contains("dg.trial"), "{cmdline}");
+    let status = box_.ok("routerctl system upgrade-status");
+    assert!(
+        status.contains("fell back: slot a (ci-upgrade-broken) did not come up"),
+        "{status}"
+    );
+    let cfg = box_.ok(&format!(
+        "{MOUNT_ESP} && cat {SYSLINUX_CFG} && umount /boot/efi"
+    ));
+    assert!(cfg.contains("DEFAULT b\n"), "{cfg}");
+    assert!(!cfg.contains("dg.slot=a"), "{cfg}");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// syslinux's configuration on the mounted ESP.
+const SYSLINUX_CFG: &str = "/boot/efi/syslinux/syslinux.cfg";
