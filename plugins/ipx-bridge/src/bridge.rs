@@ -89,12 +89,17 @@ counters! {
     drop_checksummed_raw,
     /// Dropped: a datagram too long for the LAN's frame.
     drop_too_long,
+    /// Dropped: a datagram whose IPX checksum is wrong (the bridge would otherwise hide the
+    /// damage when it recomputes the checksum after rewriting a node).
+    drop_bad_checksum,
     /// Ignored: a LAN frame that is not IPX in the configured frame type.
     lan_not_ipx,
     /// Dropped: a LAN frame with a truncated frame or IPX header.
     lan_malformed,
     /// Dropped: a LAN packet from a node that is a caller's (a loop or a spoof).
     lan_spoofed,
+    /// Dropped: a LAN packet for a caller whose IPX checksum is wrong.
+    lan_bad_checksum,
     /// Ignored: a LAN packet for a node that is no caller's, or another network.
     lan_not_for_callers,
     /// LAN broadcasts passed to the sessions.
@@ -345,6 +350,10 @@ impl Bridge {
             self.counters.drop_checksummed_raw += 1;
             return;
         }
+        if !packet.verify_checksum() {
+            self.counters.drop_bad_checksum += 1;
+            return;
+        }
         self.packet.clear();
         self.packet.extend_from_slice(packet.as_bytes());
         {
@@ -404,6 +413,10 @@ impl Bridge {
         };
         if self.by_node.contains_key(&src.node) || self.by_node.contains_key(&decoded.src) {
             self.counters.lan_spoofed += 1;
+            return;
+        }
+        if !packet.verify_checksum() {
+            self.counters.lan_bad_checksum += 1;
             return;
         }
         self.packet.clear();
@@ -784,6 +797,19 @@ mod tests {
         assert_eq!(b.counters.drop_checksummed_raw, 1);
         assert_eq!((b.counters.lan_busy, b.counters.lan_tx), (1, 0));
         assert_eq!(&out.lan[0][12..16], &[0, 30, 0xFF, 0xFF]);
+        let mut bad = datagram(addr(NET, CALLER, 1), to_host, true, b"x");
+        bad[30] ^= 1;
+        let mut llc = Bridge::new(&config(""));
+        llc.session_up(5, NET, Some(CALLER), true).expect("up");
+        llc.from_session(5, &bad, &mut out);
+        assert_eq!(llc.counters.drop_bad_checksum, 1);
+        let lan_node = llc.lan_node(5).expect("bridged");
+        let mut reply = datagram(addr(NET, HOST, 1), addr(NET, lan_node, 1), true, b"x");
+        reply[30] ^= 1;
+        let mut eth = Vec::new();
+        frame::encode(FrameType::Llc8022, lan_node, HOST, &reply, &mut eth).expect("frame");
+        llc.from_lan(0, &eth, &mut out);
+        assert_eq!(llc.counters.lan_bad_checksum, 1);
         let long = datagram(addr(NET, CALLER, 1), to_host, false, &[0; 1480]);
         b.from_session(5, &long, &mut out);
         assert_eq!(b.counters.drop_too_long, 1);
