@@ -592,4 +592,37 @@ role = "dial"
     assert_eq!(fields[2], lan_node_text, "{from_caller}");
     assert_eq!(fields[4], "2", "{from_caller}");
     assert!(rows.lines().count() >= 5, "{rows}");
+
+    if ft != Ft::Llc8022 {
+        return;
+    }
+    // The LAN port goes away and comes back (a NIC unplugged, a VLAN recreated): the
+    // session stays up, the plugin reopens its packet socket, and the LAN reaches the
+    // caller again.
+    ip(&["-n", &lan_ns, "link", "del", &v_lan]);
+    let a_log = || std::fs::read_to_string(a_dir.join("log")).unwrap_or_default();
+    wait_until(Duration::from_secs(10), || {
+        a_log().contains("closed").then_some(())
+    })
+    .unwrap_or_else(|| panic!("A saw its packet socket close\n{}", logs()));
+    lab.veth(
+        ("srv", &v_srv, "10.88.0.1/24"),
+        ("lan", &v_lan, "10.88.0.2/24"),
+    );
+    ip(&["-n", &lan_ns, "link", "set", &v_lan, "address", &host_mac]);
+    wait_until(Duration::from_secs(30), || {
+        a_log().contains("reopened").then_some(())
+    })
+    .unwrap_or_else(|| panic!("A reopened its packet socket\n{}", logs()));
+    send_frames(&lan_ns, &v_lan, vec![ft.frame(lan_node, HOST, &reply)]);
+    let third = wait_until(Duration::from_secs(20), || {
+        probe_lines()
+            .iter()
+            .filter_map(|l| l.strip_prefix("hex "))
+            .filter_map(|l| l.split(' ').nth(2))
+            .nth(2)
+            .map(unhex)
+    })
+    .unwrap_or_else(|| panic!("the reply after the port came back\n{}", logs()));
+    assert_eq!(third, got[0], "the same reply as before the port went away");
 }
