@@ -1,5 +1,6 @@
 //! Shared by routerd's end-to-end tests: building plugins into this build's target directory,
-//! temporary state directories, waiting for conditions.
+//! temporary state directories, waiting for conditions; a test routerd's configuration and
+//! start ([`routerd`]).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod netns;
+pub mod routerd;
 
 // Each test binary uses a different part of the shared helpers.
 #[allow(unused_imports)]
