@@ -10,9 +10,10 @@
 //!
 //! B negotiates IPXCP with A, which offers the LAN's network number (§3.1); B's lan-probe
 //! then sends one IPX datagram to a LAN host. The test reads it on the LAN as a raw
-//! Ethernet 802.2 frame (LLC SAP 0xE0, NetWare 4's default) from the caller's LAN node,
-//! answers it with a checksummed datagram to that node and sends an IPX broadcast; both
-//! reach B with the destination node B negotiated and a valid checksum. tshark dissects the
+//! Ethernet frame of the configured type (each of the four NetWare frame types, 802.2 with
+//! LLC SAP 0xE0 by default) from the caller's LAN node, answers it with a (checksummed)
+//! datagram to that node and sends an IPX broadcast; both reach B with the destination
+//! node B negotiated and a valid checksum. tshark dissects the
 //! LAN side as IPX, and A's plugin counters show what crossed and what it dropped (B's
 //! plain-text greeting of a second session start is not IPX, for instance).
 
@@ -140,11 +141,12 @@ fn enter(ns: &str) {
     assert_eq!(r, 0, "setns {ns}");
 }
 
-/// Starts a thread in `ns` that returns the first 802.2 IPX frame (LLC SAP 0xE0) seen on
-/// `ifname` within `timeout`; returns once its socket is open.
+/// Starts a thread in `ns` that returns the first IPX frame of type `ft` seen on `ifname`
+/// within `timeout`; returns once its socket is open.
 fn capture_first_ipx(
     ns: &str,
     ifname: &str,
+    ft: Ft,
     timeout: Duration,
 ) -> std::thread::JoinHandle<Option<Vec<u8>>> {
     let (ns, ifname) = (ns.to_owned(), ifname.to_owned());
@@ -158,13 +160,8 @@ fn capture_first_ipx(
         while Instant::now() < deadline {
             // SAFETY: reads into a live buffer of the given length.
             let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n >= 17 {
-                let frame = &buf[..n as usize];
-                if u16::from_be_bytes([frame[12], frame[13]]) <= 1500
-                    && frame[14..16] == [0xE0, 0xE0]
-                {
-                    return Some(frame.to_vec());
-                }
+            if n > 0 && ft.ipx_of(&buf[..n as usize]).is_some() {
+                return Some(buf[..n as usize].to_vec());
             }
         }
         None
@@ -189,16 +186,67 @@ fn send_frames(ns: &str, ifname: &str, frames: Vec<Vec<u8>>) {
     .unwrap();
 }
 
-/// An Ethernet 802.2 frame (LLC DSAP/SSAP 0xE0, UI) carrying `packet`, padded to 60 octets.
-fn llc_frame(dst: [u8; 6], src: [u8; 6], packet: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&((packet.len() + 3) as u16).to_be_bytes());
-    f.extend_from_slice(&[0xE0, 0xE0, 0x03]);
-    f.extend_from_slice(packet);
-    f.resize(f.len().max(60), 0);
-    f
+/// The four IPX frame types, built and taken apart by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ft {
+    /// Ethernet II, EtherType 0x8137.
+    EthernetII,
+    /// Novell's raw 802.3: a length and the IPX packet (checksum 0xFFFF).
+    Raw8023,
+    /// 802.2 LLC, SAP 0xE0 (the plugin's default: no `frame_type` configured).
+    Llc8022,
+    /// 802.2 SNAP, OUI 0, 0x8137.
+    Snap,
+}
+
+const SNAP: [u8; 8] = [0xAA, 0xAA, 0x03, 0, 0, 0, 0x81, 0x37];
+
+impl Ft {
+    /// The `frame_type` line of the configuration.
+    fn config(self) -> &'static str {
+        match self {
+            Ft::EthernetII => "frame_type = \"ethernet_ii\"",
+            Ft::Raw8023 => "frame_type = \"ethernet_802.3\"",
+            Ft::Llc8022 => "",
+            Ft::Snap => "frame_type = \"ethernet_snap\"",
+        }
+    }
+
+    /// What follows the MAC addresses, before the IPX packet of `len` octets.
+    fn header(self, len: usize) -> Vec<u8> {
+        let length = |extra: usize| ((len + extra) as u16).to_be_bytes().to_vec();
+        match self {
+            Ft::EthernetII => vec![0x81, 0x37],
+            Ft::Raw8023 => length(0),
+            Ft::Llc8022 => [length(3), vec![0xE0, 0xE0, 0x03]].concat(),
+            Ft::Snap => [length(8), SNAP.to_vec()].concat(),
+        }
+    }
+
+    /// An Ethernet frame carrying `packet`, padded to 60 octets.
+    fn frame(self, dst: [u8; 6], src: [u8; 6], packet: &[u8]) -> Vec<u8> {
+        let mut f = [&dst[..], &src[..], &self.header(packet.len()), packet].concat();
+        f.resize(f.len().max(60), 0);
+        f
+    }
+
+    /// The IPX packet in `frame`, if it is of this type (Ethernet II keeps its padding).
+    fn ipx_of(self, frame: &[u8]) -> Option<&[u8]> {
+        let type_len = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+        let body = frame.get(14..)?;
+        if self == Ft::EthernetII {
+            return (type_len == 0x8137).then_some(body);
+        }
+        let body = body
+            .get(..usize::from(type_len))
+            .filter(|_| type_len <= 1500)?;
+        match self {
+            Ft::Raw8023 => body.starts_with(&[0xFF, 0xFF]).then_some(body),
+            Ft::Llc8022 => body.strip_prefix(&[0xE0, 0xE0, 0x03][..]),
+            Ft::Snap => body.strip_prefix(&SNAP[..]),
+            Ft::EthernetII => None,
+        }
+    }
 }
 
 /// The ipx-bridge instance's counters in routerd's metrics.
@@ -215,7 +263,27 @@ fn counters(socket: &Path) -> std::collections::BTreeMap<String, u64> {
 }
 
 #[test]
-fn ipx_crosses_between_a_ppp_caller_and_an_ethernet_lan_rfc1552() {
+fn ipx_crosses_between_a_ppp_caller_and_an_ethernet_802_2_lan_rfc1552() {
+    scenario(Ft::Llc8022);
+}
+
+#[test]
+fn ipx_crosses_between_a_ppp_caller_and_an_ethernet_ii_lan_rfc1552() {
+    scenario(Ft::EthernetII);
+}
+
+#[test]
+fn ipx_crosses_between_a_ppp_caller_and_a_raw_802_3_lan_rfc1552() {
+    scenario(Ft::Raw8023);
+}
+
+#[test]
+fn ipx_crosses_between_a_ppp_caller_and_a_snap_lan_rfc1552() {
+    scenario(Ft::Snap);
+}
+
+/// The whole exchange with the LAN in frame type `ft`.
+fn scenario(ft: Ft) {
     if !dialgate_test_support::require_root("network namespaces and packet sockets") {
         return;
     }
@@ -233,7 +301,10 @@ fn ipx_crosses_between_a_ppp_caller_and_an_ethernet_lan_rfc1552() {
     let dir = TempDir::new("ipx");
     let mut lab = Lab::new("ipx", &["srv", "cli", "lan"]);
     let lan_ns = lab.ns("lan").to_owned();
-    let tag = std::process::id() % 100_000;
+    // Unique among the tests of this process, which run in parallel.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tag = format!("{}x{n}", std::process::id() % 100_000);
     let (v_srv, v_lan) = (format!("dxs{tag}"), format!("dxl{tag}"));
     lab.veth(
         ("srv", &v_srv, "10.88.0.1/24"),
@@ -244,7 +315,7 @@ fn ipx_crosses_between_a_ppp_caller_and_an_ethernet_lan_rfc1552() {
 
     let pcap = dir.path().join("lan.pcapng");
     let mut capture = start_capture(&lab, "lan", &v_lan, "not ip and not ip6 and not arp", &pcap);
-    let first = capture_first_ipx(&lan_ns, &v_lan, Duration::from_secs(60));
+    let first = capture_first_ipx(&lan_ns, &v_lan, ft, Duration::from_secs(60));
 
     // What the caller sends once IPXCP is up: from its link node on the LAN's network to
     // the LAN host's NCP socket, two hops already counted (a bridge leaves them).
@@ -287,6 +358,7 @@ file = "{bridge}"
 [plugin.config]
 interface = "{v_srv}"
 network = {NET}
+{frame_type}
 
 [[link]]
 name = "modem"
@@ -301,6 +373,7 @@ device = "{a}"
         socket = a_socket.display(),
         serial = serial.display(),
         bridge = bridge.display(),
+        frame_type = ft.config(),
         a = cable.a().display(),
     );
     let record = b_dir.join("probe.log");
@@ -381,12 +454,12 @@ role = "dial"
         "A's own link node: {up}"
     );
 
-    // Caller -> LAN: an 802.2 frame from the caller's LAN node, the IPX packet as sent but
-    // for the source node.
+    // Caller -> LAN: a frame of the configured type from the caller's LAN node, the IPX
+    // packet as sent but for the source node.
     let frame = first
         .join()
         .unwrap()
-        .unwrap_or_else(|| panic!("an IPX frame on the LAN\n{}", logs()));
+        .unwrap_or_else(|| panic!("an IPX frame ({ft:?}) on the LAN\n{}", logs()));
     assert_eq!(&frame[..6], &HOST, "to the LAN host's MAC address");
     let lan_node: [u8; 6] = frame[6..12].try_into().unwrap();
     assert_eq!(
@@ -395,10 +468,12 @@ role = "dial"
         "a locally administered unicast node"
     );
     assert_eq!(&lan_node[..2], &[0x02, 0x49], "the default node prefix");
-    let length = usize::from(u16::from_be_bytes([frame[12], frame[13]]));
-    assert_eq!(length, 3 + greeting.len(), "the 802.3 length: LLC and IPX");
-    assert_eq!(&frame[14..17], &[0xE0, 0xE0, 0x03], "LLC SAP 0xE0, UI");
-    let on_lan = &frame[17..17 + greeting.len()];
+    assert_eq!(
+        &frame[12..12 + ft.header(greeting.len()).len()],
+        &ft.header(greeting.len())[..],
+        "the {ft:?} header (802.3 length, LLC, SNAP)"
+    );
+    let on_lan = &ft.ipx_of(&frame).unwrap()[..greeting.len()];
     let mut expected = greeting.clone();
     expected[22..28].copy_from_slice(&lan_node);
     assert_eq!(on_lan, &expected[..], "only the source node differs");
@@ -407,13 +482,15 @@ role = "dial"
         "Transport Control untouched: a bridge is not a hop"
     );
 
-    // LAN -> caller: a checksummed reply to the caller's LAN node, then a SAP-style
-    // broadcast; B gets both with its own link node (or the broadcast node) as destination.
+    // LAN -> caller: a reply to the caller's LAN node (checksummed, except in raw 802.3,
+    // which cannot carry a checksum), then a SAP-style broadcast; B gets both with its own
+    // link node (or the broadcast node) as destination.
+    let checksummed = ft != Ft::Raw8023;
     let reply = ipx(
         (NET, HOST, 0x0451),
         (NET, lan_node, 0x4001),
         0,
-        true,
+        checksummed,
         b"pong from the LAN",
     );
     let sap = ipx(
@@ -436,10 +513,10 @@ role = "dial"
         &lan_ns,
         &v_lan,
         vec![
-            llc_frame(lan_node, HOST, &reply),
-            llc_frame(BROADCAST, HOST, &sap),
-            llc_frame([2, 0x49, 9, 9, 9, 9], HOST, &stray),
-            llc_frame(BROADCAST, HOST, &spoof),
+            ft.frame(lan_node, HOST, &reply),
+            ft.frame(BROADCAST, HOST, &sap),
+            ft.frame([2, 0x49, 9, 9, 9, 9], HOST, &stray),
+            ft.frame(BROADCAST, HOST, &spoof),
         ],
     );
     let got = wait_until(Duration::from_secs(20), || {
@@ -454,10 +531,12 @@ role = "dial"
     .unwrap_or_else(|| panic!("the reply and the broadcast at the caller\n{}", logs()));
     let mut expected = reply.clone();
     expected[10..16].copy_from_slice(&CALLER_LINK_NODE);
-    let sum = ipx_checksum(&expected);
-    expected[..2].copy_from_slice(&sum.to_be_bytes());
+    if checksummed {
+        let sum = ipx_checksum(&expected);
+        expected[..2].copy_from_slice(&sum.to_be_bytes());
+        assert_ne!(&got[0][..2], &[0xFF, 0xFF], "still checksummed");
+    }
     assert_eq!(got[0], expected, "the reply, to the caller's link node");
-    assert_ne!(&got[0][..2], &[0xFF, 0xFF], "still checksummed");
     assert_eq!(got[1], sap, "the broadcast, unchanged");
 
     // A's counters: what crossed, and the drops by reason.
@@ -472,7 +551,7 @@ role = "dial"
     assert_eq!(c.get("broadcast_in"), Some(&1), "{c:?}");
     assert_eq!(c.get("lan_not_for_callers"), Some(&1), "{c:?}");
 
-    // tshark dissects the LAN side as IPX in 802.2 frames.
+    // tshark dissects the LAN side as IPX in the frame type.
     let _ = capture.terminate(Duration::from_secs(5));
     let rows = tshark(
         &pcap,
@@ -491,6 +570,8 @@ role = "dial"
             "ipx.dst.node",
             "-e",
             "ipx.hops",
+            "-e",
+            "eth.type",
         ],
     );
     let lan_node_text = lan_node.map(|b| format!("{b:02x}")).join(":");
@@ -499,9 +580,49 @@ role = "dial"
         .find(|r| r.contains(&lan_node_text) && r.contains(&host_mac))
         .unwrap_or_else(|| panic!("the caller's packet dissected as IPX:\n{rows}"));
     let fields: Vec<&str> = from_caller.split('\t').collect();
-    assert_eq!(fields[0], "0xe0", "{from_caller}");
+    let (dsap, ethertype) = match ft {
+        Ft::Llc8022 => ("0xe0", ""),
+        Ft::Snap => ("0xaa", ""),
+        Ft::EthernetII => ("", "0x8137"),
+        Ft::Raw8023 => ("", ""),
+    };
+    assert_eq!(fields[0], dsap, "{from_caller}");
+    assert_eq!(fields[5].trim(), ethertype, "{from_caller}");
     assert!(fields[1].contains("c0ffee"), "{from_caller}");
     assert_eq!(fields[2], lan_node_text, "{from_caller}");
     assert_eq!(fields[4], "2", "{from_caller}");
     assert!(rows.lines().count() >= 5, "{rows}");
+
+    if ft != Ft::Llc8022 {
+        return;
+    }
+    // The LAN port goes away and comes back (a NIC unplugged, a VLAN recreated): the
+    // session stays up, the plugin reopens its packet socket, and the LAN reaches the
+    // caller again.
+    ip(&["-n", &lan_ns, "link", "del", &v_lan]);
+    let a_log = || std::fs::read_to_string(a_dir.join("log")).unwrap_or_default();
+    wait_until(Duration::from_secs(10), || {
+        a_log().contains("closed").then_some(())
+    })
+    .unwrap_or_else(|| panic!("A saw its packet socket close\n{}", logs()));
+    lab.veth(
+        ("srv", &v_srv, "10.88.0.1/24"),
+        ("lan", &v_lan, "10.88.0.2/24"),
+    );
+    ip(&["-n", &lan_ns, "link", "set", &v_lan, "address", &host_mac]);
+    wait_until(Duration::from_secs(30), || {
+        a_log().contains("reopened").then_some(())
+    })
+    .unwrap_or_else(|| panic!("A reopened its packet socket\n{}", logs()));
+    send_frames(&lan_ns, &v_lan, vec![ft.frame(lan_node, HOST, &reply)]);
+    let third = wait_until(Duration::from_secs(20), || {
+        probe_lines()
+            .iter()
+            .filter_map(|l| l.strip_prefix("hex "))
+            .filter_map(|l| l.split(' ').nth(2))
+            .nth(2)
+            .map(unhex)
+    })
+    .unwrap_or_else(|| panic!("the reply after the port came back\n{}", logs()));
+    assert_eq!(third, got[0], "the same reply as before the port went away");
 }

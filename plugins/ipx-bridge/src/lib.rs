@@ -31,6 +31,12 @@ use crate::config::Config;
 const COUNTERS_TIMER: TimerId = TimerId(1);
 /// How often the counters are published.
 const COUNTERS_PERIOD: Duration = Duration::from_secs(1);
+/// The timer that reopens the LAN port's packet socket after it closed.
+const REOPEN_TIMER: TimerId = TimerId(2);
+/// The first wait before reopening; it doubles up to [`REOPEN_MAX`].
+const REOPEN_FIRST: Duration = Duration::from_secs(2);
+/// The longest wait before reopening.
+const REOPEN_MAX: Duration = Duration::from_secs(60);
 
 /// One plugin instance: the bridge, its LAN port and the host.
 #[derive(Debug)]
@@ -40,6 +46,8 @@ pub struct IpxBridge {
     bridge: Bridge,
     lan: Option<HandleId>,
     published: Counters,
+    /// The wait before the next reopen attempt of the LAN port.
+    reopen_wait: Duration,
 }
 
 /// The bridge's output, sent through the host.
@@ -117,6 +125,14 @@ impl IpxBridge {
         &self.bridge
     }
 
+    /// Opens the LAN port's packet socket for the frame type.
+    fn open_lan(&self) -> Result<HandleId, String> {
+        let ft = self.config.frame_type;
+        self.host
+            .open_packet(&self.config.interface, ft.socket_protocol())
+            .map_err(|e| format!("packet socket on {} for {ft}: {e}", self.config.interface))
+    }
+
     fn publish(&mut self) {
         for ((name, value), (_, old)) in self.bridge.counters.iter().zip(self.published.iter()) {
             if value != old {
@@ -144,21 +160,13 @@ impl Plugin for IpxBridge {
             bridge,
             lan: None,
             published: Counters::default(),
+            reopen_wait: REOPEN_FIRST,
         })
     }
 
     fn start(&mut self, now: Timestamp) -> Result<(), PluginError> {
         let ft = self.config.frame_type;
-        let lan = self
-            .host
-            .open_packet(&self.config.interface, ft.socket_protocol())
-            .map_err(|e| {
-                PluginError::failed(format_args!(
-                    "packet socket on {} for {ft}: {e}",
-                    self.config.interface
-                ))
-            })?;
-        self.lan = Some(lan);
+        self.lan = Some(self.open_lan().map_err(PluginError::failed)?);
         self.host
             .register_protocol(PppProtocol::IPX, PppProtocol::IPXCP, &self.ncp_options())
             .map_err(|e| PluginError::failed(format_args!("registering IPX: {e}")))?;
@@ -179,6 +187,7 @@ impl Plugin for IpxBridge {
             self.host.close(lan);
         }
         self.host.cancel_timer(COUNTERS_TIMER);
+        self.host.cancel_timer(REOPEN_TIMER);
         self.publish();
         Ok(())
     }
@@ -188,6 +197,26 @@ impl Plugin for IpxBridge {
             self.publish();
             self.host
                 .set_timer(COUNTERS_TIMER, now.saturating_add(COUNTERS_PERIOD));
+        } else if timer == REOPEN_TIMER && self.lan.is_none() {
+            match self.open_lan() {
+                Ok(lan) => {
+                    self.lan = Some(lan);
+                    self.reopen_wait = REOPEN_FIRST;
+                    self.host.log(
+                        LogLevel::Info,
+                        &format!("{} reopened: bridging again", self.config.interface),
+                    );
+                }
+                Err(e) => {
+                    self.reopen_wait = (self.reopen_wait * 2).min(REOPEN_MAX);
+                    self.host.log(
+                        LogLevel::Warn,
+                        &format!("{e}; retrying in {}s", self.reopen_wait.as_secs()),
+                    );
+                    self.host
+                        .set_timer(REOPEN_TIMER, now.saturating_add(self.reopen_wait));
+                }
+            }
         }
         Ok(())
     }
@@ -210,20 +239,24 @@ impl Plugin for IpxBridge {
 
     fn on_closed(
         &mut self,
-        _now: Timestamp,
+        now: Timestamp,
         handle: HandleId,
         reason: CloseReason,
     ) -> Result<(), PluginError> {
         if Some(handle) == self.lan {
+            // The interface went away (a USB NIC unplugged, a VLAN deleted): sessions stay
+            // up, nothing crosses until the port is back.
             self.lan = None;
             self.host.log(
                 LogLevel::Error,
                 &format!(
-                    "the packet socket on {} closed ({reason:?}): nothing is bridged until the \
-                     plugin restarts",
-                    self.config.interface
+                    "the packet socket on {} closed ({reason:?}); reopening in {}s",
+                    self.config.interface,
+                    self.reopen_wait.as_secs()
                 ),
             );
+            self.host
+                .set_timer(REOPEN_TIMER, now.saturating_add(self.reopen_wait));
         }
         Ok(())
     }
