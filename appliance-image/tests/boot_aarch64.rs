@@ -26,32 +26,10 @@ const BOOT_LIMIT: Duration = Duration::from_secs(150);
 
 /// Both plugins, a PPTP server on the LAN side and a serial answer link on the first port of
 /// the emulated PCI card (8250_pci: guest ttyS0 on aarch64).
-const BOX_CONFIG: &str = r#"
-[system]
-hostname = "dialgate-arm"
-plugin_dir = "/usr/lib/dialgate/plugins"
-state_dir = "/var/lib/dialgate"
-
-[management]
-socket = "/run/dialgate/routerd.sock"
-metrics_listen = "127.0.0.1:9633"
-
-[ppp]
-auth_methods = ["mschap-v2"]
-
-[[pool]]
-name = "office"
-ranges = ["10.0.2.200-10.0.2.210"]
-local_address = "10.0.2.15"
-
-[[plugin]]
-name = "pptp"
-file = "libdialgate_plugin_pptp.so"
-
-[[plugin]]
-name = "serial"
-file = "libdialgate_plugin_serial.so"
-
+fn box_config() -> String {
+    common::box_config(
+        "dialgate-arm",
+        r#"
 [[link]]
 name = "pptp-in"
 plugin = "pptp"
@@ -69,7 +47,9 @@ pool = "office"
 name = "modem0"
 device = "/dev/ttyS0"
 speed = 115200
-"#;
+"#,
+    )
+}
 
 #[test]
 fn aarch64_uefi_boot_serves_web_ui_and_loads_plugins() {
@@ -95,7 +75,7 @@ fn aarch64_uefi_boot_serves_web_ui_and_loads_plugins() {
     assert!(interp.contains("ld-linux-aarch64.so.1"), "{interp}");
 
     // Both plugins dlopened by routerd, each serving its link.
-    box_.write_file("/tmp/arm.toml", BOX_CONFIG);
+    box_.write_file("/tmp/arm.toml", &box_config());
     box_.ok("routerctl config apply /tmp/arm.toml");
     let running = |p: &str| {
         format!("routerctl plugins | awk '$1 == \"{p}\" && $5 == \"running\"' | grep -q .")

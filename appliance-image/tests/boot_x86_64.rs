@@ -65,37 +65,15 @@ fn build_client() {
     );
 }
 
-/// The box's PPTP server configuration (applied with routerctl on the console).
-const BOX_CONFIG: &str = r#"
-[system]
-hostname = "dialgate-ci"
-plugin_dir = "/usr/lib/dialgate/plugins"
-state_dir = "/var/lib/dialgate"
-
-[management]
-socket = "/run/dialgate/routerd.sock"
-metrics_listen = "127.0.0.1:9633"
-
-[ppp]
-auth_methods = ["mschap-v2"]
-allow_insecure_no_encryption = false
-
+/// The box's PPTP server (on wan0) and serial answer link (on the card's ttyS4), with proxy
+/// ARP on the LAN side (applied with routerctl on the console).
+fn box_config() -> String {
+    common::box_config(
+        "dialgate-ci",
+        r#"
 [lan]
 interface = "lan0"
 proxy_arp = true
-
-[[pool]]
-name = "office"
-ranges = ["10.0.2.200-10.0.2.210"]
-local_address = "10.0.2.15"
-
-[[plugin]]
-name = "pptp"
-file = "libdialgate_plugin_pptp.so"
-
-[[plugin]]
-name = "serial"
-file = "libdialgate_plugin_serial.so"
 
 [[link]]
 name = "pptp-in"
@@ -114,68 +92,69 @@ pool = "office"
 name = "card0"
 device = "/dev/ttyS4"
 lines = "local"
-"#;
+"#,
+    )
+}
 
-/// The PPTP client in the runner's namespace.
-const PPTP_CLIENT_CONFIG: &str = r#"
+/// A client routerd's configuration for [`Client::start`]: it dials the box as [`USER`] on the
+/// link `link` of `plugin` (MS-CHAPv2, encryption required), with a route to the box's LAN
+/// address through the session; `link_config`, the link's own tables, follows.
+fn client_config(hostname: &str, plugin: &str, link: &str, link_config: &str) -> String {
+    format!(
+        r#"
 [system]
-hostname = "branch"
-state_dir = "{dir}"
-plugin_dir = "{dir}"
+hostname = "{hostname}"
+state_dir = "{{dir}}"
+plugin_dir = "{{dir}}"
 drop_capabilities = false
 
 [management]
-socket = "{dir}/routerd.sock"
+socket = "{{dir}}/routerd.sock"
 
 [ppp]
 auth_methods = ["mschap-v2"]
 allow_insecure_no_encryption = false
 
 [[plugin]]
-name = "pptp"
-file = "{plugin}"
+name = "{plugin}"
+file = "{{plugin}}"
 
 [[link]]
-name = "office"
-plugin = "pptp"
+name = "{link}"
+plugin = "{plugin}"
 role = "dial"
-credentials = { user = "alice", password = "correct horse battery" }
-routes = ["10.0.2.15/32"]
-[link.config]
+credentials = {{ user = "{USER}", password = "{PASSWORD}" }}
+routes = ["{BOX_LAN}/32"]
+{link_config}"#
+    )
+}
+
+/// The PPTP client in the runner's namespace.
+fn pptp_client_config() -> String {
+    client_config(
+        "branch",
+        "pptp",
+        "office",
+        r#"[link.config]
 target = "10.77.10.2"
-"#;
+"#,
+    )
+}
 
 /// The serial dialler on the host end of the box's `ttyS4` (a pty QEMU made): the "modem
 /// line" of a dial-in user.
-const SERIAL_CLIENT_CONFIG: &str = r#"
-[system]
-hostname = "home"
-state_dir = "{dir}"
-plugin_dir = "{dir}"
-drop_capabilities = false
-
-[management]
-socket = "{dir}/routerd.sock"
-
-[ppp]
-auth_methods = ["mschap-v2"]
-allow_insecure_no_encryption = false
-
-[[plugin]]
-name = "serial"
-file = "{plugin}"
-
-[[link]]
-name = "modem"
-plugin = "serial"
-role = "dial"
-credentials = { user = "alice", password = "correct horse battery" }
-routes = ["10.0.2.15/32"]
-[[link.config.ports]]
+fn serial_client_config() -> String {
+    client_config(
+        "home",
+        "serial",
+        "modem",
+        r#"[[link.config.ports]]
 name = "modem"
 device = "{device}"
 role = "dial"
-"#;
+"#,
+    )
+}
 
 /// A routerd in a namespace, stopped on drop.
 struct Client {
@@ -322,14 +301,14 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     // A serial link that asks for modem lines on a port without them is refused.
     box_.write_file(
         "/tmp/modem.toml",
-        &BOX_CONFIG.replace("lines = \"local\"", "lines = \"modem\""),
+        &box_config().replace("lines = \"local\"", "lines = \"modem\""),
     );
     let (code, out) = box_.sh("routerctl config check /tmp/modem.toml", 60 * SECOND);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("no modem-control lines"), "{out}");
 
     // A PPTP server, a serial link and a user, through routerctl (the management API).
-    box_.write_file("/tmp/pptp.toml", BOX_CONFIG);
+    box_.write_file("/tmp/pptp.toml", &box_config());
     box_.ok("routerctl config apply /tmp/pptp.toml");
     let hw = box_.ok("routerctl system hardware");
     assert!(hw.contains("detection: matches this box"), "{hw}");
@@ -344,7 +323,7 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     );
 
     // A routerd PPTP client in the runner's namespace dials the box through the tap.
-    let client = Client::start(&ns, PPTP_CLIENT_CONFIG, "pptp", "");
+    let client = Client::start(&ns, &pptp_client_config(), "pptp", "");
     let session = wait_until(90 * SECOND, || client.session_up()).unwrap_or_else(|| {
         let (_, boxlog) = box_.sh("tail -30 /var/log/routerd.log", 30 * SECOND);
         panic!(
@@ -385,7 +364,7 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
         .unwrap_or_else(|| panic!("no host pty for ttyS4 in {ptys:?}"))
         .trim()
         .to_owned();
-    let modem = Client::start(&ns, SERIAL_CLIENT_CONFIG, "serial", &pty);
+    let modem = Client::start(&ns, &serial_client_config(), "serial", &pty);
     let session = wait_until(120 * SECOND, || modem.session_up()).unwrap_or_else(|| {
         let (_, boxlog) = box_.sh("tail -30 /var/log/routerd.log", 30 * SECOND);
         panic!(

@@ -32,6 +32,42 @@ pub fn image(arch: &str) -> PathBuf {
     path
 }
 
+/// The box's configuration as a boot test applies it with routerctl on the console: the
+/// image's paths, metrics on the box's loopback, MS-CHAPv2 with encryption required, the pool
+/// "office" (10.0.2.200-210, local end the box's LAN address 10.0.2.15) and both plugins
+/// (`pptp`, `serial`); `rest`, the test's own tables (its links), follows.
+pub fn box_config(hostname: &str, rest: &str) -> String {
+    format!(
+        r#"
+[system]
+hostname = "{hostname}"
+plugin_dir = "/usr/lib/dialgate/plugins"
+state_dir = "/var/lib/dialgate"
+
+[management]
+socket = "/run/dialgate/routerd.sock"
+metrics_listen = "127.0.0.1:9633"
+
+[ppp]
+auth_methods = ["mschap-v2"]
+allow_insecure_no_encryption = false
+
+[[pool]]
+name = "office"
+ranges = ["10.0.2.200-10.0.2.210"]
+local_address = "10.0.2.15"
+
+[[plugin]]
+name = "pptp"
+file = "libdialgate_plugin_pptp.so"
+
+[[plugin]]
+name = "serial"
+file = "libdialgate_plugin_serial.so"
+{rest}"#
+    )
+}
+
 /// A free TCP port on the host's loopback (for the runner's forwards).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -8,108 +8,37 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dialgate_routerd::accounting::{Record, log_files};
-use dialgate_routerd::api::{PluginInfo, PluginState, SessionInfo, SessionState, UserEntry};
-use dialgate_routerd::users::UserStore;
-use support::{Child, PtyCable, TempDir, binary, cargo_build, library, routerctl};
-
-fn sessions(socket: &std::path::Path) -> Vec<SessionInfo> {
-    let (code, out) = routerctl(socket, &["--json", "sessions"], "");
-    if code != 0 {
-        return Vec::new();
-    }
-    serde_json::from_str(&out).unwrap_or_default()
-}
-
-fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use dialgate_routerd::api::{PluginInfo, PluginState, SessionState, UserEntry};
+use support::netns::{sessions, wait_until};
+use support::routerd::{Config, add_user, serial_plugin, spawn_routerd};
+use support::{PtyCable, TempDir, routerctl};
 
 #[test]
 fn routerd_runs_sessions_and_routerctl_controls_it() {
-    cargo_build(&["dialgate-plugin-serial"], &[]);
     let dir = TempDir::new("process");
     let cable = PtyCable::new();
     let socket = dir.path().join("routerd.sock");
-    let config = format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "{plugins}"
-drop_capabilities = true
-
-[management]
-socket = "{socket}"
-
-[ppp]
-echo_interval_secs = 0
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "serial"
-file = "{serial}"
-
-[[link]]
-name = "srv"
-plugin = "serial"
-role = "answer"
-pool = "office"
-[[link.config.ports]]
-name = "srv"
-device = "{a}"
-
-[[link]]
-name = "cli"
-plugin = "serial"
-role = "dial"
-credentials = {{ user = "alice", password = "correct horse" }}
-[[link.config.ports]]
-name = "cli"
-device = "{b}"
-role = "dial"
-"#,
-        state = dir.path().display(),
-        plugins = dir.path().display(),
-        socket = socket.display(),
-        serial = library("dialgate_plugin_serial").display(),
-        a = cable.a().display(),
-        b = cable.b().display(),
-    );
+    let config = Config::new(dir.path())
+        .plugin_dir(dir.path())
+        .drop_capabilities()
+        .no_lcp_echo()
+        .pool()
+        .plugin("serial", &serial_plugin())
+        .serial_answer("srv", cable.a(), "")
+        .serial_dial("cli", cable.b())
+        .text();
     let file = dir.path().join("routerd.toml");
     std::fs::write(&file, config).unwrap();
-    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
-    users.set_password("alice", "correct horse").unwrap();
-    drop(users);
+    add_user(dir.path());
 
-    let log = std::fs::File::create(dir.path().join("routerd.log")).unwrap();
-    let mut routerd = Child(Some(
-        Command::new(binary("routerd"))
-            .arg("--config")
-            .arg(&file)
-            .arg("--no-dataplane")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting routerd"),
-    ));
+    let mut routerd = spawn_routerd(
+        &file,
+        &dir.path().join("routerd.log"),
+        &[("RUST_LOG", "info")],
+    );
     let log_text = || std::fs::read_to_string(dir.path().join("routerd.log")).unwrap_or_default();
 
     let up = wait_until(Duration::from_secs(30), || {

@@ -13,83 +13,22 @@ use std::time::Duration;
 
 use dialgate_routerd::accounting::{Record, log_files};
 use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::Daemon;
 use dialgate_routerd::daemon::actor::InstanceState;
 use dialgate_routerd::daemon::router::{SessionMode, SessionView};
-use dialgate_routerd::daemon::{Daemon, Options};
-use dialgate_routerd::users::UserStore;
-use support::{PtyCable, TempDir, cargo_build, library, test_plugin, wait_for};
+use support::routerd::{
+    Config, add_user, serial_answer, serial_dial, serial_plugin, start_in_process,
+};
+use support::{PtyCable, TempDir, test_plugin, wait_for};
 
-fn serial_plugin() -> std::path::PathBuf {
-    cargo_build(&["dialgate-plugin-serial"], &[]);
-    library("dialgate_plugin_serial")
-}
-
-fn head(dir: &TempDir) -> String {
-    format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-dns = ["192.0.2.53"]
-
-[[plugin]]
-name = "serial"
-file = "{serial}"
-
-[[plugin]]
-name = "init-fails"
-file = "{init_fails}"
-"#,
-        state = dir.path().display(),
-        serial = serial_plugin().display(),
-        init_fails = test_plugin("init-fails").display(),
-    )
-}
-
-fn server_link(name: &str, device: &std::path::Path, extra: &str) -> String {
-    format!(
-        r#"
-[[link]]
-name = "{name}"
-plugin = "serial"
-role = "answer"
-pool = "office"
-{extra}
-[[link.config.ports]]
-name = "{name}"
-device = "{device}"
-"#,
-        device = device.display()
-    )
-}
-
-fn client_link(name: &str, device: &std::path::Path) -> String {
-    format!(
-        r#"
-[[link]]
-name = "{name}"
-plugin = "serial"
-role = "dial"
-credentials = {{ user = "alice", password = "correct horse" }}
-[[link.config.ports]]
-name = "{name}"
-device = "{device}"
-role = "dial"
-"#,
-        device = device.display()
-    )
+/// routerd with the serial plugin and one that fails to initialise (`init-fails`), the pool
+/// "office" (with a DNS server), no LCP echoes; the links follow.
+fn head(dir: &TempDir) -> Config {
+    Config::new(dir.path())
+        .no_lcp_echo()
+        .pool_with("dns = [\"192.0.2.53\"]\n")
+        .plugin("serial", &serial_plugin())
+        .plugin("init-fails", &test_plugin("init-fails"))
 }
 
 async fn start(dir: &TempDir, text: &str) -> std::sync::Arc<Daemon> {
@@ -101,14 +40,8 @@ async fn start(dir: &TempDir, text: &str) -> std::sync::Arc<Daemon> {
     }
     let doc = Document::parse("test.toml", text).expect("valid test configuration");
     // The user exists before the links start (a first attempt must not fail auth).
-    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
-    users.set_password("alice", "correct horse").unwrap();
-    drop(users);
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    Daemon::start(&doc, options).await.unwrap()
+    add_user(dir.path());
+    start_in_process(dir.path(), &doc).await
 }
 
 /// Both ends up: the server session (with the pool address) and the client session.
@@ -132,12 +65,10 @@ async fn both_up(daemon: &Daemon, server: &str, client: &str) -> (SessionView, S
 async fn serial_links_negotiate_mschapv2_mppe128_and_an_address() {
     let dir = TempDir::new("serial");
     let cable = PtyCable::new();
-    let text = format!(
-        "{}{}{}",
-        head(&dir),
-        server_link("srv", cable.a(), ""),
-        client_link("cli", cable.b())
-    );
+    let text = head(&dir)
+        .serial_answer("srv", cable.a(), "")
+        .serial_dial("cli", cable.b())
+        .text();
     let daemon = start(&dir, &text).await;
     let (srv, cli) = both_up(&daemon, "srv", "cli").await;
     assert_eq!(srv.mode, SessionMode::Terminate);
@@ -216,28 +147,23 @@ async fn config_changes_apply_as_a_diff_and_a_failed_apply_rolls_back() {
     let dir = TempDir::new("apply");
     let one = PtyCable::new();
     let two = PtyCable::new();
-    let base = format!(
-        "{}{}{}{}{}",
-        head(&dir),
-        server_link("srv1", one.a(), ""),
-        client_link("cli1", one.b()),
-        server_link("srv2", two.a(), ""),
-        client_link("cli2", two.b())
-    );
+    // Two pairs of links; the argument goes into link srv2 (its own keys).
+    let config = |srv2: &str| {
+        head(&dir)
+            .serial_answer("srv1", one.a(), "")
+            .serial_dial("cli1", one.b())
+            .serial_answer("srv2", two.a(), srv2)
+            .serial_dial("cli2", two.b())
+            .text()
+    };
+    let base = config("");
     let daemon = start(&dir, &base).await;
     let (s1, c1) = both_up(&daemon, "srv1", "cli1").await;
     let (s2, c2) = both_up(&daemon, "srv2", "cli2").await;
     let version = daemon.store().current_version();
 
     // Change link srv2 only: its sessions restart, the srv1/cli1 pair stays up.
-    let changed = format!(
-        "{}{}{}{}{}",
-        head(&dir),
-        server_link("srv1", one.a(), ""),
-        client_link("cli1", one.b()),
-        server_link("srv2", two.a(), "[link.ppp]\nidle_timeout_secs = 3600\n"),
-        client_link("cli2", two.b())
-    );
+    let changed = config("[link.ppp]\nidle_timeout_secs = 3600\n");
     let doc = Document::parse("changed.toml", changed).unwrap();
     let applied = daemon
         .apply(doc, "idle timeout on srv2".into())
@@ -316,13 +242,11 @@ role = "dial"
     );
     // The server sends an LCP Echo-Request every second: traffic across the relay once
     // everything is up.
-    let text = format!(
-        "{}{}{}{}",
-        head(&dir),
-        client_link("client", cable1.a()),
-        relay,
-        server_link("server", cable2.b(), "[link.ppp]\necho_interval_secs = 1\n"),
-    );
+    let text = head(&dir)
+        .serial_dial("client", cable1.a())
+        .raw(&relay)
+        .serial_answer("server", cable2.b(), "[link.ppp]\necho_interval_secs = 1\n")
+        .text();
     let daemon = start(&dir, &text).await;
     let (srv, cli) = both_up(&daemon, "server", "client").await;
     assert_eq!(cli.meta.ipv4, srv.meta.ipv4);
@@ -397,12 +321,10 @@ role = "dial"
 async fn a_session_timeout_ends_the_session_with_its_reason() {
     let dir = TempDir::new("timeout");
     let cable = PtyCable::new();
-    let text = format!(
-        "{}{}{}",
-        head(&dir),
-        server_link("srv", cable.a(), "[link.ppp]\nsession_timeout_secs = 1\n"),
-        client_link("cli", cable.b())
-    );
+    let text = head(&dir)
+        .serial_answer("srv", cable.a(), "[link.ppp]\nsession_timeout_secs = 1\n")
+        .serial_dial("cli", cable.b())
+        .text();
     let daemon = start(&dir, &text).await;
     let (srv, _) = both_up(&daemon, "srv", "cli").await;
     let ended = wait_for(Duration::from_secs(20), async || {
@@ -420,23 +342,19 @@ async fn the_per_user_limit_refuses_a_second_session_after_authentication() {
     let dir = TempDir::new("peruser");
     let one = PtyCable::new();
     let two = PtyCable::new();
-    let first = format!(
-        "{}\n[limits]\nper_user_sessions = 1\n{}{}",
-        head(&dir),
-        server_link("srv1", one.a(), ""),
-        client_link("cli1", one.b()),
-    );
-    let daemon = start(&dir, &first).await;
+    let first = head(&dir)
+        .raw("\n[limits]\nper_user_sessions = 1\n")
+        .serial_answer("srv1", one.a(), "")
+        .serial_dial("cli1", one.b());
+    let daemon = start(&dir, &first.text()).await;
     let (s1, c1) = both_up(&daemon, "srv1", "cli1").await;
     assert_eq!(s1.meta.user, "alice");
 
     // A second dial-in of alice: it authenticates, and is refused right after.
-    let second = format!(
-        "{first}{}{}",
-        server_link("srv2", two.a(), ""),
-        client_link("cli2", two.b())
-    );
-    let doc = Document::parse("second.toml", second).unwrap();
+    let second = first
+        .serial_answer("srv2", two.a(), "")
+        .serial_dial("cli2", two.b());
+    let doc = Document::parse("second.toml", second.text()).unwrap();
     daemon.apply(doc, "a second line".into()).await.unwrap();
     let refused = wait_for(Duration::from_secs(60), async || {
         let m = daemon.router.stats.end_reasons.lock().unwrap().clone();
@@ -521,16 +439,15 @@ async fn sessions_that_never_come_up_are_accounted_as_failed() {
     // A caller with a wrong password; and two callers sharing a pool of one address.
     let tiny =
         "\n[[pool]]\nname = \"tiny\"\nranges = [\"192.0.2.200\"]\nlocal_address = \"192.0.2.1\"\n";
-    let text = format!(
-        "{}{tiny}{}{}{}{}{}{}",
-        head(&dir),
-        server_link("srvbad", bad.a(), ""),
-        client_link("clibad", bad.b()).replace("correct horse", "wrong horse"),
-        server_link("t1", one.a(), "").replace("pool = \"office\"", "pool = \"tiny\""),
-        client_link("c1", one.b()),
-        server_link("t2", two.a(), "").replace("pool = \"office\"", "pool = \"tiny\""),
-        client_link("c2", two.b()),
-    );
+    let text = head(&dir)
+        .raw(tiny)
+        .serial_answer("srvbad", bad.a(), "")
+        .raw(&serial_dial("clibad", bad.b()).replace("correct horse", "wrong horse"))
+        .raw(&serial_answer("t1", one.a(), "").replace("pool = \"office\"", "pool = \"tiny\""))
+        .serial_dial("c1", one.b())
+        .raw(&serial_answer("t2", two.a(), "").replace("pool = \"office\"", "pool = \"tiny\""))
+        .serial_dial("c2", two.b())
+        .text();
     let daemon = start(&dir, &text).await;
     let seen = wait_for(Duration::from_secs(60), async || {
         let acct = daemon.router.accounting.clone();
@@ -599,14 +516,15 @@ async fn a_lan_protocol_plugin_negotiates_ipxcp_and_moves_ipx_between_sessions_r
     let dir = TempDir::new("lan");
     let cable = PtyCable::new();
     let record = dir.path().join("lan.log");
-    let text = format!(
-        "{}\n[[plugin]]\nname = \"ipx\"\nfile = \"{}\"\n[plugin.config]\nrecord = \"{}\"\n{}{}",
-        head(&dir),
-        test_plugin("lan-probe").display(),
-        record.display(),
-        server_link("srv", cable.a(), ""),
-        client_link("cli", cable.b())
-    );
+    let text = head(&dir)
+        .plugin("ipx", &test_plugin("lan-probe"))
+        .raw(&format!(
+            "[plugin.config]\nrecord = \"{}\"\n",
+            record.display()
+        ))
+        .serial_answer("srv", cable.a(), "")
+        .serial_dial("cli", cable.b())
+        .text();
     let daemon = start(&dir, &text).await;
     let (srv, cli) = both_up(&daemon, "srv", "cli").await;
     let lines = || -> Vec<String> {

@@ -8,108 +8,34 @@
 
 mod support;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dialgate_routerd::api::SessionInfo;
 use dialgate_routerd::api::client::{Client, ClientError};
-use dialgate_routerd::api::{Control, LogRing, SessionInfo, bind_unix, serve_unix};
 use dialgate_routerd::config::Document;
-use dialgate_routerd::daemon::control::DaemonControl;
-use dialgate_routerd::daemon::{Daemon, Options};
-use dialgate_routerd::users::UserStore;
-use support::{PtyCable, TempDir, cargo_build, library, wait_for};
+use dialgate_routerd::daemon::Daemon;
+use support::netns::tshark;
+use support::routerd::{Api, Config, add_user, serial_plugin, start_in_process};
+use support::{PtyCable, TempDir, wait_for};
 
 fn config(dir: &TempDir, cable: &PtyCable, capture: u32) -> String {
-    cargo_build(&["dialgate-plugin-serial"], &[]);
-    format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
-
-[limits]
-capture_packets = {capture}
-capture_snaplen = 1600
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "serial"
-file = "{serial}"
-
-[[link]]
-name = "srv"
-plugin = "serial"
-role = "answer"
-pool = "office"
-[[link.config.ports]]
-name = "srv"
-device = "{a}"
-
-[[link]]
-name = "cli"
-plugin = "serial"
-role = "dial"
-credentials = {{ user = "alice", password = "correct horse" }}
-[[link.config.ports]]
-name = "cli"
-device = "{b}"
-role = "dial"
-"#,
-        state = dir.path().display(),
-        serial = library("dialgate_plugin_serial").display(),
-        a = cable.a().display(),
-        b = cable.b().display(),
-    )
-}
-
-fn tshark(file: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(file)
-        .args(args)
-        .output()
-        .expect("tshark runs (tests/apt-packages.txt installs it)");
-    assert!(
-        out.status.success(),
-        "tshark: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-async fn serve(dir: &TempDir, daemon: Arc<Daemon>) -> (Client, tokio::sync::oneshot::Sender<()>) {
-    let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon, LogRing::new(16)));
-    let socket = dir.path().join("api.sock");
-    let listener = bind_unix(&socket).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve_unix(listener, control, async move {
-        let _ = stopped.await;
-    }));
-    (Client::new(&socket), stop)
+    Config::new(dir.path())
+        .no_lcp_echo()
+        .raw(&format!(
+            "\n[limits]\ncapture_packets = {capture}\ncapture_snaplen = 1600\n"
+        ))
+        .pool()
+        .plugin("serial", &serial_plugin())
+        .serial_answer("srv", cable.a(), "")
+        .serial_dial("cli", cable.b())
+        .text()
 }
 
 async fn start(dir: &TempDir, text: String) -> Arc<Daemon> {
-    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
-    users.set_password("alice", "correct horse").unwrap();
-    drop(users);
+    add_user(dir.path());
     let doc = Document::parse("test.toml", text).unwrap();
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    Daemon::start(&doc, options).await.unwrap()
+    start_in_process(dir.path(), &doc).await
 }
 
 async fn server_session(client: &Client) -> SessionInfo {
@@ -130,8 +56,9 @@ async fn a_sessions_pcap_shows_its_lcp_chap_and_ipcp() {
     let dir = TempDir::new("pcap");
     let cable = PtyCable::new();
     let daemon = start(&dir, config(&dir, &cable, 64)).await;
-    let (client, stop) = serve(&dir, daemon.clone()).await;
-    let srv = server_session(&client).await;
+    let api = Api::serve(dir.path(), daemon.clone());
+    let client = &api.client;
+    let srv = server_session(client).await;
     let kept = srv.captured.expect("capture is on");
     assert!(kept > 0 && kept <= 64, "{kept}");
 
@@ -181,7 +108,7 @@ async fn a_sessions_pcap_shows_its_lcp_chap_and_ipcp() {
     // Capture off: sessions that start now have none.
     let off = config(&dir, &cable, 0);
     let cfg: dialgate_routerd::api::ConfigShow = client.get("/v1/config").await.unwrap();
-    let _ = control_apply(&client, off, cfg.version).await;
+    let _ = control_apply(client, off, cfg.version).await;
     assert!(daemon.kill_session(srv.id, "admin kill").await);
     let again = wait_for(Duration::from_secs(60), async || {
         let s: Vec<SessionInfo> = client.get("/v1/sessions").await.ok()?;
@@ -201,7 +128,7 @@ async fn a_sessions_pcap_shows_its_lcp_chap_and_ipcp() {
         Err(ClientError::Api { status: 404, .. }) => {}
         other => panic!("404 for no session: {other:?}"),
     }
-    let _ = stop.send(());
+    drop(api.stop());
     daemon.shutdown("test over").await;
 }
 

@@ -11,59 +11,11 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::Daemon;
 use dialgate_routerd::daemon::router::SessionView;
-use dialgate_routerd::daemon::{Daemon, Options};
-use dialgate_routerd::users::{NetProtocol, UserAttrs, UserStore, UsersError};
-use support::{PtyCable, TempDir, cargo_build, library, test_plugin, wait_for};
-
-fn head(dir: &TempDir, extra_plugin: &str) -> String {
-    cargo_build(&["dialgate-plugin-serial"], &[]);
-    format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "serial"
-file = "{serial}"
-{extra_plugin}
-[[link]]
-name = "srv"
-plugin = "serial"
-role = "answer"
-pool = "office"
-[[link.config.ports]]
-name = "srv"
-device = "{{A}}"
-
-[[link]]
-name = "cli"
-plugin = "serial"
-role = "dial"
-credentials = {{ user = "alice", password = "correct horse" }}
-[[link.config.ports]]
-name = "cli"
-device = "{{B}}"
-role = "dial"
-"#,
-        state = dir.path().display(),
-        serial = library("dialgate_plugin_serial").display(),
-    )
-}
+use dialgate_routerd::users::{NetProtocol, UserAttrs, UsersError};
+use support::routerd::{Config, add_user, serial_plugin, start_in_process};
+use support::{PtyCable, TempDir, test_plugin, wait_for};
 
 async fn start(
     dir: &TempDir,
@@ -71,19 +23,16 @@ async fn start(
     extra_plugin: &str,
     attrs: UserAttrs,
 ) -> std::sync::Arc<Daemon> {
-    let text = head(dir, extra_plugin)
-        .replace("{A}", cable.a().to_str().unwrap())
-        .replace("{B}", cable.b().to_str().unwrap());
-    let doc = Document::parse("test.toml", text).expect("valid test configuration");
-    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
-    users.set_password("alice", "correct horse").unwrap();
-    users.set_attrs("alice", attrs).unwrap();
-    drop(users);
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    Daemon::start(&doc, options).await.unwrap()
+    let doc = Config::new(dir.path())
+        .no_lcp_echo()
+        .pool()
+        .plugin("serial", &serial_plugin())
+        .raw(extra_plugin)
+        .serial_answer("srv", cable.a(), "")
+        .serial_dial("cli", cable.b())
+        .document();
+    add_user(dir.path()).set_attrs("alice", attrs).unwrap();
+    start_in_process(dir.path(), &doc).await
 }
 
 async fn server_up(daemon: &Daemon) -> SessionView {

@@ -17,6 +17,7 @@ pub mod gre;
 pub mod hdlc;
 pub mod ipcp;
 pub mod ipv6cp;
+pub mod ipx;
 pub mod ipxcp;
 pub mod lcp;
 pub mod nbfcp;

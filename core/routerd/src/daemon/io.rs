@@ -611,7 +611,11 @@ pub async fn packet_reader(
     dropped: Arc<std::sync::atomic::AtomicU64>,
 ) {
     let reason = loop {
-        let mut guard = match fd.readable().await {
+        // Error readiness too: when the interface goes away the kernel reports ENETDOWN on
+        // the socket (EPOLLERR, no EPOLLIN), and the socket stays unbound for good. Reading
+        // then returns the error, which closes the handle and tells the plugin.
+        let ready = fd.ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR);
+        let mut guard = match ready.await {
             Ok(g) => g,
             Err(e) => break close_reason(&e),
         };

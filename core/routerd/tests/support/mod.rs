@@ -1,5 +1,6 @@
 //! Shared by routerd's end-to-end tests: building plugins into this build's target directory,
-//! temporary state directories, waiting for conditions.
+//! temporary state directories, waiting for conditions; a test routerd's configuration and
+//! start ([`routerd`]).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub mod netns;
+pub mod routerd;
 
 // Each test binary uses a different part of the shared helpers.
 #[allow(unused_imports)]
@@ -18,6 +20,12 @@ pub fn test_plugin(name: &str) -> PathBuf {
     let package = format!("dialgate-test-plugin-{name}");
     cargo_build(&[&package], &[]);
     library(&format!("dialgate_test_plugin_{}", name.replace('-', "_")))
+}
+
+/// A free TCP port on the loopback (free when asked: bind it soon).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 /// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.

@@ -1,12 +1,14 @@
 //! Test plugin `lan-probe`: a LAN-protocol plugin. It registers IPX (0x002B) with IPXCP
-//! (0x802B); when IPXCP opens on a session it sends one IPX datagram, `hello from session N`,
-//! on it; everything it sees is appended, one line per event, to the file its configuration
-//! names (`record = "/path"`), so that a test can follow it:
+//! (0x802B); when IPXCP opens on a session it sends one datagram on it, `hello from session
+//! N` (or the bytes its configuration gives as `greeting_hex = "ffff0022..."`, e.g. a real
+//! IPX packet); everything it sees is appended, one line per event, to the file its
+//! configuration names (`record = "/path"`), so that a test can follow it:
 //!
 //! ```text
 //! up SESSION PROTOCOL user=USER peer=PEER negotiated=KEY=VALUE;KEY=VALUE...
 //! sent SESSION ok            (or: sent SESSION error MESSAGE)
 //! frame SESSION PROTOCOL PAYLOAD
+//! hex SESSION PROTOCOL PAYLOAD-IN-HEX   (only with `greeting_hex`)
 //! down SESSION PROTOCOL
 //! ```
 
@@ -24,6 +26,29 @@ const IPXCP_OPTIONS: &str =
 struct LanProbe {
     host: HostHandle,
     record: Option<String>,
+    /// The greeting's bytes, when configured.
+    greeting: Option<Vec<u8>>,
+}
+
+fn setting(config_toml: &str, key: &str) -> Option<String> {
+    config_toml.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let text = text.as_bytes();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    text.chunks(2)
+        .map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
+        .collect()
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl LanProbe {
@@ -50,11 +75,18 @@ impl Plugin for LanProbe {
     const DESCRIPTION: &'static str = "records IPX sessions and greets each (test plugin)";
 
     fn new(config_toml: &str, host: HostHandle) -> Result<Self, PluginError> {
-        let record = config_toml.lines().find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "record").then(|| v.trim().trim_matches('"').to_owned())
-        });
-        Ok(LanProbe { host, record })
+        let record = setting(config_toml, "record");
+        let greeting = match setting(config_toml, "greeting_hex") {
+            Some(hex) => {
+                Some(from_hex(&hex).ok_or_else(|| PluginError::invalid_config("greeting_hex"))?)
+            }
+            None => None,
+        };
+        Ok(LanProbe {
+            host,
+            record,
+            greeting,
+        })
     }
 
     fn start(&mut self, _now: Timestamp) -> Result<(), PluginError> {
@@ -86,11 +118,11 @@ impl Plugin for LanProbe {
             info.user.as_str(),
             info.peer.as_str()
         ));
-        let hello = format!("hello from session {session}");
-        match self
-            .host
-            .send_session_frame(session, protocol, hello.as_bytes())
-        {
+        let hello = match &self.greeting {
+            Some(bytes) => bytes.clone(),
+            None => format!("hello from session {session}").into_bytes(),
+        };
+        match self.host.send_session_frame(session, protocol, &hello) {
             Ok(()) => self.note(&format!("sent {session} ok")),
             Err(e) => self.note(&format!("sent {session} error {e}")),
         }
@@ -108,6 +140,9 @@ impl Plugin for LanProbe {
             "frame {session} {protocol} {}",
             String::from_utf8_lossy(payload)
         ));
+        if self.greeting.is_some() {
+            self.note(&format!("hex {session} {protocol} {}", to_hex(payload)));
+        }
         Ok(())
     }
 
