@@ -49,6 +49,9 @@ use dialgate_test_support::{cargo_build, profile_dir, require_root};
 
 /// Boot to routerd under TCG: ~15-25 s on an idle 2-core machine, far more under load.
 const BOOT_LIMIT: Duration = Duration::from_secs(240);
+/// From a failed boot (its kernel panic, `panic=10`, or the watchdog) to the next boot's
+/// routerd: a guest under TCG ran 5x slower than usual at load average 14.
+const FALLBACK_LIMIT: Duration = Duration::from_secs(480);
 const BOX_LAN: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
 const USER: &str = "alice";
 const PASSWORD: &str = "correct horse battery";
@@ -614,7 +617,7 @@ fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() 
     let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
     let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
     let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", broke, BOOT_LIMIT);
+    box_.wait_for("@@DIALGATE slot b good", broke, FALLBACK_LIMIT);
     eprintln!(
         "upgrade: broken slot a to fallback on slot b: {:.1} s",
         booted.elapsed().as_secs_f64()
@@ -683,7 +686,7 @@ fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() 
         "the watchdog fired after {waited:?}, not {TRIAL_SECS} s"
     );
     let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", fired, BOOT_LIMIT);
+    box_.wait_for("@@DIALGATE slot b good", fired, FALLBACK_LIMIT);
     eprintln!(
         "upgrade: watchdog reboot to fallback on slot b: {:.1} s",
         booted.elapsed().as_secs_f64()
@@ -864,7 +867,8 @@ fn bios_boot_upgrade_gets_one_try_and_falls_back() {
         "{MOUNT_ESP} && cat {SYSLINUX_CFG} && ! test -e /boot/efi/syslinux/trial && umount /boot/efi"
     ));
     assert!(cfg.contains("DEFAULT b\n"), "{cfg}");
-    assert!(!cfg.contains("trial"), "{cfg}");
+    assert!(!cfg.contains("b-trial"), "{cfg}");
+    assert!(!cfg.contains("dg.trial"), "{cfg}");
     assert!(cfg.contains("dg.slot=b dg.recovery"), "{cfg}");
 
     // A broken release to slot a: its one boot panics, and syslinux's default (slot b) boots
@@ -881,7 +885,7 @@ fn bios_boot_upgrade_gets_one_try_and_falls_back() {
     let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
     let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
     let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", broke, BOOT_LIMIT);
+    box_.wait_for("@@DIALGATE slot b good", broke, FALLBACK_LIMIT);
     eprintln!(
         "BIOS upgrade: broken slot a to fallback on slot b: {:.1} s",
         booted.elapsed().as_secs_f64()
