@@ -27,7 +27,7 @@ use dialgate_routerd::api::{ConfigIssue, ConfigShow};
 use dialgate_routerd::config::{Document, LinkRole};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, TableLike, value};
 
-use super::{applied_flash, check_and_apply, record_failure};
+use super::{applied_flash, check_and_apply, current, record_failure};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind as InputKind, csrf_field, esc};
 
@@ -84,16 +84,6 @@ async fn schema(
     app.client
         .get::<PluginSchema>(&format!("/v1/plugins/{}/schema", encode_segment(plugin)))
         .await
-}
-
-async fn current(app: &Shared) -> Result<(ConfigShow, Document), String> {
-    let show = app
-        .client
-        .get::<ConfigShow>("/v1/config")
-        .await
-        .map_err(|e| e.to_string())?;
-    let doc = Document::parse("current", show.toml.clone()).map_err(|e| e.to_string())?;
-    Ok((show, doc))
 }
 
 fn title_of(s: &PluginSchema) -> String {
