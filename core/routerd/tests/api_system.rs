@@ -7,11 +7,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use dialgate_routerd::api::client::Client;
-use support::{Child, TempDir, binary, cargo_build};
+use support::routerd::{spawn_routerd, wait_for_socket};
+use support::{Child, TempDir, cargo_build};
 
 /// routerd on a temporary state directory, with `extra` appended to its configuration.
 struct Routerd {
@@ -33,27 +33,9 @@ impl Routerd {
         );
         let file = dir.path().join("routerd.toml");
         std::fs::write(&file, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("routerd.log")).unwrap();
-        let child = Child(Some(
-            Command::new(binary("routerd"))
-                .arg("--config")
-                .arg(&file)
-                .arg("--no-dataplane")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("starting routerd"),
-        ));
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "no socket:\n{}",
-                Self::log_of(dir.path())
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = dir.path().join("routerd.log");
+        let child = spawn_routerd(&file, &log, &[]);
+        wait_for_socket(&socket, &log);
         Routerd {
             dir,
             socket,

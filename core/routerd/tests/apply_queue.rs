@@ -14,9 +14,9 @@ use dialgate_routerd::api::client::{Client, ClientError};
 use dialgate_routerd::api::{ApplyRequest, ApplyResult, History, LogRing};
 use dialgate_routerd::config::Document;
 use dialgate_routerd::daemon::control::ApiServer;
-use dialgate_routerd::daemon::{Daemon, Options};
 use hyper::Method;
 use support::TempDir;
+use support::routerd::start_in_process;
 
 fn text(dir: &TempDir, hostname: &str) -> String {
     format!(
@@ -38,11 +38,7 @@ socket = "{state}/routerd.sock"
 async fn concurrent_applies_through_the_api_queue_and_all_succeed_in_order() {
     let dir = TempDir::new("applyq");
     let doc = Document::parse("test.toml", text(&dir, "start")).unwrap();
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let daemon = start_in_process(dir.path(), &doc).await;
     let first = daemon.current_version();
     let server = ApiServer::start(daemon.clone(), LogRing::new(100), &doc.config().management)
         .await

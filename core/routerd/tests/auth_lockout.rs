@@ -14,43 +14,22 @@ use std::time::Duration;
 use dialgate_routerd::api::{Control, LogRing, metrics};
 use dialgate_routerd::config::Document;
 use dialgate_routerd::daemon::control::DaemonControl;
-use dialgate_routerd::daemon::{Daemon, Options};
-use dialgate_routerd::users::UserStore;
-use support::{TempDir, test_plugin, wait_for};
+use support::routerd::{Config, add_user, start_in_process};
+use support::{TempDir, free_port, test_plugin, wait_for};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
+/// A lockout after two failures from one source; an answering `tcp-link` link on `port` and a
+/// dialling one that calls it as alice with `password`.
 fn config(dir: &TempDir, port: u16, password: &str) -> String {
-    format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
-
-[limits]
-auth_failures_per_source = 2
-auth_failure_window_secs = 60
-auth_lockout_secs = 300
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "tcp"
-file = "{plugin}"
-
+    Config::new(dir.path())
+        .no_lcp_echo()
+        .raw(
+            "\n[limits]\nauth_failures_per_source = 2\nauth_failure_window_secs = 60\n\
+             auth_lockout_secs = 300\n",
+        )
+        .pool()
+        .plugin("tcp", &test_plugin("tcp-link"))
+        .raw(&format!(
+            r#"
 [[link]]
 name = "in"
 plugin = "tcp"
@@ -66,25 +45,18 @@ role = "dial"
 credentials = {{ user = "alice", password = "{password}" }}
 [link.config]
 connect = "127.0.0.1:{port}"
-"#,
-        state = dir.path().display(),
-        plugin = test_plugin("tcp-link").display(),
-    )
+"#
+        ))
+        .text()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failures_lock_the_source_out_and_its_calls_are_refused() {
     let dir = TempDir::new("lockout");
-    let mut users = UserStore::open(&dir.path().join("users.toml")).unwrap();
-    users.set_password("alice", "correct horse").unwrap();
-    drop(users);
+    add_user(dir.path());
     let port = free_port();
     let doc = Document::parse("test.toml", config(&dir, port, "wrong horse")).unwrap();
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let daemon = start_in_process(dir.path(), &doc).await;
     let stats = &daemon.router.stats;
 
     // Two failures from 127.0.0.1 lock it out; the dialler's next call is refused.

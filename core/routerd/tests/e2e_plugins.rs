@@ -15,40 +15,18 @@ use dialgate_routerd::daemon::control::DaemonControl;
 
 use dialgate_routerd::accounting::{Record, SessionFailed};
 use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::Daemon;
 use dialgate_routerd::daemon::actor::InstanceState;
-use dialgate_routerd::daemon::{Daemon, Options};
+use support::routerd::{Config, link_state, start_in_process};
 use support::{TempDir, test_plugin, wait_for};
 
 fn config(dir: &TempDir, links: &str) -> Document {
-    let echo = test_plugin("echo");
-    let panics = test_plugin("panics");
-    let text = format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[ppp]
-echo_interval_secs = 0
-
-[[plugin]]
-name = "echo"
-file = "{echo}"
-
-[[plugin]]
-name = "panics"
-file = "{panics}"
-{links}
-"#,
-        state = dir.path().display(),
-        echo = echo.display(),
-        panics = panics.display(),
-    );
-    Document::parse("test.toml", text).expect("valid test configuration")
+    Config::new(dir.path())
+        .no_lcp_echo()
+        .plugin("echo", &test_plugin("echo"))
+        .plugin("panics", &test_plugin("panics"))
+        .raw(links)
+        .document()
 }
 
 const DIAL_ECHO: &str = r#"
@@ -67,26 +45,13 @@ role = "dial"
 credentials = { user = "bob", password = "secret" }
 "#;
 
-async fn state_of(daemon: &Daemon, link: &str) -> Option<Result<InstanceState, String>> {
-    daemon
-        .link_states()
-        .await
-        .into_iter()
-        .find(|(n, _)| n == link)
-        .map(|(_, s)| s)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dial_link_on_echo_runs_sessions_with_end_reasons() {
     let dir = TempDir::new("echo");
     let doc = config(&dir, DIAL_ECHO);
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let daemon = start_in_process(dir.path(), &doc).await;
     assert_eq!(
-        state_of(&daemon, "loop").await,
+        link_state(&daemon, "loop").await,
         Some(Ok(InstanceState::Running))
     );
     // The echo plugin loops every frame back: the engine sees its own magic number and
@@ -130,11 +95,7 @@ async fn dial_link_on_echo_runs_sessions_with_end_reasons() {
 async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
     let dir = TempDir::new("panics");
     let doc = config(&dir, &format!("{DIAL_ECHO}{DIAL_PANICS}"));
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let daemon = start_in_process(dir.path(), &doc).await;
     // The panics plugin brings dial-out links up like echo (the engine finds them looped
     // back at once, and routerd dials again).
     let dialled = wait_for(Duration::from_secs(10), async || {
@@ -161,7 +122,7 @@ async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
     );
     // routerd and the other link go on.
     assert_eq!(
-        state_of(&daemon, "loop").await,
+        link_state(&daemon, "loop").await,
         Some(Ok(InstanceState::Running))
     );
     let before = daemon.router.stats.sessions_started.load(Ordering::Relaxed);
@@ -177,7 +138,7 @@ async fn a_panicking_plugin_ends_its_sessions_and_routerd_goes_on() {
 async fn restarted(daemon: &Daemon, n: u64, since: Instant) -> Duration {
     wait_for(Duration::from_secs(20), async || {
         let sup = daemon.supervision().await.get("bomb").cloned()?;
-        let running = state_of(daemon, "bomb").await == Some(Ok(InstanceState::Running));
+        let running = link_state(daemon, "bomb").await == Some(Ok(InstanceState::Running));
         (sup.restarts == n && running).then(|| since.elapsed())
     })
     .await
@@ -188,14 +149,10 @@ async fn restarted(daemon: &Daemon, n: u64, since: Instant) -> Duration {
 async fn a_failed_instance_restarts_with_backoff_and_on_request() {
     let dir = TempDir::new("restart");
     let doc = config(&dir, DIAL_PANICS);
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
+    let daemon = start_in_process(dir.path(), &doc).await;
     let control = DaemonControl::new(daemon.clone(), LogRing::new(10));
     assert_eq!(
-        state_of(&daemon, "bomb").await,
+        link_state(&daemon, "bomb").await,
         Some(Ok(InstanceState::Running))
     );
 

@@ -11,35 +11,16 @@ use std::time::Duration;
 
 use dialgate_routerd::config::Document;
 use dialgate_routerd::daemon::actor::InstanceState;
-use dialgate_routerd::daemon::{Daemon, Options};
-use support::{TempDir, test_plugin};
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use support::routerd::{Config, link_state, start_in_process};
+use support::{TempDir, free_port, test_plugin};
 
 /// An answering link on `port`; `echo` changes the link's own settings (its fingerprint).
 fn config(dir: &TempDir, port: u16, echo: u32) -> Document {
-    let text = format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
-
-[management]
-socket = "{state}/routerd.sock"
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "tcp"
-file = "{plugin}"
-
+    Config::new(dir.path())
+        .pool()
+        .plugin("tcp", &test_plugin("tcp-link"))
+        .raw(&format!(
+            r#"
 [[link]]
 name = "in"
 plugin = "tcp"
@@ -49,36 +30,16 @@ pool = "office"
 echo_interval_secs = {echo}
 [link.config]
 listen = "127.0.0.1:{port}"
-"#,
-        state = dir.path().display(),
-        plugin = test_plugin("tcp-link").display(),
-    );
-    Document::parse("test.toml", text).expect("valid test configuration")
-}
-
-fn options(dir: &TempDir) -> Options {
-    Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    }
-}
-
-async fn state_of(daemon: &Daemon, link: &str) -> Option<Result<InstanceState, String>> {
-    daemon
-        .link_states()
-        .await
-        .into_iter()
-        .find(|(n, _)| n == link)
-        .map(|(_, s)| s)
+"#
+        ))
+        .document()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_link_restarts_on_its_own_listen_address_every_time() {
     let dir = TempDir::new("link-restart");
     let port = free_port();
-    let daemon = Daemon::start(&config(&dir, port, 30), options(&dir))
-        .await
-        .unwrap();
+    let daemon = start_in_process(dir.path(), &config(&dir, port, 30)).await;
     for round in 0..25u32 {
         // A caller connected to the old instance: its connection is one more handle (and
         // reader task) the old instance must close before the new one starts.
@@ -95,11 +56,11 @@ async fn a_changed_link_restarts_on_its_own_listen_address_every_time() {
         );
         assert!(
             matches!(
-                state_of(&daemon, "in").await,
+                link_state(&daemon, "in").await,
                 Some(Ok(InstanceState::Running))
             ),
             "round {round}: {:?}",
-            state_of(&daemon, "in").await
+            link_state(&daemon, "in").await
         );
         // The old instance closed the caller's connection.
         let mut rest = Vec::new();
@@ -115,9 +76,7 @@ async fn a_changed_link_restarts_on_its_own_listen_address_every_time() {
 async fn a_link_that_cannot_start_reports_the_plugins_reason() {
     let dir = TempDir::new("link-start-fails");
     let port = free_port();
-    let daemon = Daemon::start(&config(&dir, port, 30), options(&dir))
-        .await
-        .unwrap();
+    let daemon = start_in_process(dir.path(), &config(&dir, port, 30)).await;
     // Someone else takes the address the changed link will listen on.
     let squatter_port = free_port();
     let _squatter = std::net::TcpListener::bind(("127.0.0.1", squatter_port)).unwrap();
@@ -132,11 +91,11 @@ async fn a_link_that_cannot_start_reports_the_plugins_reason() {
     // Rolled back: the link runs on its old address again.
     assert!(
         matches!(
-            state_of(&daemon, "in").await,
+            link_state(&daemon, "in").await,
             Some(Ok(InstanceState::Running))
         ),
         "{:?}",
-        state_of(&daemon, "in").await
+        link_state(&daemon, "in").await
     );
     std::net::TcpStream::connect(("127.0.0.1", port)).expect("back on the old address");
     daemon.shutdown("test done").await;

@@ -8,64 +8,36 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use dialgate_routerd::api::client::{Client, ClientError};
+use dialgate_routerd::api::PluginInfo;
+use dialgate_routerd::api::client::ClientError;
 use dialgate_routerd::api::plugin_schema::Kind;
-use dialgate_routerd::api::{Control, LogRing, PluginInfo, bind_unix, serve_unix};
 use dialgate_routerd::config::Document;
-use dialgate_routerd::daemon::control::DaemonControl;
-use dialgate_routerd::daemon::{Daemon, Options};
-use support::{TempDir, cargo_build, library, test_plugin};
+use support::routerd::{Api, Config, serial_plugin, start_in_process};
+use support::{TempDir, test_plugin};
 
+/// The serial plugin, test plugins with a malformed form (bad-schema), a 1.3 one without UI
+/// hints (echo) and a 1.0 one (frozen); a serial link on `ports`, disabled (the ports need not
+/// exist).
 fn config(dir: &TempDir, ports: &str) -> String {
-    cargo_build(&["dialgate-plugin-serial"], &[]);
-    format!(
-        r#"
-[system]
-state_dir = "{state}"
-plugin_dir = "/nonexistent"
-drop_capabilities = false
+    Config::new(dir.path())
+        .pool()
+        .plugin("serial", &serial_plugin())
+        .plugin("bad-schema", &test_plugin("bad-schema"))
+        .plugin("echo", &test_plugin("echo"))
+        .plugin("frozen", &test_plugin("frozen-v1"))
+        .raw(MODEMS)
+        .raw(ports)
+        .text()
+}
 
-[management]
-socket = "{state}/routerd.sock"
-
-[[pool]]
-name = "office"
-ranges = ["192.0.2.100-192.0.2.109"]
-local_address = "192.0.2.1"
-
-[[plugin]]
-name = "serial"
-file = "{serial}"
-
-[[plugin]]
-name = "bad-schema"
-file = "{bad}"
-
-[[plugin]]
-name = "echo"
-file = "{echo}"
-
-[[plugin]]
-name = "frozen"
-file = "{frozen}"
-
+const MODEMS: &str = r#"
 [[link]]
 name = "modems"
 plugin = "serial"
 role = "answer"
 pool = "office"
 enabled = false
-{ports}
-"#,
-        state = dir.path().display(),
-        serial = library("dialgate_plugin_serial").display(),
-        bad = test_plugin("bad-schema").display(),
-        echo = test_plugin("echo").display(),
-        frozen = test_plugin("frozen-v1").display(),
-    )
-}
+"#;
 
 const PORTS: &str =
     "[[link.config.ports]]\nname = \"m0\"\ndevice = \"/dev/ttyS0\"\nlines = \"modem\"\n";
@@ -74,19 +46,9 @@ const PORTS: &str =
 async fn plugin_forms_over_the_api_and_the_check_of_link_settings() {
     let dir = TempDir::new("forms");
     let doc = Document::parse("test.toml", config(&dir, PORTS)).unwrap();
-    let options = Options {
-        no_dataplane: true,
-        state_dir: Some(dir.path().to_path_buf()),
-    };
-    let daemon = Daemon::start(&doc, options).await.unwrap();
-    let control: Arc<dyn Control> = Arc::new(DaemonControl::new(daemon.clone(), LogRing::new(16)));
-    let socket = dir.path().join("api.sock");
-    let listener = bind_unix(&socket).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_unix(listener, control.clone(), async move {
-        let _ = stopped.await;
-    }));
-    let client = Client::new(&socket);
+    let daemon = start_in_process(dir.path(), &doc).await;
+    let api = Api::serve(dir.path(), daemon.clone());
+    let (client, control) = (&api.client, &api.control);
 
     // The real serial plugin: ports and modems, the weak local lines.
     let serial = client.plugin_schema("serial").await.unwrap();
@@ -167,7 +129,6 @@ async fn plugin_forms_over_the_api_and_the_check_of_link_settings() {
     let good = control.check_config(config(&dir, PORTS)).await.unwrap();
     assert!(good.valid, "{good:?}");
 
-    let _ = stop.send(());
-    let _ = server.await;
+    let _ = api.stop().await;
     daemon.shutdown("test over").await;
 }

@@ -8,12 +8,10 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
 use dialgate_routerd::api::upgrade::UpgradeStatus;
 use dialgate_routerd::upgrade::build_bundle;
-use support::{Child, TempDir, binary, routerctl};
+use support::routerd::{spawn_routerd, wait_for_socket};
+use support::{TempDir, routerctl};
 
 fn status(socket: &std::path::Path) -> UpgradeStatus {
     let (code, out) = routerctl(socket, &["--json", "system", "upgrade-status"], "");
@@ -36,23 +34,9 @@ fn routerctl_stages_checked_bundles_for_the_installer() {
     );
     let file = dir.path().join("routerd.toml");
     std::fs::write(&file, config).unwrap();
-    let log = std::fs::File::create(dir.path().join("routerd.log")).unwrap();
-    let _routerd = Child(Some(
-        Command::new(binary("routerd"))
-            .arg("--config")
-            .arg(&file)
-            .arg("--no-dataplane")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("starting routerd"),
-    ));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "routerd did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let log = dir.path().join("routerd.log");
+    let _routerd = spawn_routerd(&file, &log, &[]);
+    wait_for_socket(&socket, &log);
 
     let s = status(&socket);
     assert!(s.available);

@@ -10,8 +10,9 @@
 //!    office sees the caller's names.
 //! 2. The workstation's NAME_RECOGNIZED answer reaches the file server, unicast, from the
 //!    caller's own LAN MAC, with LLC SAPs 0xF0; `tshark` dissects it as NetBIOS.
-//! 3. The workstation's NAME_QUERY for `FILESRV` reaches the office LAN and the server's
-//!    NAME_RECOGNIZED comes back to the workstation: the caller sees the office's names.
+//! 3. The workstation's NAME_QUERY for `FILESRV` reaches the office LAN from the caller's
+//!    MAC, and the server's NAME_RECOGNIZED comes back to the workstation: the caller sees
+//!    the office's names.
 //!
 //! Needs root (CI runs as root); skipped without it only if `DIALGATE_SKIP_ROOT_TESTS=1`.
 
@@ -416,6 +417,36 @@ fn nbf_frames_cross_a_ppp_call_between_two_lans_rfc2097() {
                 );
                 assert_eq!(&got[14..16], &[0xF0, 0xF0], "LLC DSAP and SSAP 0xF0");
                 assert_eq!(header.xmit_correlator, 0x5151);
+                assert_eq!(pdu, answer);
+
+                // 3. The workstation looks for the file server: its NAME_QUERY appears on the
+                // office LAN from the caller's MAC, and the server's unicast answer comes
+                // back to the workstation through the call.
+                let query = nbf_ui(netbios::Command::NameQuery, "filesrv", "alicepc", 0, 0x6161);
+                remote_lan.send(&lan_frame(MacAddr::NETBIOS_MULTICAST, ALICEPC_MAC, &query));
+                let seen = office_lan
+                    .recv_matching(Duration::from_secs(20), |f| {
+                        is_command(f, netbios::Command::NameQuery)
+                    })
+                    .expect("the caller's NAME_QUERY reaches the office LAN");
+                let (dst, src, _, pdu) = nbf_of(&seen).unwrap();
+                assert_eq!((dst, src), (MacAddr::NETBIOS_MULTICAST, OFFICE_CALLER_MAC));
+                assert_eq!(pdu, query);
+                let answer = nbf_ui(
+                    netbios::Command::NameRecognized,
+                    "alicepc",
+                    "filesrv",
+                    0x6161,
+                    0x88,
+                );
+                office_lan.send(&lan_frame(OFFICE_CALLER_MAC, FILESRV_MAC, &answer));
+                let back = remote_lan
+                    .recv_matching(Duration::from_secs(20), |f| {
+                        is_command(f, netbios::Command::NameRecognized)
+                    })
+                    .expect("the file server's NAME_RECOGNIZED reaches the workstation");
+                let (dst, src, _, pdu) = nbf_of(&back).unwrap();
+                assert_eq!((dst, src), (ALICEPC_MAC, REMOTE_SIDE_MAC));
                 assert_eq!(pdu, answer);
                 got
             })

@@ -159,6 +159,17 @@ pub(super) fn check_user_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A plugin's (or link's) name from a request path, checked like any configured name.
+pub(super) fn check_plugin_name(name: &str) -> Result<(), ApiError> {
+    match crate::config::name_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(ApiError::bad_request(format!(
+            "plugin {:?}: {reason}",
+            shorten(name)
+        ))),
+    }
+}
+
 /// At most 64 characters of untrusted input, for messages.
 pub(super) fn shorten(s: &str) -> String {
     s.chars().take(64).collect()
@@ -232,12 +243,7 @@ async fn restart_plugin(
     State(s): State<ApiState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    if let Some(reason) = crate::config::name_problem(&name) {
-        return Err(ApiError::bad_request(format!(
-            "plugin {:?}: {reason}",
-            shorten(&name)
-        )));
-    }
+    check_plugin_name(&name)?;
     s.control.restart_plugin(name).await.map(json)
 }
 

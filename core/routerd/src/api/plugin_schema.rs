@@ -15,7 +15,7 @@ pub use dialgate_plugin_form::{ConfigForm, Field, FormError, Kind, Scalar, Weak,
 
 use super::ApiError;
 use super::control::{API_DOCUMENT_NAME, ConfigIssue};
-use super::http::{ApiPath, ApiState, json, shorten};
+use super::http::{ApiPath, ApiState, check_plugin_name, json};
 use crate::config::Config;
 
 /// `GET /v1/plugins/{name}/schema`.
@@ -38,12 +38,7 @@ pub(super) async fn handler(
     State(s): State<ApiState>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    if let Some(reason) = crate::config::name_problem(&name) {
-        return Err(ApiError::bad_request(format!(
-            "plugin {:?}: {reason}",
-            shorten(&name)
-        )));
-    }
+    check_plugin_name(&name)?;
     s.control.plugin_schema(name).await.map(json)
 }
 

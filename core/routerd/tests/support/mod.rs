@@ -22,6 +22,12 @@ pub fn test_plugin(name: &str) -> PathBuf {
     library(&format!("dialgate_test_plugin_{}", name.replace('-', "_")))
 }
 
+/// A free TCP port on the loopback (free when asked: bind it soon).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 /// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
 pub async fn wait_for<T>(timeout: Duration, mut f: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

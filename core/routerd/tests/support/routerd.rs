@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use dialgate_routerd::api::client::Client;
 use dialgate_routerd::api::{Control, LogRing, bind_unix, serve_unix};
 use dialgate_routerd::config::Document;
+use dialgate_routerd::daemon::actor::InstanceState;
 use dialgate_routerd::daemon::control::DaemonControl;
 use dialgate_routerd::daemon::{Daemon, Options};
 use dialgate_routerd::users::UserStore;
@@ -150,6 +151,16 @@ pub fn add_user(dir: &Path) -> UserStore {
     let mut users = UserStore::open(&dir.join("users.toml")).unwrap();
     users.set_password(USER, PASSWORD).unwrap();
     users
+}
+
+/// The state of link `link`'s plugin instance in `daemon` (`None`: no such link).
+pub async fn link_state(daemon: &Daemon, link: &str) -> Option<Result<InstanceState, String>> {
+    daemon
+        .link_states()
+        .await
+        .into_iter()
+        .find(|(n, _)| n == link)
+        .map(|(_, s)| s)
 }
 
 /// Options for routerd in process on state directory `dir`, without a data plane (no root).
