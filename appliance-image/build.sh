@@ -100,8 +100,10 @@ fi
 export PATH=$PATH:/usr/sbin:/sbin
 
 # --- our binaries -------------------------------------------------------------------------
-packages=(-p dialgate-routerd -p dialgate-plugin-serial -p dialgate-plugin-pptp
-  -p dialgate-console-login)
+# The plugins the image carries (libdialgate_plugin_<name>.so in /usr/lib/dialgate/plugins).
+plugins=(serial pptp ipx_bridge netbeui)
+packages=(-p dialgate-routerd -p dialgate-console-login)
+for p in "${plugins[@]}"; do packages+=(-p "dialgate-plugin-${p//_/-}"); done
 webui=0
 if [ -f "$repo/webui/Cargo.toml" ]; then
   packages+=(-p dialgate-webui)
@@ -146,8 +148,9 @@ if [ "$cargo_build" = 1 ]; then
     (cd "$repo" && cargo build --release --locked "${packages[@]}" -p dialgate-appliance-image)
   fi
 fi
-for f in "$bin/routerd" "$bin/routerctl" "$bin/dg-login" "$bin/libdialgate_plugin_serial.so" \
-  "$bin/libdialgate_plugin_pptp.so" "$host_bin/dg-hwprofile"; do
+needed=("$bin/routerd" "$bin/routerctl" "$bin/dg-login" "$host_bin/dg-hwprofile")
+for p in "${plugins[@]}"; do needed+=("$bin/libdialgate_plugin_$p.so"); done
+for f in "${needed[@]}"; do
   [ -f "$f" ] || die "$f is missing (build without --no-cargo)"
 done
 
@@ -228,13 +231,12 @@ install -m 0755 "$here/rootfs/dg-upgrade" "$rootfs/usr/sbin/dg-upgrade"
 for b in routerd routerctl dg-login; do
   "$strip_cmd" -o "$rootfs/usr/bin/$b" "$bin/$b"
 done
-for p in serial pptp; do
+for p in "${plugins[@]}"; do
   "$strip_cmd" --strip-unneeded -o "$rootfs/usr/lib/dialgate/plugins/libdialgate_plugin_$p.so" \
     "$bin/libdialgate_plugin_$p.so"
 done
-elf_files=(/usr/bin/routerd /usr/bin/routerctl /usr/bin/dg-login
-  /usr/lib/dialgate/plugins/libdialgate_plugin_serial.so
-  /usr/lib/dialgate/plugins/libdialgate_plugin_pptp.so)
+elf_files=(/usr/bin/routerd /usr/bin/routerctl /usr/bin/dg-login)
+for p in "${plugins[@]}"; do elf_files+=("/usr/lib/dialgate/plugins/libdialgate_plugin_$p.so"); done
 if [ "$webui" = 1 ] && [ -f "$bin/dialgate-webui" ]; then
   "$strip_cmd" -o "$rootfs/usr/bin/dialgate-webui" "$bin/dialgate-webui"
   elf_files+=(/usr/bin/dialgate-webui)
