@@ -42,6 +42,7 @@ use dialgate_wire::ipx::{self, Packet};
 
 use crate::config::Config;
 use crate::frame::{self, FrameError, FrameType};
+use crate::routes::{self, Routes};
 
 /// Where the bridge's output goes: the plugin sends it through the host.
 pub trait Sink {
@@ -83,8 +84,12 @@ counters! {
     drop_session_unknown,
     /// Dropped: a datagram whose source network or node is not the caller's.
     drop_wrong_source,
-    /// Dropped: a datagram to another network (no router known).
+    /// Dropped: a datagram to another network no LAN router announced.
     drop_remote_network,
+    /// Datagrams to other networks sent to the LAN router announcing them.
+    routed_via_lan_router,
+    /// Route entries heard in LAN routers' RIP responses.
+    rip_entries_heard,
     /// Dropped: a checksummed datagram, which raw 802.3 framing cannot carry.
     drop_checksummed_raw,
     /// Dropped: a datagram too long for the LAN's frame.
@@ -173,6 +178,8 @@ pub struct Bridge {
     frame: Vec<u8>,
     /// Reused: the sessions a broadcast goes to.
     targets: Vec<u64>,
+    /// Networks behind LAN routers, from their RIP responses.
+    routes: Routes,
     /// What happened so far.
     pub counters: Counters,
 }
@@ -195,6 +202,7 @@ impl Bridge {
             packet: Vec::with_capacity(2048),
             frame: Vec::with_capacity(2048),
             targets: Vec::with_capacity(max_sessions.min(256)),
+            routes: Routes::default(),
             counters: Counters::default(),
         }
     }
@@ -320,8 +328,20 @@ impl Bridge {
         }
     }
 
-    /// One IPX datagram (a PPP Information field) from `session`.
-    pub fn from_session(&mut self, session: u64, datagram: &[u8], sink: &mut impl Sink) {
+    /// The LAN router to `network` at `now_nanos`, if one announced it.
+    pub fn router_to(&self, now_nanos: u64, network: u32) -> Option<[u8; 6]> {
+        self.routes.router(now_nanos, network)
+    }
+
+    /// One IPX datagram (a PPP Information field) from `session`, at `now_nanos` on the
+    /// host's clock.
+    pub fn from_session(
+        &mut self,
+        now_nanos: u64,
+        session: u64,
+        datagram: &[u8],
+        sink: &mut impl Sink,
+    ) {
         self.counters.session_rx += 1;
         let Some(entry) = self.sessions.get_mut(&session) else {
             self.counters.drop_session_unknown += 1;
@@ -342,10 +362,17 @@ impl Bridge {
         }
         entry.link_node = Some(src.node);
         let lan_node = entry.lan_node;
-        if dst.network != self.network && dst.network != 0 {
-            self.counters.drop_remote_network += 1;
-            return;
-        }
+        let router = if dst.network != self.network && dst.network != 0 {
+            match self.routes.router(now_nanos, dst.network) {
+                Some(router) => Some(router),
+                None => {
+                    self.counters.drop_remote_network += 1;
+                    return;
+                }
+            }
+        } else {
+            None
+        };
         if self.frame_type == FrameType::Raw8023 && packet.has_checksum() {
             self.counters.drop_checksummed_raw += 1;
             return;
@@ -361,7 +388,10 @@ impl Bridge {
             p.set_src_node(lan_node);
             p.update_checksum();
         }
-        if dst.is_broadcast() {
+        if let Some(router) = router {
+            self.counters.routed_via_lan_router += 1;
+            self.send_lan(router, lan_node, sink);
+        } else if dst.is_broadcast() {
             self.send_lan(ipx::BROADCAST_NODE, lan_node, sink);
             self.targets.clear();
             self.targets
@@ -399,6 +429,19 @@ impl Bridge {
             return;
         };
         let (src, dst) = (packet.src(), packet.dst());
+        if src.socket == routes::RIP_SOCKET
+            && dst.socket == routes::RIP_SOCKET
+            && !self.by_node.contains_key(&decoded.src)
+            && packet.verify_checksum()
+        {
+            for (network, hops, ticks) in routes::rip_response_entries(packet.payload()) {
+                self.counters.rip_entries_heard += 1;
+                if network != self.network && network != 0 {
+                    self.routes
+                        .learn(now_nanos, network, decoded.src, hops, ticks);
+                }
+            }
+        }
         if dst.network != self.network && dst.network != 0 {
             self.counters.lan_not_for_callers += 1;
             return;
@@ -569,7 +612,7 @@ mod tests {
                 checksummed,
                 b"ncp",
             );
-            b.from_session(5, &d, &mut out);
+            b.from_session(0, 5, &d, &mut out);
             assert_eq!(out.lan.len(), 1);
             let eth = &out.lan[0];
             assert_eq!(&eth[..6], &HOST);
@@ -594,28 +637,33 @@ mod tests {
         let mut out = Recorder::default();
         let to_host = addr(NET, HOST, 0x0451);
         b.from_session(
+            0,
             5,
             &datagram(addr(NET + 1, CALLER, 1), to_host, false, b""),
             &mut out,
         );
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, HOST, 1), to_host, false, b""),
             &mut out,
         );
-        b.from_session(5, b"hello from session 9", &mut out);
+        b.from_session(0, 5, b"hello from session 9", &mut out);
         b.from_session(
+            0,
             6,
             &datagram(addr(NET, CALLER, 1), to_host, false, b""),
             &mut out,
         );
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), addr(7, HOST, 1), false, b""),
             &mut out,
         );
         // Network 0 ("this network") is the caller's own too.
         b.from_session(
+            0,
             5,
             &datagram(addr(0, CALLER, 1), to_host, false, b""),
             &mut out,
@@ -636,13 +684,15 @@ mod tests {
         let mut out = Recorder::default();
         let to_host = addr(NET, HOST, 1);
         let bcast = addr(NET, ipx::BROADCAST_NODE, 1);
-        b.from_session(5, &datagram(bcast, to_host, false, b""), &mut out);
+        b.from_session(0, 5, &datagram(bcast, to_host, false, b""), &mut out);
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), to_host, false, b""),
             &mut out,
         );
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, HOST, 1), to_host, false, b""),
             &mut out,
@@ -747,6 +797,7 @@ mod tests {
         let mut out = Recorder::default();
         let bcast = addr(NET, ipx::BROADCAST_NODE, 0x452);
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), bcast, false, b"q"),
             &mut out,
@@ -764,6 +815,7 @@ mod tests {
         );
         // Unicast to the other caller's LAN node: delivered with its link node, not on the LAN.
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), addr(NET, n6, 9), false, b"u"),
             &mut out,
@@ -776,6 +828,54 @@ mod tests {
     }
 
     #[test]
+    fn other_networks_go_to_the_lan_router_that_announced_them_in_rip() {
+        let mut b = Bridge::new(&config(""));
+        b.session_up(5, NET, Some(CALLER), true).expect("up");
+        let mut out = Recorder::default();
+        let far = addr(0x77, [0, 0, 0, 0, 0, 1], 0x451);
+        let to_far = datagram(addr(NET, CALLER, 0x4001), far, false, b"far");
+        b.from_session(0, 5, &to_far, &mut out);
+        assert_eq!(b.counters.drop_remote_network, 1);
+        // A LAN router broadcasts a RIP response: network 0x77 at 1 hop, 2 ticks, and our
+        // own network (not a route).
+        let router = [0, 0, 0x0c, 1, 2, 3];
+        let mut rip = vec![0, 2];
+        rip.extend_from_slice(&[0, 0, 0, 0x77, 0, 1, 0, 2]);
+        rip.extend_from_slice(&NET.to_be_bytes());
+        rip.extend_from_slice(&[0, 1, 0, 1]);
+        let response = datagram(
+            addr(NET, router, routes::RIP_SOCKET),
+            addr(NET, ipx::BROADCAST_NODE, routes::RIP_SOCKET),
+            false,
+            &rip,
+        );
+        let mut eth = Vec::new();
+        frame::encode(
+            FrameType::Llc8022,
+            ipx::BROADCAST_NODE,
+            router,
+            &response,
+            &mut eth,
+        )
+        .expect("frame");
+        b.from_lan(10, &eth, &mut out);
+        assert_eq!(b.counters.rip_entries_heard, 2);
+        assert_eq!(b.router_to(10, 0x77), Some(router));
+        assert_eq!(b.router_to(10, NET), None);
+        assert_eq!(out.sessions.len(), 1, "the caller hears the broadcast too");
+        b.from_session(20, 5, &to_far, &mut out);
+        assert_eq!(b.counters.routed_via_lan_router, 1);
+        let sent = out.lan.last().expect("a frame");
+        assert_eq!(&sent[..6], &router, "to the router's MAC address");
+        let p = Packet::new_checked(frame::decode(FrameType::Llc8022, sent).expect("IPX").ipx)
+            .expect("valid");
+        assert_eq!(p.dst(), far, "the IPX destination stays the far host");
+        // Three minutes later the route is gone.
+        b.from_session(10 + routes::ROUTE_LIFETIME, 5, &to_far, &mut out);
+        assert_eq!(b.counters.drop_remote_network, 2);
+    }
+
+    #[test]
     fn raw_8023_refuses_checksummed_packets_and_busy_hosts_are_counted() {
         let mut b = Bridge::new(&config("frame_type = \"ethernet_802.3\""));
         b.session_up(5, NET, Some(CALLER), true).expect("up");
@@ -785,11 +885,13 @@ mod tests {
         };
         let to_host = addr(NET, HOST, 1);
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), to_host, true, b""),
             &mut out,
         );
         b.from_session(
+            0,
             5,
             &datagram(addr(NET, CALLER, 1), to_host, false, b""),
             &mut out,
@@ -801,7 +903,7 @@ mod tests {
         bad[30] ^= 1;
         let mut llc = Bridge::new(&config(""));
         llc.session_up(5, NET, Some(CALLER), true).expect("up");
-        llc.from_session(5, &bad, &mut out);
+        llc.from_session(0, 5, &bad, &mut out);
         assert_eq!(llc.counters.drop_bad_checksum, 1);
         let lan_node = llc.lan_node(5).expect("bridged");
         let mut reply = datagram(addr(NET, HOST, 1), addr(NET, lan_node, 1), true, b"x");
@@ -811,7 +913,7 @@ mod tests {
         llc.from_lan(0, &eth, &mut out);
         assert_eq!(llc.counters.lan_bad_checksum, 1);
         let long = datagram(addr(NET, CALLER, 1), to_host, false, &[0; 1480]);
-        b.from_session(5, &long, &mut out);
+        b.from_session(0, 5, &long, &mut out);
         assert_eq!(b.counters.drop_too_long, 1);
         assert!(
             b.counters

@@ -15,6 +15,7 @@
 pub mod bridge;
 pub mod config;
 pub mod frame;
+pub mod routes;
 
 use core::fmt::Write as _;
 use std::time::Duration;
@@ -304,7 +305,7 @@ impl Plugin for IpxBridge {
 
     fn on_session_frame(
         &mut self,
-        _now: Timestamp,
+        now: Timestamp,
         session: SessionId,
         protocol: PppProtocol,
         payload: &[u8],
@@ -314,7 +315,8 @@ impl Plugin for IpxBridge {
                 host: &self.host,
                 lan: self.lan,
             };
-            self.bridge.from_session(session.0, payload, &mut sink);
+            self.bridge
+                .from_session(now.as_nanos(), session.0, payload, &mut sink);
         }
         Ok(())
     }

@@ -12,7 +12,9 @@
 //! (sans-IO); this file is glue. The README explains the design against RFC 2097.
 //!
 //! Counters (`Host::set_counter`, published every second): see [`forward::Counters`], plus
-//! `host_refused` (frames the host would not take: a full socket buffer, a gone session).
+//! `host_refused` (frames the host would not take: a full socket buffer, a gone session, no
+//! LAN port). When the host closes the LAN port (the interface went away), the plugin keeps
+//! its sessions and tries to reopen the port after 1 s, doubling the wait up to 60 s.
 
 pub mod config;
 pub mod forward;
@@ -36,6 +38,11 @@ pub const ETH_P_802_2: u16 = 0x0004;
 const TICK: TimerId = TimerId(1);
 /// How often it fires.
 const TICK_PERIOD: Duration = Duration::from_secs(1);
+/// The first wait before reopening a LAN port that closed; it doubles up to
+/// [`REOPEN_MAX`] while the port stays unavailable.
+const REOPEN_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between reopen attempts.
+const REOPEN_MAX: Duration = Duration::from_secs(60);
 
 /// One plugin instance.
 pub struct NetBeui {
@@ -43,6 +50,9 @@ pub struct NetBeui {
     config: Config,
     fwd: Forwarder,
     lan: Option<HandleId>,
+    /// When the LAN port, if closed, is next tried, and the wait after that.
+    reopen_at: Timestamp,
+    reopen_wait: Duration,
     /// Scratch: the LAN frame a session frame becomes (MAC header + 1500 octets).
     lan_buf: Vec<u8>,
     /// Scratch: a LAN frame as a MAC-header session gets it.
@@ -138,6 +148,8 @@ impl Plugin for NetBeui {
             config,
             fwd,
             lan: None,
+            reopen_at: Timestamp::ZERO,
+            reopen_wait: REOPEN_FIRST,
             lan_buf: vec![0; wire::ethernet::HEADER_LEN + wire::ethernet::MAX_PAYLOAD],
             session_buf: vec![0; wire::ethernet::HEADER_LEN + wire::ethernet::MAX_PAYLOAD],
             targets,
@@ -178,10 +190,24 @@ impl Plugin for NetBeui {
         if timer != TICK {
             return Ok(());
         }
-        if self.lan.is_none()
-            && let Err(e) = self.open_lan()
-        {
-            self.host.log(LogLevel::Warn, &e.to_string());
+        if self.lan.is_none() && now >= self.reopen_at {
+            match self.open_lan() {
+                Ok(_) => {
+                    self.reopen_wait = REOPEN_FIRST;
+                    self.host.log(
+                        LogLevel::Info,
+                        &format!("LAN port {} reopened", self.config.interface),
+                    );
+                }
+                Err(e) => {
+                    self.reopen_wait = (self.reopen_wait * 2).min(REOPEN_MAX);
+                    self.reopen_at = now.saturating_add(self.reopen_wait);
+                    self.host.log(
+                        LogLevel::Warn,
+                        &format!("{e}; retrying in {} s", self.reopen_wait.as_secs()),
+                    );
+                }
+            }
         }
         self.publish();
         self.host.set_timer(TICK, now.saturating_add(TICK_PERIOD));
@@ -190,17 +216,20 @@ impl Plugin for NetBeui {
 
     fn on_closed(
         &mut self,
-        _now: Timestamp,
+        now: Timestamp,
         handle: HandleId,
         reason: CloseReason,
     ) -> Result<(), PluginError> {
         if self.lan == Some(handle) {
             self.lan = None;
+            self.reopen_wait = REOPEN_FIRST;
+            self.reopen_at = now.saturating_add(REOPEN_FIRST);
             self.host.log(
                 LogLevel::Error,
                 &format!(
-                    "LAN port {} closed ({reason:?}); retrying every second",
-                    self.config.interface
+                    "LAN port {} closed ({reason:?}); reopening in {} s",
+                    self.config.interface,
+                    REOPEN_FIRST.as_secs()
                 ),
             );
         }

@@ -41,6 +41,8 @@ pub enum Error {
         /// What the Length field says.
         length: u16,
     },
+    /// An LLC S-format control field with its reserved bits (4 to 7 of the first octet) set.
+    BadControl(u8),
     /// The output buffer is too small (emit only).
     BufferTooSmall,
     /// A payload longer than an 802.3 frame carries (emit only).
@@ -57,6 +59,9 @@ impl fmt::Display for Error {
                 f,
                 "NetBIOS header length {length} does not fit command {command:#04x}"
             ),
+            Error::BadControl(c) => {
+                write!(f, "LLC S-format control {c:#04x} has reserved bits set")
+            }
             Error::BufferTooSmall => f.write_str("output buffer too small"),
             Error::PayloadTooLong => f.write_str("payload longer than 1500 octets"),
         }
@@ -364,7 +369,8 @@ pub mod llc {
             Pdu { buffer }
         }
 
-        /// Wrap untrusted bytes: the SAPs and the whole control field are present.
+        /// Wrap untrusted bytes: the SAPs and the whole control field are present, and an
+        /// S-format control field has its reserved bits clear (IEEE 802.2 §5.4.1.2).
         pub fn new_checked(buffer: T) -> Result<Self> {
             let pdu = Pdu { buffer };
             pdu.check()?;
@@ -375,6 +381,10 @@ pub mod llc {
         pub fn check(&self) -> Result<()> {
             if self.buffer.as_ref().len() < self.header_len() {
                 return Err(Error::Truncated);
+            }
+            let c0 = self.octet(field::CONTROL);
+            if c0 & 0x03 == 0x01 && c0 & 0xF0 != 0 {
+                return Err(Error::BadControl(c0));
             }
             Ok(())
         }

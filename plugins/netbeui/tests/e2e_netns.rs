@@ -13,6 +13,8 @@
 //! 3. The workstation's NAME_QUERY for `FILESRV` reaches the office LAN from the caller's
 //!    MAC, and the server's NAME_RECOGNIZED comes back to the workstation: the caller sees
 //!    the office's names.
+//! 4. The office LAN port is deleted and created again: the plugin reopens it and frames
+//!    flow again.
 //!
 //! Needs root (CI runs as root); skipped without it only if `DIALGATE_SKIP_ROOT_TESTS=1`.
 
@@ -50,6 +52,14 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A veth pair `a`/`b`, both up, `b` (the test's station) with MAC `mac`.
+fn veth_pair(a: &str, b: &str, mac: MacAddr) {
+    ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
+    ip(&["link", "set", b, "address", &mac.to_string()]);
+    ip(&["link", "set", a, "up"]);
+    ip(&["link", "set", b, "up"]);
 }
 
 /// A network namespace, deleted on drop.
@@ -347,10 +357,7 @@ fn nbf_frames_cross_a_ppp_call_between_two_lans_rfc2097() {
         let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
         assert_eq!(r, 0, "setns {path}");
         for (a, b, mac) in [("nbo0", "nbo1", FILESRV_MAC), ("nbc0", "nbc1", ALICEPC_MAC)] {
-            ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-            ip(&["link", "set", b, "address", &mac.to_string()]);
-            ip(&["link", "set", a, "up"]);
-            ip(&["link", "set", b, "up"]);
+            veth_pair(a, b, mac);
         }
         let office_lan = Station::open("nbo1");
         let remote_lan = Station::open("nbc1");
@@ -448,6 +455,23 @@ fn nbf_frames_cross_a_ppp_call_between_two_lans_rfc2097() {
                 let (dst, src, _, pdu) = nbf_of(&back).unwrap();
                 assert_eq!((dst, src), (ALICEPC_MAC, REMOTE_SIDE_MAC));
                 assert_eq!(pdu, answer);
+
+                // 4. The office LAN port goes away and comes back (a new interface of the
+                // same name): the plugin reopens it and the call carries NBF again.
+                drop(office_lan);
+                ip(&["link", "del", "nbo0"]);
+                std::thread::sleep(Duration::from_millis(1500));
+                veth_pair("nbo0", "nbo1", FILESRV_MAC);
+                let office_lan = Station::open("nbo1");
+                let query = nbf_ui(netbios::Command::NameQuery, "alicepc", "filesrv", 0, 0x7171);
+                let sent = lan_frame(MacAddr::NETBIOS_MULTICAST, FILESRV_MAC, &query);
+                let again = until_seen(&office_lan, &sent, &remote_lan, |f| {
+                    nbf_of(f).is_some_and(|(_, _, h, _)| h.resp_correlator == 0x7171)
+                });
+                assert!(
+                    again.is_some(),
+                    "NBF flows again after the LAN port came back"
+                );
                 got
             })
             .await

@@ -26,13 +26,13 @@ use dialgate_pptpd_import::{
 };
 use dialgate_routerd::api::client::encode_segment;
 use dialgate_routerd::api::users_attrs::UserAttrs;
-use dialgate_routerd::api::{ConfigShow, SetPasswordRequest, UserEntry, UserSet};
+use dialgate_routerd::api::{SetPasswordRequest, UserEntry, UserSet};
 use dialgate_routerd::config::Document;
 use serde::Deserialize;
 use toml_edit::DocumentMut;
 
 use super::pptp::{self, PptpForm};
-use super::{ApplyFailure, check_and_apply};
+use super::{ApplyFailure, check_and_apply, current};
 use crate::app::{MAX_UPLOAD, Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, csrf_field, esc};
 
@@ -467,17 +467,6 @@ fn preview_page(v: &Visitor, token: &str, pending: &Pending, plan: &Plan) -> Str
 pub async fn form(State(app): State<Shared>, Extension(v): Extension<Visitor>) -> Response {
     let flash = app.sessions().take_flash(&v.id);
     Html(upload_page(&v, flash.as_deref(), &FieldErrors::default())).into_response()
-}
-
-/// The current document and the PPTP form read from it.
-async fn current(app: &Shared) -> Result<(ConfigShow, Document), String> {
-    let show = app
-        .client
-        .get::<ConfigShow>("/v1/config")
-        .await
-        .map_err(|e| e.to_string())?;
-    let doc = Document::parse("current", show.toml.clone()).map_err(|e| e.to_string())?;
-    Ok((show, doc))
 }
 
 /// The plan of `pending` against routerd's state now; with the document the import makes.

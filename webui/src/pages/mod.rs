@@ -17,7 +17,10 @@ pub mod users;
 
 use axum::http::Method;
 use dialgate_routerd::api::client::ClientError;
-use dialgate_routerd::api::{ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue};
+use dialgate_routerd::api::{
+    ApplyRequest, ApplyResult, CheckReport, CheckRequest, ConfigIssue, ConfigShow,
+};
+use dialgate_routerd::config::Document;
 
 use crate::app::Shared;
 use crate::html::FieldErrors;
@@ -39,6 +42,17 @@ pub(crate) enum ApplyFailure {
     },
     /// routerd could not be asked (socket, time-out, HTTP), at the check or the apply.
     Unreachable(ClientError),
+}
+
+/// The configuration in force (`GET /v1/config`) and its parsed document; the error as text.
+pub(crate) async fn current(app: &Shared) -> Result<(ConfigShow, Document), String> {
+    let show = app
+        .client
+        .get::<ConfigShow>("/v1/config")
+        .await
+        .map_err(|e| e.to_string())?;
+    let doc = Document::parse("current", show.toml.clone()).map_err(|e| e.to_string())?;
+    Ok((show, doc))
 }
 
 /// Every page's configuration change: routerd's check first, then the apply (which keeps the

@@ -27,7 +27,7 @@ use dialgate_routerd::api::{ConfigIssue, ConfigShow};
 use dialgate_routerd::config::{Document, LinkRole};
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, TableLike, value};
 
-use super::{applied_flash, check_and_apply, record_failure};
+use super::{applied_flash, check_and_apply, current, record_failure};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind as InputKind, csrf_field, esc};
 
@@ -84,16 +84,6 @@ async fn schema(
     app.client
         .get::<PluginSchema>(&format!("/v1/plugins/{}/schema", encode_segment(plugin)))
         .await
-}
-
-async fn current(app: &Shared) -> Result<(ConfigShow, Document), String> {
-    let show = app
-        .client
-        .get::<ConfigShow>("/v1/config")
-        .await
-        .map_err(|e| e.to_string())?;
-    let doc = Document::parse("current", show.toml.clone()).map_err(|e| e.to_string())?;
-    Ok((show, doc))
 }
 
 fn title_of(s: &PluginSchema) -> String {
@@ -494,18 +484,50 @@ fn weak_fields(form: &ConfigForm) -> Vec<(String, String, String)> {
     out
 }
 
-struct Found<'a> {
+/// What a link's form page works on: the plugin's form, the current configuration and the
+/// link in it.
+struct LinkPage {
+    form: ConfigForm,
+    show: ConfigShow,
+    /// The link's place among the configuration's links.
     index: usize,
-    link: &'a dialgate_routerd::config::LinkConfig,
+    /// The link's `[link.config]`.
+    config: toml::Table,
 }
 
-fn find<'a>(doc: &'a Document, plugin: &str, link: &str) -> Option<Found<'a>> {
-    doc.config()
+/// Loads [`LinkPage`] for `link` of `plugin`, or the answer instead: routerd's error, back to
+/// the plugin's page (`active`) when the plugin has no form, routerd out of reach, or no such
+/// link.
+async fn link_page(
+    app: &Shared,
+    v: &Visitor,
+    plugin: &str,
+    link: &str,
+    active: &str,
+) -> Result<LinkPage, Response> {
+    let s = schema(app, plugin)
+        .await
+        .map_err(|e| routerd_error(v, active, &e))?;
+    let Some(form) = s.form else {
+        return Err(Redirect::to(active).into_response());
+    };
+    let (show, doc) = current(app).await.map_err(|e| bad_gateway(v, active, &e))?;
+    let Some((index, found)) = doc
+        .config()
         .links
         .iter()
         .enumerate()
         .find(|(_, l)| l.name == link && l.plugin == plugin)
-        .map(|(index, link)| Found { index, link })
+    else {
+        return Err(not_found(v, active, link));
+    };
+    let config = found.config.clone();
+    Ok(LinkPage {
+        form,
+        show,
+        index,
+        config,
+    })
 }
 
 fn json_table(t: &toml::Table) -> serde_json::Map<String, serde_json::Value> {
@@ -526,26 +548,14 @@ pub async fn edit(
     Path((plugin, link)): Path<(String, String)>,
 ) -> Response {
     let active = page_path(&plugin);
-    let s = match schema(&app, &plugin).await {
-        Ok(s) => s,
-        Err(e) => return routerd_error(&v, &active, &e),
+    let page = match link_page(&app, &v, &plugin, &link, &active).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
-    let Some(form) = &s.form else {
-        return Redirect::to(&active).into_response();
-    };
-    let (show, doc) = match current(&app).await {
-        Ok(x) => x,
-        Err(e) => return bad_gateway(&v, &active, &e),
-    };
-    let Some(found) = find(&doc, &plugin, &link) else {
-        return not_found(&v, &active, &link);
-    };
+    let (form, show, config) = (&page.form, &page.show, &page.config);
     let mut values = Values::new();
-    read_fields(&form.fields, &found.link.config, &[], &mut values);
-    if !form
-        .weak_settings(&json_table(&found.link.config))
-        .is_empty()
-    {
+    read_fields(&form.fields, config, &[], &mut values);
+    if !form.weak_settings(&json_table(config)).is_empty() {
         // As on the PPTP page: weak settings already in force were acknowledged when set.
         values.insert("weak_confirm".into(), "on".into());
     }
@@ -802,21 +812,11 @@ pub async fn save(
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Response {
     let active = page_path(&plugin);
-    let s = match schema(&app, &plugin).await {
-        Ok(s) => s,
-        Err(e) => return routerd_error(&v, &active, &e),
+    let page = match link_page(&app, &v, &plugin, &link, &active).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
-    let Some(form) = &s.form else {
-        return Redirect::to(&active).into_response();
-    };
-    let (show, doc) = match current(&app).await {
-        Ok(x) => x,
-        Err(e) => return bad_gateway(&v, &active, &e),
-    };
-    let Some(found) = find(&doc, &plugin, &link) else {
-        return not_found(&v, &active, &link);
-    };
-    let index = found.index;
+    let (form, show, index) = (&page.form, &page.show, page.index);
     let values: Values = posted
         .into_iter()
         .filter(|(k, _)| k != "csrf" && k != "base_version")

@@ -19,7 +19,7 @@ use dialgate_routerd::config::{AuthMethod, Document, Ipv4Range, LinkRole};
 use serde::Deserialize;
 use toml_edit::{Array, DocumentMut, InlineTable, Item, Table, TableLike, value};
 
-use super::{applied_flash, check_and_apply, record_failure};
+use super::{applied_flash, check_and_apply, current, record_failure};
 use crate::app::{Shared, Visitor, routerd_error};
 use crate::html::{self, FieldErrors, Kind, csrf_field};
 
@@ -762,20 +762,11 @@ clear. Only for old clients that cannot do better.</p>{}{}{}{}{}{}{}{}</details>
     html::page("PPTP", &v.chrome("/pptp", flash), &b)
 }
 
-async fn current(app: &Shared) -> Result<(ConfigShow, Document), Response> {
-    let show = app
-        .client
-        .get::<ConfigShow>("/v1/config")
+/// [`current`], or a bare 502 with the reason.
+async fn current_or_502(app: &Shared) -> Result<(ConfigShow, Document), Response> {
+    current(app)
         .await
-        .map_err(|e| e.to_string());
-    let show = match show {
-        Ok(s) => s,
-        Err(e) => return Err((StatusCode::BAD_GATEWAY, e).into_response()),
-    };
-    match Document::parse("current", show.toml.clone()) {
-        Ok(d) => Ok((show, d)),
-        Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string()).into_response()),
-    }
+        .map_err(|e| (StatusCode::BAD_GATEWAY, e).into_response())
 }
 
 /// `GET /pptp`.
@@ -806,7 +797,7 @@ pub async fn save(
     Extension(v): Extension<Visitor>,
     Form(f): Form<PptpForm>,
 ) -> Response {
-    let (show, doc) = match current(&app).await {
+    let (show, doc) = match current_or_502(&app).await {
         Ok(x) => x,
         Err(r) => return r,
     };

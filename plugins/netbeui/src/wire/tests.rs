@@ -107,6 +107,12 @@ fn llc_control_formats_ieee_802_2() {
         repr.emit(&mut out).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&out[..repr.buffer_len()], bytes, "round trip");
     }
+    // An S frame with reserved bits set is refused (found by the fuzz target: it would
+    // not emit back to the same octets).
+    assert_eq!(
+        llc::Pdu::new_checked(&[0xF0, 0xD0, 0x31, 0x7F][..]),
+        Err(Error::BadControl(0x31))
+    );
     // An I frame needs both control octets.
     assert_eq!(
         llc::Pdu::new_checked(&[0xF0, 0xF0, 0x06][..]),
