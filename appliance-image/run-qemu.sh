@@ -18,7 +18,7 @@
 #     --console stdio|mon  console on stdin/stdout: plain (scripts) or with QEMU's monitor
 #                          multiplexed (default; Ctrl-A X quits, Ctrl-A C the monitor)
 #     --https-port N --http-port N   host ports (default 8443, 8080)
-#     --mem MB --smp N     guest memory (default 512) and CPUs (default 1)
+#     --mem MB --smp N     guest memory (default 512) and CPUs (default 2 on aarch64, 1 on x86_64)
 #     --pty-file FILE      also write "guest-device host-pty" lines to FILE
 # The architecture follows the image's name (dialgate-<arch>.img).
 set -euo pipefail
@@ -27,7 +27,7 @@ die() { echo "run-qemu.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 bios=0 kvm=0 snapshot=0 netns= tap=1 console=mon
-https_port=8443 http_port=8080 mem=512 smp=1 pty_file= image=
+https_port=8443 http_port=8080 mem=512 smp= pty_file= image=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bios) bios=1 ;;
@@ -53,6 +53,10 @@ case "$(basename "$image")" in
   *aarch64*) arch=aarch64 ;;
   *) arch=x86_64 ;;
 esac
+# Two CPUs on aarch64 (multi-threaded TCG starts routerd and the web UI side by side: 8.6 s
+# to the web UI instead of 9.9 on a 2-core host); one on x86_64, where a second one makes
+# OVMF and the kernel slower than it saves (tests/bench/boot-time.sh).
+[ -n "$smp" ] || { [ "$arch" = aarch64 ] && smp=2 || smp=1; }
 
 qemu=(-nodefaults -no-user-config -display none -m "$mem" -smp "$smp")
 # TCG: x86 "max"; on aarch64 a Cortex-A72 (the Raspberry Pi 4's core), since "max" emulates
@@ -85,8 +89,10 @@ case "$arch" in
     [ -f "$code" ] || die "no $code: apt-get install qemu-efi-aarch64"
     vars=$(mktemp "${TMPDIR:-/tmp}/dialgate-aavmf-vars.XXXXXX")
     cp /usr/share/AAVMF/AAVMF_VARS.fd "$vars"
+    # AAVMF waits 5 s for a key before it boots, unless QEMU's boot menu says 0 ms (fw_cfg
+    # etc/boot-menu-wait): half of the boot under TCG otherwise.
     qemu+=(-drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
-      -drive "if=pflash,format=raw,unit=1,file=$vars")
+      -drive "if=pflash,format=raw,unit=1,file=$vars" -boot menu=on,splash-time=0)
     card_first=0
     ;;
 esac
