@@ -95,6 +95,19 @@ pool = "office"
 name = "card0"
 device = "/dev/ttyS4"
 lines = "local"
+
+[[plugin]]
+name = "ipx"
+file = "libdialgate_plugin_ipx_bridge.so"
+[plugin.config]
+interface = "lan0"
+network = 0x0000C0DE
+
+[[plugin]]
+name = "netbeui"
+file = "libdialgate_plugin_netbeui.so"
+[plugin.config]
+interface = "lan0"
 "#,
     )
 }
@@ -313,6 +326,20 @@ fn uefi_boot_pptp_session_and_config_survives_reboot() {
     // A PPTP server, a serial link and a user, through routerctl (the management API).
     box_.write_file("/tmp/pptp.toml", &box_config());
     box_.ok("routerctl config apply /tmp/pptp.toml");
+    // The LAN-protocol plugins the image carries load and run on the LAN port.
+    let plugins = box_.ok(
+        "for i in $(seq 50); do routerctl plugins | grep -q '^ipx .* running ' \
+         && routerctl plugins | grep -q '^netbeui .* running ' && break; sleep 0.2; done; \
+         routerctl plugins",
+    );
+    for name in ["ipx ", "netbeui "] {
+        assert!(
+            plugins
+                .lines()
+                .any(|l| l.starts_with(name) && l.contains(" running ")),
+            "{plugins}"
+        );
+    }
     let hw = box_.ok("routerctl system hardware");
     assert!(hw.contains("detection: matches this box"), "{hw}");
     assert!(hw.contains("modems/card0"), "{hw}");
@@ -552,6 +579,42 @@ fn upgrade_bundles(dir: &Path) -> Bundles {
     }
 }
 
+/// Installs the broken release (its init panics) into slot a with `routerctl system upgrade
+/// --reboot OPTIONS` and waits until the box is back on slot b, which says that slot a did not
+/// come up. Returns the kernel command line and the upgrade status of that boot.
+fn broken_release_falls_back(
+    box_: &mut Appliance,
+    port: u16,
+    options: &str,
+    label: &str,
+) -> (String, String) {
+    box_.ok(&format!(
+        "wget -q -O /tmp/broken.upgrade http://10.0.2.2:{port}/broken.upgrade"
+    ));
+    let from = box_.console_len();
+    let (code, out) = box_.sh(
+        &format!("routerctl system upgrade /tmp/broken.upgrade --reboot {options}"),
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", broke, FALLBACK_LIMIT);
+    eprintln!(
+        "{label}: broken slot a to fallback on slot b: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    let status = box_.ok("routerctl system upgrade-status");
+    assert!(
+        status.contains("fell back: slot a (ci-upgrade-broken) did not come up"),
+        "{status}"
+    );
+    (cmdline, status)
+}
+
 #[test]
 fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() {
     let work = std::env::temp_dir().join(format!("dialgate-upgrade-{}", std::process::id()));
@@ -605,32 +668,9 @@ fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() 
 
     // The broken one (one boot try): written to slot a; its init dies, the kernel reboots,
     // systemd-boot's tries are used up and the box comes back on slot b, and says so.
-    box_.ok(&format!(
-        "wget -q -O /tmp/broken.upgrade http://10.0.2.2:{port}/broken.upgrade"
-    ));
-    let from = box_.console_len();
-    let (code, out) = box_.sh(
-        "routerctl system upgrade /tmp/broken.upgrade --reboot --tries 1",
-        300 * SECOND,
-    );
-    assert_eq!(code, 0, "{out}");
-    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
-    let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
-    let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", broke, FALLBACK_LIMIT);
-    eprintln!(
-        "upgrade: broken slot a to fallback on slot b: {:.1} s",
-        booted.elapsed().as_secs_f64()
-    );
-    let cmdline = box_.ok("cat /proc/cmdline");
-    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
-    let status = box_.ok("routerctl system upgrade-status");
+    let (_, status) = broken_release_falls_back(&mut box_, port, "--tries 1", "upgrade");
     assert!(
         status.contains("running: slot b (ci-upgrade-good)"),
-        "{status}"
-    );
-    assert!(
-        status.contains("fell back: slot a (ci-upgrade-broken) did not come up"),
         "{status}"
     );
     let users = box_.ok("routerctl users");
@@ -873,31 +913,8 @@ fn bios_boot_upgrade_gets_one_try_and_falls_back() {
 
     // A broken release to slot a: its one boot panics, and syslinux's default (slot b) boots
     // next; the box says so.
-    box_.ok(&format!(
-        "wget -q -O /tmp/broken.upgrade http://10.0.2.2:{port}/broken.upgrade"
-    ));
-    let from = box_.console_len();
-    let (code, out) = box_.sh(
-        "routerctl system upgrade /tmp/broken.upgrade --reboot",
-        300 * SECOND,
-    );
-    assert_eq!(code, 0, "{out}");
-    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
-    let broke = box_.wait_for("@@DIALGATE broken init", rebooting, BOOT_LIMIT);
-    let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", broke, FALLBACK_LIMIT);
-    eprintln!(
-        "BIOS upgrade: broken slot a to fallback on slot b: {:.1} s",
-        booted.elapsed().as_secs_f64()
-    );
-    let cmdline = box_.ok("cat /proc/cmdline");
-    assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
+    let (cmdline, _) = broken_release_falls_back(&mut box_, port, "", "BIOS upgrade");
     assert!(!cmdline.contains("dg.trial"), "{cmdline}");
-    let status = box_.ok("routerctl system upgrade-status");
-    assert!(
-        status.contains("fell back: slot a (ci-upgrade-broken) did not come up"),
-        "{status}"
-    );
     let cfg = box_.ok(&format!(
         "{MOUNT_ESP} && cat {SYSLINUX_CFG} && umount /boot/efi"
     ));
