@@ -192,7 +192,7 @@ step "root filesystem"
 # the profile's own modules, and the drivers of the hardware present (matched by modalias,
 # among the modules the image carries); the rest of the list after routerd answers.
 boot_modules=(crc32c_generic crc32c_intel ext4 tun)
-base_modules=(tun bridge llc stp 8021q af_packet 8250_exar jsm mxser moxa rp2 usbserial
+base_modules=(bridge llc stp 8021q af_packet 8250_exar jsm mxser moxa rp2 usbserial
   ftdi_sio pl2303 cp210x ch341 vfat nls_cp437 nls_iso8859_1 efivarfs virtio_rng)
 read -r -a profile_modules <<<"$DG_MODULES"
 all_modules=("${boot_modules[@]}" "${base_modules[@]}" "${profile_modules[@]}")

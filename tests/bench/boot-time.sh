@@ -78,7 +78,7 @@ one_round() {
       continue
     fi
     cpu=$(qemu_cpu "$pid")
-    printf '%7.2f %6s %s\n' "$(echo "$now - $t0" | bc)" "$cpu" "$line" >>"$log"
+    printf '%7.2f %6s %s\n' "$(awk -v a="$now" -v b="$t0" 'BEGIN { print a - b }')" "$cpu" "$line" >>"$log"
     case "$line" in
       *"@@DIALGATE webui up"*) break ;;
     esac
