@@ -579,6 +579,32 @@ fn upgrade_bundles(dir: &Path) -> Bundles {
     }
 }
 
+/// Installs the good release (already in /tmp/good.upgrade) with `routerctl system upgrade
+/// --reboot` and waits, from console position `from`, until slot b is marked good and runs it.
+/// Returns the upgrade command's output and the new boot's kernel command line.
+fn good_release_boots_on_slot_b(
+    box_: &mut Appliance,
+    from: usize,
+    label: &str,
+) -> (String, String) {
+    let (code, out) = box_.sh(
+        "routerctl system upgrade /tmp/good.upgrade --reboot",
+        300 * SECOND,
+    );
+    assert_eq!(code, 0, "{out}");
+    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
+    let booted = Instant::now();
+    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
+    eprintln!(
+        "{label}: reboot to slot b marked good: {:.1} s",
+        booted.elapsed().as_secs_f64()
+    );
+    let cmdline = box_.ok("cat /proc/cmdline");
+    let release = box_.ok("grep VERSION_ID /etc/os-release");
+    assert!(release.contains("ci-upgrade-good"), "{release}");
+    (out, cmdline)
+}
+
 /// Installs the broken release (its init panics) into slot a with `routerctl system upgrade
 /// --reboot OPTIONS` and waits until the box is back on slot b, which says that slot a did not
 /// come up. Returns the kernel command line and the upgrade status of that boot.
@@ -642,23 +668,9 @@ fn uefi_upgrade_falls_back_from_broken_and_hanging_releases_and_recovery_boot() 
 
     // The good one: written to slot b, booted, marked good; the configuration is kept.
     let from = box_.console_len().max(up);
-    let (code, out) = box_.sh(
-        "routerctl system upgrade /tmp/good.upgrade --reboot",
-        300 * SECOND,
-    );
-    assert_eq!(code, 0, "{out}");
+    let (out, cmdline) = good_release_boots_on_slot_b(&mut box_, from, "upgrade");
     assert!(out.contains("ci-upgrade-good"), "{out}");
-    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
-    let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
-    eprintln!(
-        "upgrade: reboot to slot b marked good: {:.1} s",
-        booted.elapsed().as_secs_f64()
-    );
-    let cmdline = box_.ok("cat /proc/cmdline");
     assert!(cmdline.contains("dg.slot=b"), "{cmdline}");
-    let release = box_.ok("grep VERSION_ID /etc/os-release");
-    assert!(release.contains("ci-upgrade-good"), "{release}");
     let users = box_.ok("routerctl users");
     assert!(users.contains("bob"), "{users}");
     let entries = box_.ok(&format!(
@@ -887,22 +899,8 @@ fn bios_boot_upgrade_gets_one_try_and_falls_back() {
         "wget -q -O /tmp/good.upgrade http://10.0.2.2:{port}/good.upgrade"
     ));
     let from = box_.console_len().max(up);
-    let (code, out) = box_.sh(
-        "routerctl system upgrade /tmp/good.upgrade --reboot",
-        300 * SECOND,
-    );
-    assert_eq!(code, 0, "{out}");
-    let rebooting = box_.wait_for("@@DIALGATE reboot", from, 300 * SECOND);
-    let booted = Instant::now();
-    box_.wait_for("@@DIALGATE slot b good", rebooting, BOOT_LIMIT);
-    eprintln!(
-        "BIOS upgrade: reboot to slot b marked good: {:.1} s",
-        booted.elapsed().as_secs_f64()
-    );
-    let cmdline = box_.ok("cat /proc/cmdline");
+    let (_, cmdline) = good_release_boots_on_slot_b(&mut box_, from, "BIOS upgrade");
     assert!(cmdline.contains("dg.slot=b dg.trial=300"), "{cmdline}");
-    let release = box_.ok("grep VERSION_ID /etc/os-release");
-    assert!(release.contains("ci-upgrade-good"), "{release}");
     let cfg = box_.ok(&format!(
         "{MOUNT_ESP} && cat {SYSLINUX_CFG} && ! test -e /boot/efi/syslinux/trial && umount /boot/efi"
     ));
